@@ -10,6 +10,7 @@ Length in one to four bytes, then the body (variable header and payload).
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from .errors import (
@@ -57,6 +58,10 @@ _DECODED = frozenset({1, 2, 12, 13, 14})
 # QoS and RETAIN and is checked on its own.
 _REQUIRED_FLAGS = (None, 0, 0, None, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, None)
 
+_U16 = struct.Struct(">H").pack
+_BYTE_BYTE = struct.Struct(">BB").pack
+_BYTE_U16 = struct.Struct(">BH").pack
+
 _PINGREQ_BYTES = b"\xc0\x00"
 _PINGRESP_BYTES = b"\xd0\x00"
 _DISCONNECT_BYTES = b"\xe0\x00"
@@ -92,28 +97,27 @@ def encode(packet: Packet) -> bytes:
 
 
 def _encode_connect(packet: Connect) -> bytes:
-    level = packet.protocol_level
-    if type(level) is not int or level not in _PROTOCOL_HEADER:
+    client_id, clean_session, keep_alive, username, password, will, level = packet
+    header = _PROTOCOL_HEADER.get(level) if type(level) is int else None
+    if header is None:
         raise InvalidPacket(
             "protocol_level", f"expected 3 (MQTT 3.1) or 4 (MQTT 3.1.1), got {level!r}"
         )
-    keep_alive = _check_int(packet.keep_alive, 0, 65_535, "keep_alive")
-    client_id = _string(packet.client_id, "client_id")
+    if type(keep_alive) is not int or not 0 <= keep_alive <= 65_535:
+        keep_alive = _check_int(keep_alive, 0, 65_535, "keep_alive")
+    fields = [_string(client_id, "client_id")]
     if level == 3:
         # MQTT 3.1 §3.1: the client identifier is 1 to 23 characters.
-        count = len(packet.client_id)
-        if not 1 <= count <= 23:
+        if not 1 <= len(client_id) <= 23:
             raise InvalidPacket(
-                "client_id", f"expected 1..23 characters in MQTT 3.1, got {count}"
+                "client_id", f"expected 1..23 characters in MQTT 3.1, got {len(client_id)}"
             )
-    elif len(client_id) == 2 and not packet.clean_session:
+    elif not client_id and not clean_session:
         # MQTT 3.1.1 §3.1.3.1: a zero-byte identifier requires clean session.
         raise InvalidPacket(
             "client_id", "expected a client identifier when clean_session is off, got ''"
         )
-    flags = 0x02 if packet.clean_session else 0
-    fields = [client_id]
-    will = packet.will
+    flags = 0x02 if clean_session else 0
     if will is not None:
         if not isinstance(will, Will):
             raise InvalidPacket("will", f"expected a Will or None, got {type(will).__name__}")
@@ -128,22 +132,19 @@ def _encode_connect(packet: Connect) -> bytes:
         qos = _check_int(will.qos, 0, 2, "will.qos")
         flags |= 0x04 | qos << 3 | (0x20 if will.retain else 0)
         fields += (topic, _binary(will.message, "will.message"))
-    username = packet.username
     if username is not None:
         flags |= 0x80
         fields.append(_string(username, "username"))
-    if packet.password is not None:
+    if password is not None:
         if username is None:
             # MQTT 3.1.1 §3.1.2.9; MQTT 3.1 §3.1 says the same.
             raise InvalidPacket("password", "expected a username with a password, got none")
         flags |= 0x40
-        fields.append(_binary(packet.password, "password"))
-    header = _PROTOCOL_HEADER[level]
-    body = b"".join(fields)
-    length = len(header) + 3 + len(body)
-    return b"".join(
-        (b"\x10", _length_bytes(length), header, bytes((flags, keep_alive >> 8, keep_alive & 0xFF)), body)
-    )
+        fields.append(_binary(password, "password"))
+    payload = b"".join(fields)
+    length = len(header) + 3 + len(payload)
+    start = _BYTE_BYTE(0x10, length) if length < 0x80 else b"\x10" + _length_bytes(length)
+    return b"".join((start, header, _BYTE_U16(flags, keep_alive), payload))
 
 
 def _encode_connack(packet: ConnAck) -> bytes:
@@ -202,28 +203,34 @@ def _check_int(value: object, low: int, high: int, field: str) -> int:
 
 def _string(value: object, field: str) -> bytes:
     """A UTF-8 string with its two-byte length (MQTT 3.1.1 §1.5.3)."""
+    if type(value) is str:
+        try:
+            data = value.encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidPacket(
+                field, f"expected well-formed text, got a lone surrogate at character {exc.start}"
+            ) from None
+        if len(data) <= _MAX_FIELD and b"\x00" not in data:
+            return _U16(len(data)) + data
     if not isinstance(value, str):
         raise InvalidPacket(field, f"expected str, got {type(value).__name__}")
-    try:
-        data = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidPacket(
-            field, f"expected well-formed text, got a lone surrogate at character {exc.start}"
-        ) from None
-    if b"\x00" in data:
+    if type(value) is not str:
+        return _string(str(value), field)
+    if "\x00" in value:
         raise InvalidPacket(field, f"expected no U+0000, got one at character {value.index(chr(0))}")
-    if len(data) > _MAX_FIELD:
-        raise InvalidPacket(field, f"expected at most 65,535 bytes of UTF-8, got {len(data):,}")
-    return len(data).to_bytes(2, "big") + data
+    size = len(value.encode())
+    raise InvalidPacket(field, f"expected at most 65,535 bytes of UTF-8, got {size:,}")
 
 
 def _binary(value: object, field: str) -> bytes:
     """Binary data with its two-byte length. The value never appears in a message."""
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise InvalidPacket(field, f"expected bytes, got {type(value).__name__}")
+    if type(value) is not bytes:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise InvalidPacket(field, f"expected bytes, got {type(value).__name__}")
+        value = bytes(value)
     if len(value) > _MAX_FIELD:
         raise InvalidPacket(field, f"expected at most 65,535 bytes, got {len(value):,}")
-    return len(value).to_bytes(2, "big") + bytes(value)
+    return _U16(len(value)) + value
 
 
 def _length_bytes(length: int) -> bytes:

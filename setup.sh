@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for pco_wire and runs the codec benchmarks:
+# Mosquitto and its clients (the integration tests' broker), a virtual environment in
+# .venv with pco_wire built in place (the Cython codec compiled) and the test and
+# benchmark extras.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+# Debian starts a system-wide broker on port 1883; the tests start their own on free
+# ports and do not need it.
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test,bench]"
+.venv/bin/python -c 'import pco_wire.codec as c; assert c.IMPLEMENTATION == "cython", c.IMPLEMENTATION; print("pco_wire codec:", c.IMPLEMENTATION)'
+
+if [ "${1:-}" != "--no-bench" ]; then
+    .venv/bin/python -m pytest benchmarks -q -p no:cacheprovider --benchmark-min-time=0.0001 --benchmark-columns=median,rounds
+fi
