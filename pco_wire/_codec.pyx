@@ -16,7 +16,6 @@ from cpython.list cimport PyList_Append
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.string cimport memchr, memcpy
 
@@ -39,6 +38,10 @@ from pco_wire.packets import (
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) noexcept
     PyObject* PyType_GenericAlloc(PyTypeObject* type, Py_ssize_t nitems)
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
 
 DEFAULT_MAX_PACKET_SIZE = _py.DEFAULT_MAX_PACKET_SIZE
 
@@ -70,13 +73,37 @@ class _Disagreement(AssertionError):
     pass
 
 
-cdef object _packet(object cls, Py_ssize_t size, PyObject** fields):
-    """A packet (a tuple subclass) filled with ``fields``.
+# Packets keep their fields in private slots (see packets.py). The compiled codec reads
+# and writes those slots at their offsets in the object, as CPython's own slot
+# descriptors do, instead of going through attribute lookups.
 
-    What ``tuple.__new__(cls, fields)`` does, without its temporary tuple: allocate the
-    instance, then give it a reference to each field.
-    """
-    cdef PyObject* raw = PyType_GenericAlloc(<PyTypeObject*>cls, size)
+cdef Py_ssize_t[7] _CONNECT_SLOTS
+cdef Py_ssize_t[4] _WILL_SLOTS
+cdef Py_ssize_t[3] _OTHER_SLOTS
+
+
+cdef void _slot_offsets(object cls, Py_ssize_t* offsets) except *:
+    cdef Py_ssize_t i
+    member = type(Connect.__dict__["_client_id"])
+    for i, name in enumerate(cls.__slots__):
+        descriptor = cls.__dict__[name]
+        assert type(descriptor) is member, f"{cls.__name__}.{name} is not a slot"
+        offsets[i] = (<PyMemberDescrObject*>descriptor).d_member.offset
+
+
+_slot_offsets(Connect, _CONNECT_SLOTS)
+_slot_offsets(Will, _WILL_SLOTS)
+_slot_offsets(OtherPacket, _OTHER_SLOTS)
+
+
+cdef inline PyObject* _get(object packet, Py_ssize_t offset) noexcept:
+    """A slot's value, borrowed; NULL if it was deleted."""
+    return (<PyObject**>((<char*><PyObject*>packet) + offset))[0]
+
+
+cdef object _packet(object cls, Py_ssize_t* offsets, Py_ssize_t size, PyObject** fields):
+    """A new ``cls`` with its slots set to ``fields``, as its ``__init__`` would."""
+    cdef PyObject* raw = PyType_GenericAlloc(<PyTypeObject*>cls, 0)
     cdef Py_ssize_t i
     if raw == NULL:
         raise MemoryError()
@@ -84,7 +111,7 @@ cdef object _packet(object cls, Py_ssize_t size, PyObject** fields):
     Py_DECREF(packet)  # the cast above took a second reference
     for i in range(size):
         Py_INCREF(<object>fields[i])
-        PyTuple_SET_ITEM(packet, i, <object>fields[i])
+        (<PyObject**>((<char*>raw) + offsets[i]))[0] = fields[i]
     return packet
 
 
@@ -99,7 +126,7 @@ def encode(packet):
     """
     kind = type(packet)
     if kind is _Connect:
-        data = _encode_connect(<tuple>packet)
+        data = _encode_connect(packet)
         if data is not None:
             return data
     elif kind is _PingReq:
@@ -141,10 +168,17 @@ cdef inline char* _put_field(char* out, const char* data, Py_ssize_t size):
     return out + 2 + size
 
 
-cdef object _encode_connect(tuple packet):
+cdef object _encode_connect(object packet):
     """The bytes of a CONNECT, or None where the reference must decide."""
-    cdef object client_id = packet[0], clean = packet[1], username = packet[3]
-    cdef object password = packet[4], will = packet[5]
+    cdef PyObject* fields[7]
+    cdef Py_ssize_t i
+    for i in range(7):
+        fields[i] = _get(packet, _CONNECT_SLOTS[i])
+        if fields[i] == NULL:
+            return None
+    cdef object client_id = <object>fields[0], clean = <object>fields[1]
+    cdef object username = <object>fields[3], password = <object>fields[4], will = <object>fields[5]
+    cdef PyObject* will_fields[4]
     cdef long level = 0, keep_alive = 0, qos = 0
     cdef int flags
     cdef const char* id_data
@@ -156,9 +190,9 @@ cdef object _encode_connect(tuple packet):
     cdef Py_ssize_t length, total
     cdef char* out
 
-    if not _small_int(packet[6], 4, &level) or level < 3:
+    if not _small_int(<object>fields[6], 4, &level) or level < 3:
         return None
-    if not _small_int(packet[2], 65535, &keep_alive):
+    if not _small_int(<object>fields[2], 65535, &keep_alive):
         return None
     if clean is True:
         flags = 0x02
@@ -180,19 +214,23 @@ cdef object _encode_connect(tuple packet):
     if will is not None:
         if type(will) is not _Will:
             return None
-        topic_data = _text((<tuple>will)[0], &topic_size)
+        for i in range(4):
+            will_fields[i] = _get(will, _WILL_SLOTS[i])
+            if will_fields[i] == NULL:
+                return None
+        topic_data = _text(<object>will_fields[0], &topic_size)
         if topic_data == NULL or topic_size == 0:
             return None
         if memchr(topic_data, ord("+"), topic_size) != NULL or memchr(topic_data, ord("#"), topic_size) != NULL:
             return None
-        message = (<tuple>will)[1]
+        message = <object>will_fields[1]
         if type(message) is not bytes or PyBytes_GET_SIZE(message) > 65535:
             return None
         message_data = PyBytes_AS_STRING(message)
         message_size = PyBytes_GET_SIZE(message)
-        if not _small_int((<tuple>will)[2], 2, &qos):
+        if not _small_int(<object>will_fields[2], 2, &qos):
             return None
-        retain = (<tuple>will)[3]
+        retain = <object>will_fields[3]
         if retain is True:
             flags |= 0x20
         elif retain is not False:
@@ -371,7 +409,7 @@ cdef object _decode_body(unsigned char first, const unsigned char* p, Py_ssize_t
         fields[0] = <PyObject*>packet_type
         fields[1] = <PyObject*>flag_bits
         fields[2] = <PyObject*>body
-        return _packet(_OtherPacket, 3, fields)
+        return _packet(_OtherPacket, _OTHER_SLOTS, 3, fields)
     if kind == 1:
         return _decode_connect(p, start, end)
     if kind == 2:
@@ -424,7 +462,7 @@ cdef object _decode_connect(const unsigned char* p, Py_ssize_t pos, Py_ssize_t e
         fields[1] = <PyObject*>message
         fields[2] = <PyObject*>qos
         fields[3] = <PyObject*>retain
-        will = _packet(_Will, 4, fields)
+        will = _packet(_Will, _WILL_SLOTS, 4, fields)
     if flags & 0x80:
         username = _read_string(p, &pos, end)
         if username is None:
@@ -444,7 +482,7 @@ cdef object _decode_connect(const unsigned char* p, Py_ssize_t pos, Py_ssize_t e
     fields[4] = <PyObject*>password
     fields[5] = <PyObject*>will
     fields[6] = <PyObject*>protocol_level
-    return _packet(_Connect, 7, fields)
+    return _packet(_Connect, _CONNECT_SLOTS, 7, fields)
 
 
 cdef inline bint memcmp4(const unsigned char* a, const char* b):

@@ -97,7 +97,14 @@ def encode(packet: Packet) -> bytes:
 
 
 def _encode_connect(packet: Connect) -> bytes:
-    client_id, clean_session, keep_alive, username, password, will, level = packet
+    # The private slots, read directly: this is the hot path of every connect.
+    client_id = packet._client_id
+    clean_session = packet._clean_session
+    keep_alive = packet._keep_alive
+    username = packet._username
+    password = packet._password
+    will = packet._will
+    level = packet._protocol_level
     header = _PROTOCOL_HEADER.get(level) if type(level) is int else None
     if header is None:
         raise InvalidPacket(

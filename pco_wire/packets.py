@@ -1,27 +1,28 @@
 """MQTT control packets as small immutable values.
 
-Each packet is a tuple subclass (``typing.NamedTuple``): building one is a single C call
-on the hot path, fields cannot be reassigned, and the compiled codec reads the fields by
-index. Equality also compares the packet type, so ``PingReq() != Disconnect()`` although
-both are empty tuples. MQTT 5.0 will add fields with defaults at the end, which keeps
-every call written for 3.1.1 working.
+Packets are built on the hot path, so they are plain slotted classes: the fields live in
+private slots, written once by ``__init__`` and read through properties, so a packet's
+fields cannot be reassigned (immutable by design, not by a costly ``__setattr__``). The
+compiled codec reads and writes the slots directly. Two packets are equal when their
+types and fields are. MQTT 5.0 will add fields with defaults after the present ones,
+which keeps every call written for 3.1.1 working.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "CONNACKS",
+    "DISCONNECT",
+    "PINGREQ",
+    "PINGRESP",
     "ConnAck",
     "ConnAckCode",
     "Connect",
     "Disconnect",
     "OtherPacket",
-    "PINGREQ",
-    "PINGRESP",
-    "DISCONNECT",
     "PacketType",
     "PingReq",
     "PingResp",
@@ -86,114 +87,206 @@ _CONNACK_TEXT = {
 }
 
 
-def _same_packet(a: tuple[Any, ...], b: object) -> bool:
-    return type(a) is type(b) and tuple.__eq__(a, b)  # type: ignore[arg-type]
+class _Packet:
+    """Equality, hashing, repr and ``replace`` from the ``_fields`` a packet declares."""
 
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _hidden: ClassVar[frozenset[str]] = frozenset()
 
-def _other_packet(a: tuple[Any, ...], b: object) -> bool:
-    return not _same_packet(a, b)
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
 
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
 
-def _packet_hash(p: tuple[Any, ...]) -> int:
-    return hash((type(p).__name__, tuple.__hash__(p)))
-
-
-class Will(NamedTuple):
-    """The will message the server publishes if the client vanishes (MQTT 3.1.1 §3.1.2.5)."""
-
-    topic: str
-    message: bytes
-    qos: int = 0
-    retain: bool = False
-
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
-
-    __ne__ = _other_packet
-
-
-class Connect(NamedTuple):
-    """CONNECT (MQTT 3.1.1 §3.1). ``keep_alive`` in whole seconds, ``password`` as bytes.
-
-    ``protocol_level`` 4 is MQTT 3.1.1 ("MQTT"), 3 is MQTT 3.1 ("MQIsdp").
-    """
-
-    client_id: str = ""
-    clean_session: bool = True
-    keep_alive: int = 60
-    username: str | None = None
-    password: bytes | None = None
-    will: Will | None = None
-    protocol_level: int = 4
-
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
-
-    __ne__ = _other_packet
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
 
     def __repr__(self) -> str:
-        # The password never appears; only whether there is one.
-        password = "None" if self.password is None else "<hidden>"
-        return (
-            f"Connect(client_id={self.client_id!r}, clean_session={self.clean_session!r}, "
-            f"keep_alive={self.keep_alive!r}, username={self.username!r}, "
-            f"password={password}, will={self.will!r}, protocol_level={self.protocol_level!r})"
+        shown = (
+            f"{name}=<hidden>" if name in self._hidden and value is not None else f"{name}={value!r}"
+            for name, value in zip(self._fields, self._values(), strict=True)
         )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        return type(self), self._values()
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with the given fields changed."""
+        fields = dict(zip(self._fields, self._values(), strict=True))
+        fields.update(changes)
+        return type(self)(**fields)
 
 
-class ConnAck(NamedTuple):
+class Will(_Packet):
+    """The will message the server publishes if the client vanishes (MQTT 3.1.1 §3.1.2.5)."""
+
+    __slots__ = ("_topic", "_message", "_qos", "_retain")
+    _fields = ("topic", "message", "qos", "retain")
+
+    def __init__(self, topic: str, message: bytes, qos: int = 0, retain: bool = False) -> None:
+        self._topic = topic
+        self._message = message
+        self._qos = qos
+        self._retain = retain
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def message(self) -> bytes:
+        return self._message
+
+    @property
+    def qos(self) -> int:
+        return self._qos
+
+    @property
+    def retain(self) -> bool:
+        return self._retain
+
+
+class Connect(_Packet):
+    """CONNECT (MQTT 3.1.1 §3.1). ``keep_alive`` in whole seconds, ``password`` as bytes.
+
+    ``protocol_level`` 4 is MQTT 3.1.1 ("MQTT"), 3 is MQTT 3.1 ("MQIsdp"). The password
+    never appears in the repr.
+    """
+
+    __slots__ = (
+        "_client_id",
+        "_clean_session",
+        "_keep_alive",
+        "_username",
+        "_password",
+        "_will",
+        "_protocol_level",
+    )
+    _fields = (
+        "client_id",
+        "clean_session",
+        "keep_alive",
+        "username",
+        "password",
+        "will",
+        "protocol_level",
+    )
+    _hidden = frozenset({"password"})
+
+    def __init__(
+        self,
+        client_id: str = "",
+        clean_session: bool = True,
+        keep_alive: int = 60,
+        username: str | None = None,
+        password: bytes | None = None,
+        will: Will | None = None,
+        protocol_level: int = 4,
+    ) -> None:
+        self._client_id = client_id
+        self._clean_session = clean_session
+        self._keep_alive = keep_alive
+        self._username = username
+        self._password = password
+        self._will = will
+        self._protocol_level = protocol_level
+
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    @property
+    def clean_session(self) -> bool:
+        return self._clean_session
+
+    @property
+    def keep_alive(self) -> int:
+        return self._keep_alive
+
+    @property
+    def username(self) -> str | None:
+        return self._username
+
+    @property
+    def password(self) -> bytes | None:
+        return self._password
+
+    @property
+    def will(self) -> Will | None:
+        return self._will
+
+    @property
+    def protocol_level(self) -> int:
+        return self._protocol_level
+
+
+class ConnAck(_Packet):
     """CONNACK (MQTT 3.1.1 §3.2). In MQTT 3.1 ``session_present`` is always False."""
 
-    session_present: bool
-    return_code: ConnAckCode
+    __slots__ = ("_session_present", "_return_code")
+    _fields = ("session_present", "return_code")
 
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
+    def __init__(self, session_present: bool, return_code: ConnAckCode) -> None:
+        self._session_present = session_present
+        self._return_code = return_code
 
-    __ne__ = _other_packet
+    @property
+    def session_present(self) -> bool:
+        return self._session_present
+
+    @property
+    def return_code(self) -> ConnAckCode:
+        return self._return_code
 
 
-class PingReq(NamedTuple):
+class PingReq(_Packet):
     """PINGREQ (MQTT 3.1.1 §3.12)."""
 
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
-
-    __ne__ = _other_packet
+    __slots__ = ()
 
 
-class PingResp(NamedTuple):
+class PingResp(_Packet):
     """PINGRESP (MQTT 3.1.1 §3.13)."""
 
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
-
-    __ne__ = _other_packet
+    __slots__ = ()
 
 
-class Disconnect(NamedTuple):
+class Disconnect(_Packet):
     """DISCONNECT (MQTT 3.1.1 §3.14)."""
 
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
-
-    __ne__ = _other_packet
+    __slots__ = ()
 
 
-class OtherPacket(NamedTuple):
+class OtherPacket(_Packet):
     """Any other control packet (PUBLISH, SUBACK, ...), framed but not decoded.
 
     ``body`` is everything after the fixed header: variable header and payload.
     """
 
-    packet_type: int
-    flags: int
-    body: bytes
+    __slots__ = ("_packet_type", "_flags", "_body")
+    _fields = ("packet_type", "flags", "body")
 
-    __eq__ = _same_packet
-    __hash__ = _packet_hash
+    def __init__(self, packet_type: int, flags: int, body: bytes) -> None:
+        self._packet_type = packet_type
+        self._flags = flags
+        self._body = body
 
-    __ne__ = _other_packet
+    @property
+    def packet_type(self) -> int:
+        return self._packet_type
+
+    @property
+    def flags(self) -> int:
+        return self._flags
+
+    @property
+    def body(self) -> bytes:
+        return self._body
 
 
 # Packets without variable content are shared: decoding them allocates nothing.
