@@ -67,7 +67,7 @@ def test_session_present_on_second_connect(broker: Broker, codec: ModuleType) ->
 
 def test_password_accepted_and_refused(broker: Broker, codec: ModuleType) -> None:
     good = Connect("interopP", username=USER, password=PASSWORD.encode())
-    bad = good._replace(password=b"wrong")
+    bad = good.replace(password=b"wrong")
     assert _exchange(broker.password_port, codec.encode(good), codec) == ConnAck(
         False, ConnAckCode.ACCEPTED
     )
