@@ -32,7 +32,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write = terminalreporter.write_line
     write("")
     write("codec benchmarks: median ns per packet, ratios from this one run")
-    header = f"{'row':34s}" + "".join(f"{name:>10s}" for name in IMPLS)
+    header = f"{'row':44s}" + "".join(f"{name:>10s}" for name in IMPLS)
     write(header + f"{'mqtt5/cy':>10s}{'paho/py':>9s}  targets")
     for group, by_impl in rows.items():
         cells = "".join(
@@ -49,4 +49,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             ratio = by_impl["paho"] / by_impl["python"]
             slow = f"{ratio:.2f}x"
             verdicts.append(f"py faster than paho {'met' if ratio > 1 else 'MISSED'}")
-        write(f"{group:34s}{cells}{fast:>10s}{slow:>9s}  {'; '.join(verdicts)}")
+        write(f"{group:44s}{cells}{fast:>10s}{slow:>9s}  {'; '.join(verdicts)}")
