@@ -30,8 +30,16 @@ import mqtt5
 import paho.mqtt.client as paho
 import pytest
 
-from pco_wire import ConnAck, ConnAckCode, Connect, Disconnect, OtherPacket, PacketType, PingReq
-from pco_wire import _codec_py
+from pco_wire import (
+    ConnAck,
+    ConnAckCode,
+    Connect,
+    Disconnect,
+    OtherPacket,
+    PacketType,
+    PingReq,
+    _codec_py,
+)
 
 try:
     from pco_wire import _codec as _codec_c
@@ -69,9 +77,14 @@ class _Socket:
 
 
 def _paho_client() -> Any:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="abc", protocol=paho.MQTTv311)
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
+        client_id="abc",
+        protocol=paho.MQTTv311,
+    )
     client.username_pw_set("u", "p")
-    client._packet_queue = lambda command, packet, mid, qos, info=None: packet
+    # Hand back the bytes paho built instead of queueing them for a socket.
+    client._packet_queue = lambda command, packet, mid, qos, info=None: packet  # type: ignore[method-assign, assignment, return-value]
     return client
 
 

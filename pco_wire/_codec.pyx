@@ -85,8 +85,8 @@ cdef Py_ssize_t[3] _OTHER_SLOTS
 cdef void _slot_offsets(object cls, Py_ssize_t* offsets) except *:
     cdef Py_ssize_t i
     member = type(Connect.__dict__["_client_id"])
-    for i, name in enumerate(cls.__slots__):
-        descriptor = cls.__dict__[name]
+    for i, name in enumerate(cls._fields):  # the order of the fields arrays below
+        descriptor = cls.__dict__["_" + name]
         assert type(descriptor) is member, f"{cls.__name__}.{name} is not a slot"
         offsets[i] = (<PyMemberDescrObject*>descriptor).d_member.offset
 

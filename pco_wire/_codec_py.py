@@ -92,7 +92,7 @@ def encode(packet: Packet) -> bytes:
     # Subclasses of our packets encode as their base.
     for base, encoder in _ENCODERS:
         if isinstance(packet, base):
-            return encoder(packet)
+            return encoder(packet)  # type: ignore[no-any-return]
     raise InvalidPacket("packet", f"expected a pco_wire packet, got {kind.__name__}")
 
 
@@ -158,9 +158,7 @@ def _encode_connack(packet: ConnAck) -> bytes:
     code = _check_int(packet.return_code, 0, 5, "return_code")
     if packet.session_present and code:
         # MQTT 3.1.1 §3.2.2.2
-        raise InvalidPacket(
-            "session_present", f"expected False with return code {code}, got True"
-        )
+        raise InvalidPacket("session_present", f"expected False with return code {code}, got True")
     return bytes((0x20, 2, 1 if packet.session_present else 0, code))
 
 
@@ -169,7 +167,8 @@ def _encode_other(packet: OtherPacket) -> bytes:
     if kind in _DECODED:
         raise InvalidPacket(
             "packet_type",
-            f"expected a type without a packet class of its own, got {kind} ({PacketType(kind).name})",
+            f"expected a type without a packet class of its own, "
+            f"got {kind} ({PacketType(kind).name})",
         )
     flags = _check_int(packet.flags, 0, 15, "flags")
     required = _REQUIRED_FLAGS[kind]
@@ -224,7 +223,9 @@ def _string(value: object, field: str) -> bytes:
     if type(value) is not str:
         return _string(str(value), field)
     if "\x00" in value:
-        raise InvalidPacket(field, f"expected no U+0000, got one at character {value.index(chr(0))}")
+        raise InvalidPacket(
+            field, f"expected no U+0000, got one at character {value.index(chr(0))}"
+        )
     size = len(value.encode())
     raise InvalidPacket(field, f"expected at most 65,535 bytes of UTF-8, got {size:,}")
 
@@ -313,7 +314,8 @@ def _frame(
                 break
             if index - pos == 5:
                 raise MalformedPacket(
-                    "expected the remaining length to end within 4 bytes, got a continuation bit in the 4th",
+                    "expected the remaining length to end within 4 bytes, "
+                    "got a continuation bit in the 4th",
                     index - 1,
                 )
             shift += 7
@@ -366,7 +368,9 @@ def _decode_body(first: int, buf: Buffer, pos: int, start: int, end: int, level:
 
 def _decode_connack(buf: Buffer, pos: int, start: int, end: int, level: int) -> ConnAck:
     if end - start != 2:
-        raise MalformedPacket(f"expected remaining length 2 for CONNACK, got {end - start}", pos + 1)
+        raise MalformedPacket(
+            f"expected remaining length 2 for CONNACK, got {end - start}", pos + 1
+        )
     ack = buf[start]
     code = buf[start + 1]
     if code > 5:
@@ -381,9 +385,7 @@ def _decode_connack(buf: Buffer, pos: int, start: int, end: int, level: int) -> 
         )
     if ack and code:
         # MQTT 3.1.1 §3.2.2.2
-        raise MalformedPacket(
-            f"expected session present 0 with return code {code}, got 1", start
-        )
+        raise MalformedPacket(f"expected session present 0 with return code {code}, got 1", start)
     return CONNACKS[6 if ack else code]
 
 
@@ -424,7 +426,9 @@ def _decode_connect(buf: Buffer, start: int, end: int) -> Connect:
         )
     if flags & 0x40 and not flags & 0x80:
         # MQTT 3.1.1 §3.1.2.9
-        raise MalformedPacket("expected the user name flag with the password flag, got none", pos + 1)
+        raise MalformedPacket(
+            "expected the user name flag with the password flag, got none", pos + 1
+        )
     keep_alive = buf[pos + 2] << 8 | buf[pos + 3]
     client_id, pos = _read_string(buf, pos + 4, end, "client identifier")
     will = username = password = None
@@ -447,7 +451,8 @@ def _read_field(buf: Buffer, pos: int, end: int, what: str) -> tuple[bytes, int]
     """Binary data with a two-byte length; only lengths appear in messages (passwords)."""
     if end - pos < 2:
         raise MalformedPacket(
-            f"expected the 2-byte length of the {what}, got {end - pos} bytes before the end of the packet",
+            f"expected the 2-byte length of the {what}, "
+            f"got {end - pos} bytes before the end of the packet",
             pos,
         )
     length = buf[pos] << 8 | buf[pos + 1]

@@ -83,7 +83,9 @@ _CONNACK_TEXT = {
         "connection refused, bad user name or password: the data in the user name or "
         "password is malformed"
     ),
-    ConnAckCode.NOT_AUTHORIZED: "connection refused, not authorized: the client is not authorized to connect",
+    ConnAckCode.NOT_AUTHORIZED: (
+        "connection refused, not authorized: the client is not authorized to connect"
+    ),
 }
 
 
@@ -100,14 +102,16 @@ class _Packet:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._values()))
 
     def __repr__(self) -> str:
         shown = (
-            f"{name}=<hidden>" if name in self._hidden and value is not None else f"{name}={value!r}"
+            f"{name}=<hidden>"
+            if name in self._hidden and value is not None
+            else f"{name}={value!r}"
             for name, value in zip(self._fields, self._values(), strict=True)
         )
         return f"{type(self).__name__}({', '.join(shown)})"
