@@ -131,7 +131,8 @@ def _encode_connect(packet: Connect) -> bytes:
         topic = _string(will.topic, "will.topic")
         if len(topic) == 2:
             raise InvalidPacket("will.topic", "expected a topic name, got ''")
-        if b"+" in topic or b"#" in topic:
+        # Look at the text, not at ``topic``: its length prefix may be 0x23 or 0x2B.
+        if "+" in will.topic or "#" in will.topic:
             # MQTT 3.1.1 §4.7.1: wildcards belong in filters, never in a topic name.
             raise InvalidPacket(
                 "will.topic", f"expected a topic name without + or #, got {will.topic!r}"
