@@ -1,0 +1,159 @@
+"""What the codec tests share: the two implementations, typed, and exact comparisons.
+
+Both codec modules are loaded here, by name, so that a test can use either one whatever
+``pco_wire.codec`` selected. A compiled codec that cannot be imported is a failure when
+``PCO_WIRE_EXPECT_COMPILED=1`` (CI builds it, so it must be there) and a skip otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Protocol, TypeAlias, cast
+
+import pytest
+
+from pco_wire import (
+    ConnAck,
+    Connect,
+    Disconnect,
+    Error,
+    OtherPacket,
+    PingReq,
+    PingResp,
+    RemoteProtocolError,
+    Will,
+)
+from pco_wire._codec_py import Packet
+
+__all__ = [
+    "FIELD_NAMES",
+    "IMPLEMENTATIONS",
+    "Codec",
+    "FramerLike",
+    "Outcome",
+    "Packet",
+    "compiled_expected",
+    "fields",
+    "load_codec",
+    "outcome",
+    "pure_forced",
+]
+
+#: The id of each implementation and the module that holds it.
+IMPLEMENTATIONS = {"python": "pco_wire._codec_py", "cython": "pco_wire._codec"}
+
+
+class FramerLike(Protocol):
+    @property
+    def buffered(self) -> int: ...
+
+    @property
+    def max_packet_size(self) -> int: ...
+
+    @property
+    def protocol_level(self) -> int: ...
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]: ...
+
+
+class Codec(Protocol):
+    """Either codec module. Arguments are ``object`` so tests may pass wrong types."""
+
+    __name__: str
+    DEFAULT_MAX_PACKET_SIZE: int
+
+    def encode(self, packet: object) -> bytes: ...
+
+    def decode(self, data: object, protocol_level: object = 4) -> Packet: ...
+
+    def Framer(self, max_packet_size: object = ..., protocol_level: object = ...) -> FramerLike: ...
+
+
+def _flag(name: str) -> bool:
+    # The convention of pco_wire.codec: unset, "" and "0" are off.
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def compiled_expected() -> bool:
+    return _flag("PCO_WIRE_EXPECT_COMPILED")
+
+
+def pure_forced() -> bool:
+    return _flag("PCO_WIRE_PURE")
+
+
+def load_codec(name: str) -> Codec:
+    """The codec module called ``name`` ("python" or "cython"); fails or skips as above."""
+    try:
+        module = importlib.import_module(IMPLEMENTATIONS[name])
+    except ImportError as exc:
+        if name == "python":
+            raise
+        if compiled_expected():
+            pytest.fail(
+                f"PCO_WIRE_EXPECT_COMPILED=1 but the compiled codec does not import ({exc}); "
+                "build it: python setup.py build_ext --inplace",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"compiled codec not built ({exc}); build it with "
+            "'python setup.py build_ext --inplace' (PCO_WIRE_EXPECT_COMPILED=1 fails instead)"
+        )
+    return cast(Codec, module)
+
+
+#: The public fields of each packet class, in constructor order.
+FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    Connect: (
+        "client_id",
+        "clean_session",
+        "keep_alive",
+        "username",
+        "password",
+        "will",
+        "protocol_level",
+    ),
+    Will: ("topic", "message", "qos", "retain"),
+    ConnAck: ("session_present", "return_code"),
+    PingReq: (),
+    PingResp: (),
+    Disconnect: (),
+    OtherPacket: ("packet_type", "flags", "body"),
+}
+
+
+def fields(value: object) -> object:
+    """``value`` with the type of every packet field spelled out.
+
+    Packet equality compares field values, so ``ConnAck(1, 0) == ConnAck(True,
+    ConnAckCode(0))`` and ``OtherPacket(3, 0, b"") == OtherPacket(PacketType.PUBLISH, 0,
+    b"")``. Comparing ``fields(a) == fields(b)`` also demands the same types: bool, not
+    int; the enum, not a bare int; bytes, not bytearray.
+    """
+    names = FIELD_NAMES.get(type(value))
+    if names is not None:
+        return (type(value), tuple((name, fields(getattr(value, name))) for name in names))
+    if isinstance(value, list):
+        return [fields(item) for item in value]
+    return (type(value), value)
+
+
+#: What one call came to: ("ok", result) or ("error", type, offset or field, message).
+Outcome: TypeAlias = tuple[object, ...]
+
+
+def outcome(call: Callable[[], object]) -> Outcome:
+    """Run ``call``; describe its result or pco_wire error so two codecs can be compared.
+
+    Any exception that is not a pco_wire.Error propagates: the codecs must raise nothing
+    else for any bytes, and a test that meets one fails with its traceback.
+    """
+    try:
+        result = call()
+    except RemoteProtocolError as exc:
+        return ("error", type(exc), exc.offset, exc.reason, str(exc), exc.args)
+    except Error as exc:
+        return ("error", type(exc), getattr(exc, "field", None), str(exc), exc.args)
+    return ("ok", fields(result))
