@@ -5,11 +5,24 @@ Every error is an :class:`Error`; the subclasses say whose fault it is::
     Error
     ├── InvalidPacket (also ValueError)   the caller asked for something a client must
     │                                     never send; ``.field`` names the culprit
-    └── RemoteProtocolError               bytes from the peer break the specification;
-        │                                 ``.offset`` is the byte at fault
-        ├── MalformedPacket               a field is wrong, missing, or runs past the packet
-        ├── PacketTooLarge                the header announces more than the limit allows
-        └── UnsupportedProtocol           a CONNECT asks for a protocol level we do not speak
+    ├── InvalidSettings (also ValueError) settings break a rule, found before any traffic;
+    │                                     ``.problems`` lists (field, reason) pairs
+    ├── LocalProtocolError                the caller used a session out of order (a bug)
+    ├── RemoteProtocolError               bytes from the peer break the specification;
+    │   │                                 ``.offset`` is the byte at fault
+    │   ├── MalformedPacket               a field is wrong, missing, or runs past the packet
+    │   ├── PacketTooLarge                the header announces more than the limit allows
+    │   ├── UnsupportedProtocol           a CONNECT asks for a protocol level we do not speak
+    │   └── UnexpectedPacket              a well-formed packet a server must not send now
+    ├── ServerRefused                     CONNACK with a non-zero ``.return_code``
+    ├── ResponseTimeout (also TimeoutError)  a phase did not finish in time; ``.phase``,
+    │                                     ``.timeout``
+    └── TransportError (also OSError)     the byte stream failed; ``.phase``
+        ├── ConnectionClosed              the peer closed the stream, or reset it
+        └── HandshakeError                the TLS or WebSocket handshake failed, or a TLS
+            │                             alert arrived later
+            ├── TLSError                  ``.verify_code``, ``.reason`` from OpenSSL
+            └── WebSocketError            ``.status`` of a non-101 answer, if any
 
 Messages are lowercase and say what was expected and what arrived. They never contain a
 password: the codec reports a password's length or type, never its value.
@@ -17,13 +30,25 @@ password: the codec reports a password's length or type, never its value.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "ConnectionClosed",
     "Error",
+    "HandshakeError",
     "InvalidPacket",
+    "InvalidSettings",
+    "LocalProtocolError",
     "MalformedPacket",
     "PacketTooLarge",
     "RemoteProtocolError",
+    "ResponseTimeout",
+    "ServerRefused",
+    "TLSError",
+    "TransportError",
+    "UnexpectedPacket",
     "UnsupportedProtocol",
+    "WebSocketError",
 ]
 
 
@@ -88,3 +113,101 @@ class UnsupportedProtocol(RemoteProtocolError):
         super().__init__(reason, offset)
         self.args = (reason, offset, level)
         self.level = level
+
+
+class UnexpectedPacket(RemoteProtocolError):
+    """A well-formed packet that the server must not send at this point, e.g. a PINGRESP
+    before the CONNACK or a CONNECT from a server."""
+
+
+class InvalidSettings(Error, ValueError):
+    """Settings that break a rule; every problem is reported at once.
+
+    ``problems`` is a list of ``(field, reason)`` pairs; ``field`` is the first one's.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        if not problems:
+            raise RuntimeError("InvalidSettings needs at least one problem")
+        super().__init__(problems)
+        self.problems = problems
+        self.field = problems[0][0]
+
+    def __str__(self) -> str:
+        return "; ".join(f"{field}: {reason}" for field, reason in self.problems)
+
+
+class LocalProtocolError(Error):
+    """A session command that its state does not allow (connect twice, ping before the
+    CONNACK): a bug in the caller, never the peer's fault."""
+
+
+class ServerRefused(Error):
+    """The server answered CONNECT with a non-zero return code (MQTT 3.1.1 §3.2.2.3)."""
+
+    def __init__(self, return_code: Any) -> None:
+        super().__init__(return_code)
+        self.return_code = return_code
+
+    def __str__(self) -> str:
+        return f"the server refused the connection: {self.return_code.text}"
+
+
+class ResponseTimeout(Error, TimeoutError):
+    """A phase (name resolution, TCP connect, TLS handshake, WebSocket upgrade, CONNACK,
+    PINGRESP, close) did not finish within its limit."""
+
+    def __init__(self, phase: str, timeout: float, detail: str = "") -> None:
+        super().__init__(phase, timeout, detail)
+        self.phase = phase
+        self.timeout = timeout
+        self.detail = detail
+
+    def __str__(self) -> str:
+        text = f"{self.phase}: no answer within {self.timeout:g} s"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+class TransportError(Error, OSError):
+    """The byte stream failed in ``phase``; the original error is chained as __cause__."""
+
+    def __init__(self, phase: str, reason: str) -> None:
+        super().__init__(phase, reason)
+        self.phase = phase
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.phase}: {self.reason}"
+
+
+class ConnectionClosed(TransportError):
+    """The peer closed the stream (``reset`` tells whether it was reset)."""
+
+    def __init__(self, phase: str, reason: str, reset: bool = False) -> None:
+        super().__init__(phase, reason)
+        self.reset = reset
+
+
+class HandshakeError(TransportError):
+    """The TLS or WebSocket handshake failed, or a TLS alert arrived later."""
+
+
+class TLSError(HandshakeError):
+    """A TLS failure. ``verify_code`` is OpenSSL's certificate verification code (0 when
+    the failure was not a verification), ``ssl_reason`` OpenSSL's reason name, if any."""
+
+    def __init__(self, phase: str, reason: str, verify_code: int = 0, ssl_reason: str = "") -> None:
+        super().__init__(phase, reason)
+        self.verify_code = verify_code
+        self.ssl_reason = ssl_reason
+        #: The server certificate's subject, issuer, dates and names, when known.
+        self.certificate: dict[str, Any] = {}
+
+
+class WebSocketError(HandshakeError):
+    """The WebSocket upgrade was refused (``status``, e.g. 401) or the stream broke the
+    WebSocket protocol (``status`` 0)."""
+
+    def __init__(self, phase: str, reason: str, status: int = 0) -> None:
+        super().__init__(phase, reason)
+        self.status = status

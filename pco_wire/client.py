@@ -1,0 +1,469 @@
+"""The blocking driver: a session, a stream and the monotonic clock.
+
+``test_connection(settings)`` sends exactly CONNECT and DISCONNECT and reports every
+phase. ``Client`` connects, keeps the connection alive in a background thread, and
+disconnects; it is a context manager. Neither makes a protocol decision: the session does.
+Diagnostics go through ``logging`` (logger "pco_wire"); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnose import diagnose
+from .errors import Error
+from .packets import ConnAckCode
+from .session import Closed, Connected, Event, Session, State
+from .settings import PROTOCOLS, Settings, generate_client_id
+from .transport import AnyStream, Phase, WebSocketStream, open_stream
+from .uri import ServerURI
+
+__all__ = ["Client", "ConnectionInfo", "TestResult", "prepare", "test_connection"]
+
+log = logging.getLogger("pco_wire")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What a connection needs, checked before any traffic."""
+
+    settings: Settings
+    uri: ServerURI
+    client_id: str
+    generated_id: bool
+    session: Session
+    tls_context: Any
+    warnings: list[str]
+
+
+def prepare(settings: Settings, client_id: str | None = None) -> Prepared:
+    """Validate ``settings`` and build the session. No network traffic.
+
+    A blank client ID is generated here (pass ``client_id`` to reuse one). Raises
+    InvalidSettings naming every bad field, InvalidPacket for a CONNECT that cannot be sent.
+    """
+    uri = settings.check()
+    generated = not (client_id or settings.client_id)
+    client_id = client_id or settings.client_id or generate_client_id()
+    packet = settings.connect_packet(client_id)
+    session = Session(packet, response_timeout=settings.response_timeout)
+    context = None
+    if uri.tls:
+        from .tls import build_context
+
+        context = build_context(settings.security, settings.keyfile_password())
+    warnings = _warnings(settings, uri, packet.password is not None)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return Prepared(settings, uri, client_id, generated, session, context, warnings)
+
+
+def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[str]:
+    out = []
+    if uri.password is not None:
+        out.append(
+            "a password in the URI can be seen by other users of this machine "
+            "(process list, shell history): prefer --password-env or --password-file"
+        )
+    if uri.tls and settings.security.insecure:
+        out.append(
+            "--insecure: the server's certificate is not verified; anyone on the "
+            "path can pose as the server"
+        )
+    elif uri.tls and not settings.security.verify_hostname:
+        out.append(
+            "--no-verify-hostname: any certificate from a trusted CA is accepted, "
+            "whatever name it is for"
+        )
+    if has_password and not uri.tls and not _loopback(uri.host):
+        out.append(
+            f"the password goes to {uri.host} unencrypted over {uri.scheme}://; "
+            "use mqtts:// or wss://"
+        )
+    return out
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.partition("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Connection:
+    """A session over an open stream, pumped by the caller's thread."""
+
+    def __init__(self, stream: AnyStream, session: Session) -> None:
+        self.stream = stream
+        self.session = session
+        #: The first bytes the server sent: they tell a TLS or HTTP answer from MQTT.
+        self.head = b""
+
+    def flush(self) -> None:
+        out = self.session.data_to_send()
+        if out:
+            log.debug("send %s", out.hex(" ") if len(out) < 64 else f"{len(out)} bytes")
+            try:
+                self.stream.send(out, time.monotonic() + self.session.response_timeout)
+            except Error as exc:
+                self.session.connection_lost(exc, now=time.monotonic())
+
+    def step(self, wake: socket.socket | None = None, limit: float | None = None) -> bool:
+        """Send what is pending, wait for bytes or the next deadline (or ``limit``, a
+        monotonic time), feed them. Returns whether ``wake`` became readable."""
+        self.flush()
+        session = self.session
+        if session.state is State.CLOSED:
+            return False
+        deadline = session.next_deadline()
+        if limit is not None:
+            deadline = limit if deadline is None else min(deadline, limit)
+        woken = False
+        if not self.stream.pending():
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            waiting: list[Any] = [self.stream] if wake is None else [self.stream, wake]
+            ready, _, _ = select.select(waiting, [], [], timeout)
+            woken = wake is not None and wake in ready
+            readable = self.stream in ready
+        else:
+            readable = True
+        if readable:
+            self._read()
+        session.handle_timer(now=time.monotonic())
+        self.flush()
+        return woken
+
+    def _read(self) -> None:
+        while self.session.state is not State.CLOSED:
+            try:
+                data = self.stream.receive()
+            except Error as exc:
+                self.session.connection_lost(exc, now=time.monotonic())
+                return
+            if data is None:
+                return
+            if len(self.head) < 8:
+                self.head += data[: 8 - len(self.head)]
+            log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
+            self.session.receive_data(data, now=time.monotonic())
+            if not data:
+                return
+
+
+@dataclass(slots=True)
+class ConnectionInfo:
+    """How a connection was made."""
+
+    uri: str
+    client_id: str
+    session_present: bool
+    address: str
+    phases: list[Phase]
+    tls: dict[str, Any] | None
+    warnings: list[str]
+
+
+def _open(prepared: Prepared, phases: list[Phase], head: bytearray) -> Connection:
+    """Every phase up to CONNACK. Raises the error that ended it; ``head`` receives the
+    first bytes the server sent, for the diagnosis."""
+    settings = prepared.settings
+    uri = prepared.uri
+    stream = open_stream(
+        uri,
+        timeout=settings.response_timeout,
+        phases=phases,
+        tls_context=prepared.tls_context,
+        server_name=settings.security.server_name,
+        ws_headers=settings.ws_headers,
+        ws_subprotocol="mqttv3.1" if PROTOCOLS[settings.protocol] == 3 else "mqtt",
+    )
+    conn = Connection(stream, prepared.session)
+    session = prepared.session
+    _set_phase(stream, "CONNACK")
+    start = time.monotonic()
+    session.connect(now=start)
+    error: Error | None = None
+    try:
+        while session.state is State.CONNECTING:
+            conn.step()
+        for event in session.events():
+            if isinstance(event, Closed):
+                error = event.error
+    except BaseException:
+        stream.close()
+        raise
+    phases.append(
+        Phase(
+            "CONNACK",
+            time.monotonic() - start,
+            error is None,
+            "session present" if session.session_present else "",
+        )
+    )
+    if error is not None:
+        stream.close()
+        head += conn.head
+        raise error
+    _set_phase(stream, "session")
+    return conn
+
+
+def _set_phase(stream: AnyStream, phase: str) -> None:
+    inner = stream.inner if isinstance(stream, WebSocketStream) else stream
+    inner.phase = phase
+
+
+def _tls_report(stream: AnyStream) -> dict[str, Any] | None:
+    if stream.tls is None:
+        return None
+    cert = stream.tls.certificate
+    return {
+        "version": stream.tls.version,
+        "cipher": stream.tls.cipher,
+        "alpn": stream.tls.alpn,
+        "subject": cert.get("subject", ""),
+        "issuer": cert.get("issuer", ""),
+        "not_after": cert.get("not_after", ""),
+    }
+
+
+@dataclass(slots=True)
+class TestResult:
+    """What a test connection found. ``to_json()`` gives the documented JSON document."""
+
+    ok: bool
+    exit_code: int
+    category: str
+    message: str
+    uri: str
+    client_id: str = ""
+    return_code: int | None = None
+    return_code_text: str | None = None
+    session_present: bool | None = None
+    address: str | None = None
+    phases: list[Phase] = field(default_factory=list)
+    tls: dict[str, Any] | None = None
+    other_packets: int = 0
+    warnings: list[str] = field(default_factory=list)
+    #: The error behind a failure (not in the JSON), for --debug.
+    error: BaseException | None = field(default=None, repr=False)
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "category": self.category,
+            "message": self.message,
+            "uri": self.uri,
+            "client_id": self.client_id,
+            "return_code": self.return_code,
+            "return_code_text": self.return_code_text,
+            "session_present": self.session_present,
+            "address": self.address,
+            "phases": [
+                {"name": p.name, "seconds": round(p.seconds, 6), "ok": p.ok, "detail": p.detail}
+                for p in self.phases
+            ],
+            "tls": self.tls,
+            "other_packets": self.other_packets,
+            "warnings": self.warnings,
+        }
+
+
+def test_connection(settings: Settings, *, client_id: str | None = None) -> TestResult:
+    """Connect, and if CONNACK accepts, disconnect: exactly CONNECT and DISCONNECT go to
+    the server. Never raises for a user's mistake or a server's fault: the result says
+    what happened, with an exit status, a category and a sentence to act on."""
+    from .uri import _shown
+
+    shown_uri = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
+    try:
+        prepared = prepare(settings, client_id)
+    except Error as exc:
+        code, category, message = diagnose(exc)
+        return TestResult(False, code, category, message, shown_uri, error=exc)
+    uri = prepared.uri
+    result = TestResult(
+        False, 70, "internal-error", "", str(uri), prepared.client_id, warnings=prepared.warnings
+    )
+    session = prepared.session
+    head = bytearray()
+    try:
+        conn = _open(prepared, result.phases, head)
+    except Exception as exc:
+        result.exit_code, result.category, result.message = diagnose(
+            exc,
+            uri,
+            head=bytes(head),
+            client_id=prepared.client_id,
+            username=settings.resolved_username(),
+            protocol=settings.protocol,
+        )
+        result.error = exc
+        refusal = getattr(exc, "return_code", None)
+        if isinstance(refusal, ConnAckCode):
+            result.return_code, result.return_code_text = int(refusal), refusal.text
+        connected = [p for p in result.phases if p.name == "TCP connect" and p.ok]
+        result.address = connected[-1].detail if connected else None
+        if result.exit_code == 70:
+            log.exception("internal error")
+        return result
+    try:
+        result.address = conn.stream.address
+        result.tls = _tls_report(conn.stream)
+        result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
+        result.session_present = session.session_present
+        start = time.monotonic()
+        session.disconnect(now=start)
+        conn.flush()
+        result.other_packets = session.other_packets
+        lost = [e.error for e in session.events() if isinstance(e, Closed) and e.error]
+        result.phases.append(Phase("DISCONNECT", time.monotonic() - start, not lost))
+        if lost:
+            result.exit_code, result.category, result.message = diagnose(lost[0], uri)
+            result.error = lost[0]
+            return result
+    finally:
+        conn.stream.close()
+    result.ok, result.exit_code, result.category = True, 0, "connected"
+    present = "; the server kept a session" if session.session_present else ""
+    result.message = f"connected to {uri} ({result.address}) as {prepared.client_id}{present}"
+    return result
+
+
+class Client:
+    """A blocking MQTT connection kept alive in a background thread.
+
+    ``connect()`` runs every phase in the caller's thread and raises what ended it (the
+    Error subclasses of ``pco_wire.errors``); then a daemon thread sends PINGREQ as the
+    keep-alive needs and watches the connection. ``on_event`` is called from that thread
+    with each session event. ``disconnect()`` sends DISCONNECT and waits for the thread.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._client_id = client_id
+        self._on_event = on_event
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stop = False
+        self._done = threading.Event()
+        self._conn: Connection | None = None
+        self.info: ConnectionInfo | None = None
+        #: Why the connection ended: None while it runs and after our own disconnect.
+        self.error: Error | None = None
+
+    def connect(self) -> ConnectionInfo:
+        """Raises InvalidSettings, ServerRefused, ResponseTimeout, TransportError (and its
+        TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError."""
+        if self._thread is not None:
+            raise RuntimeError("connect() once per Client")
+        prepared = prepare(self.settings, self._client_id)
+        phases: list[Phase] = []
+        conn = _open(prepared, phases, bytearray())
+        self._conn = conn
+        self.info = ConnectionInfo(
+            str(prepared.uri),
+            prepared.client_id,
+            conn.session.session_present,
+            conn.stream.address,
+            phases,
+            _tls_report(conn.stream),
+            prepared.warnings,
+        )
+        events = conn.session.events()
+        self._thread = threading.Thread(
+            target=self._run, args=(events,), name="pco_wire-client", daemon=True
+        )
+        self._thread.start()
+        return self.info
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._conn.session.state is State.CONNECTED
+
+    def _run(self, events: list[Event]) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        session = conn.session
+        try:
+            self._dispatch(events or [Connected(session.session_present)])
+            while session.state is not State.CLOSED:
+                if conn.step(self._wake_r):
+                    self._wake_r.recv(64)
+                if self._stop:
+                    session.disconnect(now=time.monotonic())
+                    conn.flush()
+                self._dispatch(session.events())
+        except Exception as exc:
+            log.exception("pco_wire client thread failed")
+            self.error = Error(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            conn.stream.close()
+            self._done.set()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Closed) and event.error is not None:
+                self.error = event.error
+                log.warning("connection lost: %s", event.error)
+            else:
+                log.debug("event %r", event)
+            if self._on_event is not None:
+                self._on_event(event)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the connection ends or ``timeout`` passes; True if it ended."""
+        return self._done.wait(timeout)
+
+    def disconnect(self, timeout: float | None = None) -> None:
+        """Send DISCONNECT, close, and wait (at most ``timeout``, by default the response
+        timeout) for the background thread."""
+        if self._thread is None:
+            self._close_wakeup()
+            return
+        self._stop = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(self.settings.response_timeout if timeout is None else timeout)
+        self._close_wakeup()
+
+    def _close_wakeup(self) -> None:
+        if not self._done.is_set() and self._thread is not None:
+            return  # the thread still selects on it
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> Client:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def __del__(self) -> None:
+        try:
+            self._wake_r.close()
+            self._wake_w.close()
+        except Exception:
+            pass

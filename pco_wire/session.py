@@ -1,0 +1,347 @@
+"""The client session: MQTT connection state without I/O and without a clock.
+
+Commands (``connect``, ``ping``, ``disconnect``, ``connection_lost``) and input
+(``receive_data``, ``handle_timer``) all take ``now``, a float in seconds from any monotonic
+clock; output is ``data_to_send()``, ``events()`` and ``next_deadline()``. A driver sends
+what is pending, hands the events on, waits for bytes until the next deadline, feeds what
+arrived (or the timer), and repeats. The session makes every protocol decision; the driver
+makes none.
+
+State::
+
+    IDLE --connect()--> CONNECTING --CONNACK 0--> CONNECTED
+                            |                         |
+                            +--- refusal, timeout, ---+--> CLOSED
+                                 peer closed, bad bytes,
+                                 disconnect()
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .codec import DEFAULT_MAX_PACKET_SIZE, Framer, encode
+from .errors import (
+    ConnectionClosed,
+    Error,
+    LocalProtocolError,
+    RemoteProtocolError,
+    ResponseTimeout,
+    ServerRefused,
+    UnexpectedPacket,
+)
+from .packets import DISCONNECT, PINGREQ, ConnAck, Connect, OtherPacket, PingResp
+
+__all__ = [
+    "DEFAULT_RESPONSE_TIMEOUT",
+    "Closed",
+    "Connected",
+    "Event",
+    "PacketReceived",
+    "PingSent",
+    "PongReceived",
+    "Session",
+    "State",
+    "ping_margin",
+]
+
+#: Seconds the server has to answer CONNECT and PINGREQ unless told otherwise.
+DEFAULT_RESPONSE_TIMEOUT = 10.0
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+class Connected:
+    """CONNACK with return code 0 arrived."""
+
+    __slots__ = ("session_present",)
+
+    def __init__(self, session_present: bool) -> None:
+        self.session_present = session_present
+
+    def __repr__(self) -> str:
+        return f"Connected(session_present={self.session_present})"
+
+
+class PingSent:
+    """A PINGREQ was queued at ``at``, because ``keep_alive`` passed or on request."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __repr__(self) -> str:
+        return f"PingSent(at={self.at!r})"
+
+
+class PongReceived:
+    """The PINGRESP to the outstanding PINGREQ arrived ``round_trip`` seconds after it."""
+
+    __slots__ = ("round_trip",)
+
+    def __init__(self, round_trip: float) -> None:
+        self.round_trip = round_trip
+
+    def __repr__(self) -> str:
+        return f"PongReceived(round_trip={self.round_trip!r})"
+
+
+class PacketReceived:
+    """A packet of another type (a stored PUBLISH, say) arrived; it is counted, not an error."""
+
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: OtherPacket) -> None:
+        self.packet = packet
+
+    def __repr__(self) -> str:
+        return f"PacketReceived({self.packet!r})"
+
+
+class Closed:
+    """The session ended. ``error`` is None after our own ``disconnect()``; otherwise it
+    says why: ServerRefused, ResponseTimeout, ConnectionClosed, a RemoteProtocolError, or
+    whatever transport error the driver reported."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Error | None) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Closed(error={self.error!r})"
+
+
+Event = Connected | PingSent | PongReceived | PacketReceived | Closed
+
+
+def ping_margin(keep_alive: int) -> float:
+    """How long before the keep-alive interval ends the PINGREQ goes out.
+
+    MQTT 3.1.1 §3.1.2.10: no gap between two client packets may exceed the interval.
+    The margin absorbs a late timer and the time to write the packet, and stays small so
+    that a gateway on a metered link does not pay for pings it did not need: a tenth of
+    the interval, at most one second.
+    """
+    return min(1.0, keep_alive / 10)
+
+
+class Session:
+    """One MQTT connection, from CONNECT to its end. Not reusable: a reconnect is a new
+    session (with the same ``Connect``).
+
+    ``response_timeout`` (seconds) bounds the wait for CONNACK, counted from ``connect()``,
+    and for each PINGRESP, counted from its PINGREQ. ``keep_alive`` comes from the
+    ``Connect`` packet. At most one PINGREQ is outstanding.
+    """
+
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
+        max_packet_size: int = DEFAULT_MAX_PACKET_SIZE,
+    ) -> None:
+        """Raises InvalidPacket if ``connect`` cannot be encoded, LocalProtocolError if
+        ``response_timeout`` is not a positive number."""
+        if not isinstance(response_timeout, (int, float)) or not response_timeout > 0:
+            raise LocalProtocolError(
+                f"expected a positive response_timeout, got {response_timeout!r}"
+            )
+        self._connect_bytes = encode(connect)  # refuses a bad CONNECT before anything else
+        self.connect_packet = connect
+        self.response_timeout = float(response_timeout)
+        self.keep_alive = connect.keep_alive
+        self._margin = ping_margin(self.keep_alive)
+        self._framer = Framer(max_packet_size, connect.protocol_level)
+        self.state = State.IDLE
+        self.session_present = False
+        #: Packets of other types received (stored PUBLISH and the like).
+        self.other_packets = 0
+        #: When the client last queued a packet: the keep-alive interval counts from it.
+        self.last_sent: float | None = None
+        self._connack_deadline: float | None = None
+        self._ping_sent_at: float | None = None
+        self._received = 0
+        self._out: list[bytes] = []
+        self._events: list[Event] = []
+
+    # ------------------------------------------------------------------ commands
+
+    def connect(self, *, now: float) -> None:
+        """Queue CONNECT; CONNACK is due within the response timeout.
+
+        The driver calls this right before it writes the bytes: the deadline counts from
+        ``now``. Raises LocalProtocolError unless the session is new.
+        """
+        if self.state is not State.IDLE:
+            raise LocalProtocolError(
+                f"connect() needs a new session, this one is {self.state.value}"
+            )
+        self.state = State.CONNECTING
+        self._send(self._connect_bytes, now)
+        self._connack_deadline = now + self.response_timeout
+
+    def ping(self, *, now: float) -> None:
+        """Queue a PINGREQ now, whatever the keep-alive says.
+
+        Raises LocalProtocolError unless connected with no PINGREQ outstanding.
+        """
+        if self.state is not State.CONNECTED:
+            raise LocalProtocolError(
+                f"ping() needs a connected session, this one is {self.state.value}"
+            )
+        if self._ping_sent_at is not None:
+            raise LocalProtocolError("ping() while a PINGREQ is outstanding")
+        self._ping(now)
+
+    def disconnect(self, *, now: float) -> None:
+        """Queue DISCONNECT (when a CONNECT went out and was not refused) and close.
+
+        Closing twice is allowed and does nothing the second time.
+        """
+        if self.state is State.CLOSED:
+            return
+        if self.state is not State.IDLE:
+            self._send(encode(DISCONNECT), now)
+        self._close(None)
+
+    def connection_lost(self, error: Error, *, now: float) -> None:
+        """The driver's report that the stream failed (reset, TLS alert, ...)."""
+        if self.state is not State.CLOSED:
+            self._close(error)
+
+    # ------------------------------------------------------------------ input
+
+    def receive_data(self, data: bytes, *, now: float) -> None:
+        """Bytes from the server; ``b""`` means it closed the stream."""
+        if self.state is State.CLOSED:
+            return
+        if not data:
+            if self.state is State.CONNECTING:
+                reason = "the server closed the connection without answering CONNECT"
+            else:
+                reason = "the server closed the connection"
+            self._close(ConnectionClosed(self._phase(), reason))
+            return
+        self._received += len(data)
+        try:
+            packets = self._framer.feed(data)
+        except RemoteProtocolError as exc:
+            self._close(exc)
+            return
+        end = self._received - self._framer.buffered
+        for index, packet in enumerate(packets):
+            if self.closed:
+                return  # what follows a refusal or an error is not read
+            try:
+                self._handle(packet, now)
+            except UnexpectedPacket as exc:
+                # The framer reports no per-packet offsets: count back from the end of the
+                # last complete packet (exact unless the server padded a length field).
+                exc.offset = end - sum(len(encode(p)) for p in packets[index:])
+                exc.args = (exc.args[0], exc.offset)
+                self._close(exc)
+
+    def handle_timer(self, *, now: float) -> None:
+        """Act on whatever deadline has passed by ``now``; calling it early is harmless."""
+        if self.state is State.CONNECTING:
+            assert self._connack_deadline is not None
+            if now >= self._connack_deadline:
+                self._close(ResponseTimeout("CONNACK", self.response_timeout))
+        elif self.state is State.CONNECTED:
+            if self._ping_sent_at is not None:
+                if now >= self._ping_sent_at + self.response_timeout:
+                    self._close(ResponseTimeout("PINGRESP", self.response_timeout))
+            elif self.keep_alive:
+                assert self.last_sent is not None
+                if now >= self.last_sent + self.keep_alive - self._margin:
+                    self._ping(now)
+
+    # ------------------------------------------------------------------ output
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    def data_to_send(self) -> bytes:
+        """The bytes queued since the last call, in order."""
+        out = b"".join(self._out)
+        self._out.clear()
+        return out
+
+    def events(self) -> list[Event]:
+        """The events since the last call, in order."""
+        events = self._events
+        self._events = []
+        return events
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` must be called next, or None when nothing is timed."""
+        if self.state is State.CONNECTING:
+            return self._connack_deadline
+        if self.state is State.CONNECTED:
+            if self._ping_sent_at is not None:
+                return self._ping_sent_at + self.response_timeout
+            if self.keep_alive:
+                assert self.last_sent is not None
+                return self.last_sent + self.keep_alive - self._margin
+        return None
+
+    # ------------------------------------------------------------------ inside
+
+    def _send(self, data: bytes, now: float) -> None:
+        self._out.append(data)
+        self.last_sent = now
+
+    def _ping(self, now: float) -> None:
+        self._send(encode(PINGREQ), now)
+        self._ping_sent_at = now
+        self._events.append(PingSent(now))
+
+    def _close(self, error: Error | None) -> None:
+        self.state = State.CLOSED
+        self._events.append(Closed(error))
+
+    def _phase(self) -> str:
+        return "CONNACK" if self.state is State.CONNECTING else "session"
+
+    def _handle(self, packet: object, now: float) -> None:
+        if self.state is State.CONNECTING:
+            if type(packet) is not ConnAck:
+                # MQTT 3.1.1 §3.2: the first packet from the server is CONNACK.
+                raise UnexpectedPacket(f"expected CONNACK first, got {_name(packet)}", 0)
+            if packet.return_code:
+                # The server closes the connection after a refusal (§3.2.2.3): no DISCONNECT.
+                self._close(ServerRefused(packet.return_code))
+                return
+            self.state = State.CONNECTED
+            self.session_present = packet.session_present
+            self._events.append(Connected(packet.session_present))
+        elif type(packet) is OtherPacket:
+            self.other_packets += 1
+            self._events.append(PacketReceived(packet))
+        elif type(packet) is PingResp and self._ping_sent_at is not None:
+            self._events.append(PongReceived(now - self._ping_sent_at))
+            self._ping_sent_at = None
+        else:
+            what = "with no PINGREQ outstanding" if type(packet) is PingResp else "from a server"
+            raise UnexpectedPacket(f"expected no {_name(packet)} {what}", 0)
+
+
+def _name(packet: object) -> str:
+    if type(packet) is OtherPacket:
+        return packet.packet_type.name if hasattr(packet.packet_type, "name") else "packet"
+    return {
+        "ConnAck": "CONNACK",
+        "Connect": "CONNECT",
+        "PingReq": "PINGREQ",
+        "PingResp": "PINGRESP",
+        "Disconnect": "DISCONNECT",
+    }.get(type(packet).__name__, type(packet).__name__)

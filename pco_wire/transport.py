@@ -1,0 +1,590 @@
+"""Byte streams to the server: TCP, TLS, WebSocket and secure WebSocket. No MQTT here.
+
+``open_stream`` runs the phases a URI needs (name resolution, TCP connect to each address
+in turn, TLS handshake, WebSocket upgrade), each bounded by the same ``timeout`` on its
+own, and records each one in ``phases``. The stream it returns is non-blocking:
+``receive()`` gives bytes, ``None`` (nothing complete yet) or ``b""`` (closed), and a
+driver waits on ``fileno()`` with ``select`` unless ``pending()``.
+
+``ssl`` is imported only for mqtts/wss and ``websockets`` only for ws/wss.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ConnectionClosed,
+    Error,
+    HandshakeError,
+    ResponseTimeout,
+    TransportError,
+    WebSocketError,
+)
+from .uri import ServerURI
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["Phase", "Stream", "open_stream", "resolve"]
+
+log = logging.getLogger("pco_wire.transport")
+
+_CHUNK = 65536
+
+
+@dataclass(slots=True)
+class Phase:
+    """One step of a connection: its name, how long it took, whether it worked."""
+
+    name: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class TLSInfo:
+    version: str
+    cipher: str
+    alpn: str | None
+    certificate: dict[str, Any] = field(default_factory=dict)
+
+
+class _Timed:
+    """Records a phase into ``phases`` when its block ends, failed if it raised."""
+
+    def __init__(self, phases: list[Phase], name: str, detail: str = "") -> None:
+        self.phases = phases
+        self.phase = Phase(name, 0.0, False, detail)
+
+    def __enter__(self) -> Phase:
+        self.start = time.monotonic()
+        return self.phase
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.phase.seconds = time.monotonic() - self.start
+        self.phase.ok = kind is None
+        self.phases.append(self.phase)
+        log.debug(
+            "phase %s %s in %.3f s %s",
+            self.phase.name,
+            "ok" if self.phase.ok else "failed",
+            self.phase.seconds,
+            self.phase.detail,
+        )
+
+
+# ---------------------------------------------------------------------------- streams
+
+
+class Stream:
+    """A connected, non-blocking TCP or TLS socket."""
+
+    def __init__(self, sock: socket.socket, address: str) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.address = address
+        self.tls: TLSInfo | None = None
+        self.closed = False
+        #: The phase errors are reported in; the driver moves it on ("CONNACK", "session").
+        self.phase = "session"
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def pending(self) -> bool:
+        """Whether bytes are buffered above the socket (decrypted TLS, WebSocket frames)."""
+        return False
+
+    def receive(self) -> bytes | None:
+        """Bytes, None when nothing is complete yet, b"" when the peer closed.
+
+        Raises ConnectionClosed for a reset, TLSError for a TLS alert, TransportError
+        for any other socket failure.
+        """
+        try:
+            return self.sock.recv(_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise self._error(exc, "receive") from exc
+
+    def send(self, data: bytes, deadline: float) -> None:
+        """Write all of ``data`` by ``deadline`` (a ``time.monotonic()`` value).
+
+        Raises ResponseTimeout when the peer does not take it in time, and the errors of
+        ``receive`` for a failing stream.
+        """
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:
+                self._wait(deadline, write=True)
+                continue
+            except OSError as exc:
+                if self._want_read(exc):
+                    self._wait(deadline, write=False)
+                    continue
+                raise self._error(exc, "send") from exc
+            view = view[sent:]
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _want_read(self, exc: OSError) -> bool:
+        return False
+
+    def _wait(self, deadline: float, write: bool) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ResponseTimeout("send", 0.0, "the server does not read what we send")
+        if write:
+            select.select([], [self.sock], [], remaining)
+        else:
+            select.select([self.sock], [], [], remaining)
+
+    def _error(self, exc: OSError, what: str) -> Error:
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            return ConnectionClosed(self.phase, "the server reset the connection", reset=True)
+        return TransportError(self.phase, f"{what} failed: {exc.strerror or exc}")
+
+
+class TLSStream(Stream):
+    sock: ssl.SSLSocket
+
+    def pending(self) -> bool:
+        return self.sock.pending() > 0
+
+    def receive(self) -> bytes | None:
+        import ssl
+
+        try:
+            return self.sock.recv(_CHUNK)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return None
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""
+        except OSError as exc:
+            raise self._error(exc, "receive") from exc
+
+    def _want_read(self, exc: OSError) -> bool:
+        import ssl
+
+        return isinstance(exc, ssl.SSLWantReadError)
+
+    def send(self, data: bytes, deadline: float) -> None:
+        import ssl
+
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                self._wait(deadline, write=True)
+                continue
+            except ssl.SSLWantReadError:
+                self._wait(deadline, write=False)
+                continue
+            except OSError as exc:
+                raise self._error(exc, "send") from exc
+            view = view[sent:]
+
+    def _error(self, exc: OSError, what: str) -> Error:
+        import ssl
+
+        from .tls import tls_error
+
+        if isinstance(exc, ssl.SSLError):
+            # A TLS alert after the handshake: with TLS 1.3 a server that rejects our
+            # client certificate says so only here.
+            return tls_error(exc, self.phase)
+        return super()._error(exc, what)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.sock.settimeout(0.2)
+                self.sock.unwrap()  # close_notify, bounded: best effort
+            except (OSError, ValueError):
+                pass
+        super().close()
+
+
+class WebSocketStream:
+    """MQTT bytes in binary WebSocket frames over a TCP or TLS stream.
+
+    Packets split across frames and several packets in one frame both work: frames are
+    only a container, the session's framer cuts packets. A text frame breaks the MQTT
+    WebSocket binding (MQTT 3.1.1 §6) and is an error.
+    """
+
+    def __init__(self, inner: Stream, protocol: Any) -> None:
+        self.inner = inner
+        self.protocol = protocol
+        self.address = inner.address
+        self.tls = inner.tls
+        self._buffered: list[bytes] = []
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def pending(self) -> bool:
+        return bool(self._buffered) or self.inner.pending()
+
+    def receive(self) -> bytes | None:
+        from websockets.frames import Opcode
+
+        if self._buffered:
+            return self._buffered.pop(0)
+        raw = self.inner.receive()
+        if raw is None:
+            return None
+        if raw:
+            self.protocol.receive_data(raw)
+        else:
+            self.protocol.receive_eof()
+        self._flush(time.monotonic() + 1.0)
+        out = []
+        for frame in self.protocol.events_received():
+            if frame.opcode in (Opcode.BINARY, Opcode.CONT):
+                out.append(bytes(frame.data))
+            elif frame.opcode is Opcode.TEXT:
+                raise WebSocketError(
+                    self.inner.phase, "expected binary WebSocket frames, got a text frame"
+                )
+            elif frame.opcode is Opcode.CLOSE:
+                close = self.protocol.close_rcvd
+                if close is not None:
+                    reason = f" {close.reason!r}" if close.reason else ""
+                    detail = f"code {close.code}{reason}"
+                else:
+                    detail = "no code"
+                raise ConnectionClosed(
+                    self.inner.phase, f"the server closed the WebSocket ({detail})"
+                )
+        if out:
+            return b"".join(out)
+        if not raw or self.protocol.handshake_exc is not None:
+            return b""
+        exc = getattr(self.protocol, "parser_exc", None)
+        if exc is not None:
+            raise WebSocketError(self.inner.phase, f"the WebSocket stream broke: {exc}") from exc
+        return None
+
+    def send(self, data: bytes, deadline: float) -> None:
+        self.protocol.send_binary(data)
+        self._flush(deadline)
+
+    def _flush(self, deadline: float) -> None:
+        for chunk in self.protocol.data_to_send():
+            if chunk:  # b"" asks for a half-close; the full close follows soon enough
+                self.inner.send(chunk, deadline)
+
+    def close(self) -> None:
+        if not self.inner.closed:
+            try:
+                self.protocol.send_close(1000)
+                self._flush(time.monotonic() + 0.2)
+            except Exception:
+                pass
+        self.inner.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+
+AnyStream = Stream | WebSocketStream
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` for a TCP connection, abandoned at ``timeout``.
+
+    A lookup cannot be cancelled; it runs in a daemon thread that ends by itself when the
+    lookup returns, and we stop waiting for it at the deadline. IP literals need no lookup.
+    Raises ResponseTimeout, or TransportError when the name does not resolve.
+    """
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    result: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=lookup, name="pco_wire-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not result:
+        raise ResponseTimeout("name resolution", timeout, host)
+    if isinstance(result[0], OSError):
+        exc = result[0]
+        raise TransportError(
+            "name resolution", f"cannot resolve {host!r}: {exc.strerror or exc}"
+        ) from exc
+    return list(result[0])
+
+
+def _tcp_connect(info: tuple[Any, ...], timeout: float) -> socket.socket:
+    family, kind, proto, _, sockaddr = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(sockaddr)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _keepalive(sock)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _keepalive(sock: socket.socket) -> None:
+    # A frozen or vanished broker is noticed even with MQTT keep-alive 0: after 30 s of
+    # silence the kernel probes every 10 s and gives up after 3 probes (about 60 s).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+            except OSError:
+                pass
+
+
+def _format(sockaddr: tuple[Any, ...]) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _connect_error(exc: OSError, address: str) -> TransportError:
+    if isinstance(exc, ConnectionRefusedError):
+        reason = f"connection refused by {address}: nothing listens on that port"
+    elif exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        reason = f"no route to {address}: {exc.strerror}"
+    elif isinstance(exc, ConnectionResetError):
+        return ConnectionClosed("TCP connect", f"{address} reset the connection", reset=True)
+    else:
+        reason = f"cannot connect to {address}: {exc.strerror or exc}"
+    return TransportError("TCP connect", reason)
+
+
+def open_stream(
+    uri: ServerURI,
+    *,
+    timeout: float,
+    phases: list[Phase],
+    tls_context: ssl.SSLContext | None = None,
+    server_name: str | None = None,
+    ws_headers: tuple[tuple[str, str], ...] = (),
+    ws_subprotocol: str = "mqtt",
+    max_frame_size: int = 1 << 20,
+) -> AnyStream:
+    """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds.
+
+    Raises ResponseTimeout naming the phase, TransportError (name, refused, unreachable),
+    TLSError or WebSocketError. Each TCP attempt is a phase of its own.
+    """
+    with _Timed(phases, "name resolution", uri.host):
+        infos = resolve(uri.host, uri.port, timeout)
+    error: Error | None = None
+    for info in infos:
+        address = _format(info[4])
+        try:
+            with _Timed(phases, "TCP connect", address):
+                try:
+                    sock = _tcp_connect(info, timeout)
+                except TimeoutError:
+                    raise ResponseTimeout("TCP connect", timeout, address) from None
+                except OSError as exc:
+                    raise _connect_error(exc, address) from exc
+        except Error as exc:
+            error = exc
+            continue
+        break
+    else:
+        assert error is not None
+        raise error
+    try:
+        base = Stream(sock, address)
+        if uri.tls:
+            assert tls_context is not None
+            base = _tls_handshake(
+                sock, uri, info, address, tls_context, server_name, timeout, phases
+            )
+        if not uri.websocket:
+            return base
+        return _ws_upgrade(base, uri, timeout, phases, ws_headers, ws_subprotocol, max_frame_size)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _tls_handshake(
+    sock: socket.socket,
+    uri: ServerURI,
+    info: tuple[Any, ...],
+    address: str,
+    context: ssl.SSLContext,
+    server_name: str | None,
+    timeout: float,
+    phases: list[Phase],
+) -> TLSStream:
+    from .tls import certificate_summary
+
+    hostname = server_name or uri.host.partition("%")[0]
+    with _Timed(phases, "TLS handshake", hostname):
+        tls_sock = context.wrap_socket(
+            sock, server_hostname=hostname, do_handshake_on_connect=False
+        )
+        try:
+            tls_sock.settimeout(timeout)
+            tls_sock.do_handshake()
+        except Exception as exc:
+            tls_sock.close()
+            raise _handshake_error(exc, info, hostname, timeout, address) from exc
+    stream = TLSStream(tls_sock, address)
+    version = tls_sock.version() or ""
+    cipher = tls_sock.cipher()
+    stream.tls = TLSInfo(
+        version,
+        cipher[0] if cipher else "",
+        tls_sock.selected_alpn_protocol(),
+        certificate_summary(tls_sock.getpeercert() or None),
+    )
+    return stream
+
+
+def _handshake_error(
+    exc: Exception, info: tuple[Any, ...], hostname: str, timeout: float, address: str
+) -> Exception:
+    import ssl
+
+    from .tls import certificate_summary, decode_certificate, tls_error
+
+    if isinstance(exc, TimeoutError):
+        return ResponseTimeout("TLS handshake", timeout, address)
+    if isinstance(exc, (ssl.SSLError, ConnectionResetError)):
+        error = tls_error(exc, "TLS handshake")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            # getpeercert() says nothing after a failed verification; the diagnosis needs
+            # the names and dates: take the certificate on a second, unverified handshake
+            # that sends nothing but the TLS hello.
+            der = _fetch_certificate(info, hostname, timeout)
+            error.certificate = certificate_summary(decode_certificate(der) if der else None)
+        return error
+    if isinstance(exc, OSError):
+        return _connect_error(exc, address)
+    return exc
+
+
+def _fetch_certificate(info: tuple[Any, ...], hostname: str, timeout: float) -> bytes | None:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            _tcp_connect(info, timeout) as sock,
+            context.wrap_socket(sock, server_hostname=hostname) as tls_sock,
+        ):
+            return tls_sock.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+
+
+def _ws_upgrade(
+    inner: Stream,
+    uri: ServerURI,
+    timeout: float,
+    phases: list[Phase],
+    headers: tuple[tuple[str, str], ...],
+    subprotocol: str,
+    max_frame_size: int,
+) -> WebSocketStream:
+    try:
+        from websockets.client import ClientProtocol
+        from websockets.exceptions import InvalidStatus
+        from websockets.typing import Subprotocol
+        from websockets.uri import WebSocketURI
+    except ImportError:
+        raise HandshakeError(
+            "WebSocket upgrade",
+            "ws:// and wss:// need the websockets package: pip install 'pco_wire[ws]'",
+        ) from None
+    inner.phase = "WebSocket upgrade"
+    with _Timed(phases, "WebSocket upgrade", uri.resource):
+        host = uri.host.partition("%")[0]
+        protocol = ClientProtocol(
+            WebSocketURI(uri.tls, host, uri.port, uri.path, uri.query),
+            subprotocols=[Subprotocol(subprotocol)],
+            max_size=max_frame_size,
+        )
+        request = protocol.connect()
+        for name, value in headers:
+            request.headers[name] = value
+        protocol.send_request(request)
+        deadline = time.monotonic() + timeout
+        for chunk in protocol.data_to_send():
+            inner.send(chunk, deadline)
+        events: list[Any] = []
+        while not events and protocol.handshake_exc is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ResponseTimeout("WebSocket upgrade", timeout, "no HTTP answer")
+            if not inner.pending():
+                select.select([inner], [], [], remaining)
+            raw = inner.receive()
+            if raw is None:
+                continue
+            if raw:
+                protocol.receive_data(raw)
+            else:
+                protocol.receive_eof()
+            events = protocol.events_received()
+            if not raw and not events and protocol.handshake_exc is None:
+                raise ConnectionClosed(
+                    "WebSocket upgrade", "the server closed the connection without an HTTP answer"
+                )
+        exc = protocol.handshake_exc
+        if exc is not None:
+            if isinstance(exc, InvalidStatus):
+                response = exc.response
+                body = (
+                    response.body[:200].decode("utf-8", "replace").strip() if response.body else ""
+                )
+                status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                detail = f"{status}: {body}" if body else status
+                raise WebSocketError(
+                    "WebSocket upgrade", f"the server answered {detail}", response.status_code
+                ) from exc
+            raise WebSocketError("WebSocket upgrade", f"the upgrade failed: {exc}") from exc
+    inner.phase = "session"
+    stream = WebSocketStream(inner, protocol)
+    # Frames that came with the 101 answer are MQTT bytes already.
+    rest = [bytes(e.data) for e in events[1:] if hasattr(e, "data")]
+    if rest:
+        stream._buffered.append(b"".join(rest))
+    return stream
