@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for pco_wire and runs the codec benchmarks:
-# Mosquitto and its clients (the integration tests' broker), a virtual environment in
-# .venv with pco_wire built in place (the Cython codec compiled) and the test and
-# benchmark extras.
+# Mosquitto and its clients (the integration tests' broker), openssl (their throwaway
+# certificates), a virtual environment in .venv with pco_wire built in place (the Cython
+# codec compiled) and the test and benchmark extras.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null; then
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null \
+    || ! command -v openssl >/dev/null; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients openssl >/dev/null
 fi
 # Debian starts a system-wide broker on port 1883; the tests start their own on free
 # ports and do not need it.

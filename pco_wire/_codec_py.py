@@ -11,7 +11,6 @@ Length in one to four bytes, then the body (variable header and payload).
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 from .errors import (
     InvalidPacket,
@@ -34,6 +33,10 @@ from .packets import (
     PingResp,
     Will,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DEFAULT_MAX_PACKET_SIZE", "Framer", "decode", "encode"]
 

@@ -7,25 +7,36 @@ elsewhere. Exit statuses are listed in ``diagnose.EXIT_CODES`` and in ``--help``
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
-import logging
-import signal
+import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from .diagnose import EXIT_CODES, diagnose
 from .errors import Error, InvalidSettings
 from .settings import TLS_VERSIONS, Security, Settings, WillSettings
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["main"]
 
-log = logging.getLogger("pco_wire")
 
 _EPILOG = "exit status:\n" + "\n".join(f"  {code:<3} {text}" for code, text in EXIT_CODES.items())
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, with the width found without ``shutil``: argparse makes a
+    formatter for every option it adds, and ``shutil`` costs 2 ms at start-up."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        if options.get("width") is None:
+            try:
+                options["width"] = os.get_terminal_size(sys.stdout.fileno()).columns - 2
+            except (OSError, ValueError):
+                options["width"] = int(os.environ.get("COLUMNS", 80)) - 2
+        super().__init__(prog, **options)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,16 +44,19 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m pco_wire",
         description="Test and watch MQTT connections the way a gateway makes them.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # prog given: argparse would otherwise build a help formatter (and import shutil).
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog="python -m pco_wire"
+    )
     test = commands.add_parser(
         "test",
         help="send CONNECT and DISCONNECT and say what happened",
         description="Connect to the server, send exactly CONNECT and DISCONNECT, and report "
         "every phase; on failure, what failed and what to try.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     monitor = commands.add_parser(
         "monitor",
@@ -51,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "with its round trip, other packets, the end and why). Ends after --duration or "
         "on Ctrl-C with a DISCONNECT.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     monitor.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
     for sub in (test, monitor):
@@ -203,6 +217,8 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
     if args.password_prompt:
         if not sys.stdin.isatty():
             raise InvalidSettings([("password", "--password-prompt needs a terminal")])
+        import getpass
+
         password = getpass.getpass("password: ")
     security = Security(
         cafile=args.cafile,
@@ -241,11 +257,15 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.ERROR,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    if args.debug or args.command == "monitor":
+        # Only then: logging costs more at start-up than a whole test on loopback.
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if args.debug else logging.ERROR,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+            stream=sys.stderr,
+        )
     warnings: list[str] = []
     try:
         settings = _settings(args, warnings)
@@ -267,14 +287,18 @@ def _fail(
     args: argparse.Namespace, code: int, category: str, message: str, exc: BaseException
 ) -> int:
     if args.debug:
-        log.error("failure", exc_info=exc)
+        _traceback(exc)
     if args.json:
-        print(
-            json.dumps({"ok": False, "exit_code": code, "category": category, "message": message})
-        )
+        print(_json({"ok": False, "exit_code": code, "category": category, "message": message}))
     else:
         print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)
     return code
+
+
+def _traceback(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
@@ -283,9 +307,9 @@ def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> 
     result = test_connection(settings)
     result.warnings[:0] = warnings
     if args.debug and result.error is not None:
-        log.error("failure", exc_info=result.error)
+        _traceback(result.error)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(_json(result.to_json(), indent=2))
         return result.exit_code
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -311,7 +335,15 @@ def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> 
 
 
 def _stamp() -> str:
+    from datetime import datetime
+
     return datetime.now().isoformat(timespec="milliseconds")
+
+
+def _json(document: object, indent: int | None = None) -> str:
+    import json
+
+    return json.dumps(document, indent=indent)
 
 
 def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
@@ -320,9 +352,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
 
     def emit(kind: str, text: str, **extra: Any) -> None:
         if args.json:
-            print(
-                json.dumps({"time": _stamp(), "event": kind, "message": text, **extra}), flush=True
-            )
+            print(_json({"time": _stamp(), "event": kind, "message": text, **extra}), flush=True)
         else:
             print(f"{_stamp()} {text}", flush=True)
 
@@ -355,6 +385,8 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     emit("start", f"monitoring {info.uri} ({info.address}) as {info.client_id}")
     end = None if args.duration is None else time.monotonic() + args.duration
     # SIGTERM ends the watch like Ctrl-C: with a DISCONNECT.
+    import signal
+
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while not client.wait(0.5 if end is None else max(0.0, min(0.5, end - time.monotonic()))):
@@ -371,6 +403,6 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         return 0
     code, category, message = diagnose(error, None, client_id=info.client_id)
     if args.debug:
-        log.error("connection lost", exc_info=error)
+        _traceback(error)
     print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)
     return code

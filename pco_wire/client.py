@@ -8,17 +8,12 @@ Diagnostics go through ``logging`` (logger "pco_wire"); nothing here prints.
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import select
 import socket
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from .diagnose import diagnose
+from . import _log
+from ._record import Record
 from .errors import Error
 from .packets import ConnAckCode
 from .session import Closed, Connected, Event, Session, State
@@ -26,22 +21,45 @@ from .settings import PROTOCOLS, Settings, generate_client_id
 from .transport import AnyStream, Phase, WebSocketStream, open_stream
 from .uri import ServerURI
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+    from typing import Any
+
 __all__ = ["Client", "ConnectionInfo", "TestResult", "prepare", "test_connection"]
 
-log = logging.getLogger("pco_wire")
 
-
-@dataclass(slots=True)
 class Prepared:
     """What a connection needs, checked before any traffic."""
 
-    settings: Settings
-    uri: ServerURI
-    client_id: str
-    generated_id: bool
-    session: Session
-    tls_context: Any
-    warnings: list[str]
+    __slots__ = (
+        "settings",
+        "uri",
+        "client_id",
+        "generated_id",
+        "session",
+        "tls_context",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        settings: Settings,
+        uri: ServerURI,
+        client_id: str,
+        generated_id: bool,
+        session: Session,
+        tls_context: Any,
+        warnings: list[str],
+    ) -> None:
+        self.settings = settings
+        self.uri = uri
+        self.client_id = client_id
+        self.generated_id = generated_id
+        self.session = session
+        self.tls_context = tls_context
+        self.warnings = warnings
 
 
 def prepare(settings: Settings, client_id: str | None = None) -> Prepared:
@@ -61,8 +79,6 @@ def prepare(settings: Settings, client_id: str | None = None) -> Prepared:
 
         context = build_context(settings.security, settings.keyfile_password())
     warnings = _warnings(settings, uri, packet.password is not None)
-    for warning in warnings:
-        log.warning("%s", warning)
     return Prepared(settings, uri, client_id, generated, session, context, warnings)
 
 
@@ -94,10 +110,24 @@ def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[st
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.partition("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+def _wire(data: bytes) -> str:
+    """Outgoing bytes for the debug log: packets by their repr, so that a CONNECT's
+    password never reaches a log (its repr hides it), whatever the level."""
+    from .codec import Framer
+
+    try:
+        packets = Framer(len(data) + 5).feed(data)
+    except Error:
+        return f"{len(data)} bytes that do not decode"
+    return ", ".join(map(repr, packets)) or f"{len(data)} bytes"
 
 
 class Connection:
@@ -112,7 +142,8 @@ class Connection:
     def flush(self) -> None:
         out = self.session.data_to_send()
         if out:
-            log.debug("send %s", out.hex(" ") if len(out) < 64 else f"{len(out)} bytes")
+            if _log.debugging():
+                _log.debug("send %s", _wire(out))
             try:
                 self.stream.send(out, time.monotonic() + self.session.response_timeout)
             except Error as exc:
@@ -154,23 +185,37 @@ class Connection:
                 return
             if len(self.head) < 8:
                 self.head += data[: 8 - len(self.head)]
-            log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
+            if _log.debugging():
+                _log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
             self.session.receive_data(data, now=time.monotonic())
             if not data:
                 return
 
 
-@dataclass(slots=True)
-class ConnectionInfo:
-    """How a connection was made."""
+class ConnectionInfo(Record):
+    """How a connection was made: the URI (no password), the client ID, the session-present
+    flag, the address used, every phase, TLS details and warnings."""
 
-    uri: str
-    client_id: str
-    session_present: bool
-    address: str
-    phases: list[Phase]
-    tls: dict[str, Any] | None
-    warnings: list[str]
+    __slots__ = ("uri", "client_id", "session_present", "address", "phases", "tls", "warnings")
+    _fields = __slots__
+
+    def __init__(
+        self,
+        uri: str,
+        client_id: str,
+        session_present: bool,
+        address: str,
+        phases: list[Phase],
+        tls: dict[str, Any] | None,
+        warnings: list[str],
+    ) -> None:
+        self.uri = uri
+        self.client_id = client_id
+        self.session_present = session_present
+        self.address = address
+        self.phases = phases
+        self.tls = tls
+        self.warnings = warnings
 
 
 def _open(prepared: Prepared, phases: list[Phase], head: bytearray) -> Connection:
@@ -237,26 +282,62 @@ def _tls_report(stream: AnyStream) -> dict[str, Any] | None:
     }
 
 
-@dataclass(slots=True)
-class TestResult:
-    """What a test connection found. ``to_json()`` gives the documented JSON document."""
+class TestResult(Record):
+    """What a test connection found. ``to_json()`` gives the documented JSON document;
+    ``error`` is the exception behind a failure (not in the JSON), for --debug."""
 
-    ok: bool
-    exit_code: int
-    category: str
-    message: str
-    uri: str
-    client_id: str = ""
-    return_code: int | None = None
-    return_code_text: str | None = None
-    session_present: bool | None = None
-    address: str | None = None
-    phases: list[Phase] = field(default_factory=list)
-    tls: dict[str, Any] | None = None
-    other_packets: int = 0
-    warnings: list[str] = field(default_factory=list)
-    #: The error behind a failure (not in the JSON), for --debug.
-    error: BaseException | None = field(default=None, repr=False)
+    __slots__ = (
+        "ok",
+        "exit_code",
+        "category",
+        "message",
+        "uri",
+        "client_id",
+        "return_code",
+        "return_code_text",
+        "session_present",
+        "address",
+        "phases",
+        "tls",
+        "other_packets",
+        "warnings",
+        "error",
+    )
+    _fields = __slots__[:-1]
+
+    def __init__(
+        self,
+        ok: bool,
+        exit_code: int,
+        category: str,
+        message: str,
+        uri: str,
+        client_id: str = "",
+        return_code: int | None = None,
+        return_code_text: str | None = None,
+        session_present: bool | None = None,
+        address: str | None = None,
+        phases: list[Phase] | None = None,
+        tls: dict[str, Any] | None = None,
+        other_packets: int = 0,
+        warnings: list[str] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self.ok = ok
+        self.exit_code = exit_code
+        self.category = category
+        self.message = message
+        self.uri = uri
+        self.client_id = client_id
+        self.return_code = return_code
+        self.return_code_text = return_code_text
+        self.session_present = session_present
+        self.address = address
+        self.phases = [] if phases is None else phases
+        self.tls = tls
+        self.other_packets = other_packets
+        self.warnings = [] if warnings is None else warnings
+        self.error = error
 
     __test__ = False  # not a pytest test class, despite its name
 
@@ -289,6 +370,8 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
     from .uri import _shown
 
     shown_uri = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
+    from .diagnose import diagnose  # only a failure needs it
+
     try:
         prepared = prepare(settings, client_id)
     except Error as exc:
@@ -317,8 +400,6 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
             result.return_code, result.return_code_text = int(refusal), refusal.text
         connected = [p for p in result.phases if p.name == "TCP connect" and p.ok]
         result.address = connected[-1].detail if connected else None
-        if result.exit_code == 70:
-            log.exception("internal error")
         return result
     try:
         result.address = conn.stream.address
@@ -362,6 +443,8 @@ class Client:
         self.settings = settings
         self._client_id = client_id
         self._on_event = on_event
+        import threading
+
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False
@@ -377,6 +460,8 @@ class Client:
         if self._thread is not None:
             raise RuntimeError("connect() once per Client")
         prepared = prepare(self.settings, self._client_id)
+        for warning in prepared.warnings:
+            _log.warning("%s", warning)
         phases: list[Phase] = []
         conn = _open(prepared, phases, bytearray())
         self._conn = conn
@@ -390,6 +475,8 @@ class Client:
             prepared.warnings,
         )
         events = conn.session.events()
+        import threading
+
         self._thread = threading.Thread(
             target=self._run, args=(events,), name="pco_wire-client", daemon=True
         )
@@ -414,7 +501,7 @@ class Client:
                     conn.flush()
                 self._dispatch(session.events())
         except Exception as exc:
-            log.exception("pco_wire client thread failed")
+            _log.exception("pco_wire client thread failed")
             self.error = Error(f"internal error: {type(exc).__name__}: {exc}")
         finally:
             conn.stream.close()
@@ -424,9 +511,9 @@ class Client:
         for event in events:
             if isinstance(event, Closed) and event.error is not None:
                 self.error = event.error
-                log.warning("connection lost: %s", event.error)
+                _log.warning("connection lost: %s", event.error)
             else:
-                log.debug("event %r", event)
+                _log.debug("event %r", event)
             if self._on_event is not None:
                 self._on_event(event)
 

@@ -15,8 +15,6 @@ and a sentence that says what happened and what to try. The exit statuses::
 
 from __future__ import annotations
 
-from typing import Any
-
 from .errors import (
     ConnectionClosed,
     Error,
@@ -30,6 +28,10 @@ from .errors import (
     WebSocketError,
 )
 from .uri import ServerURI
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["EXIT_CODES", "Diagnosis", "diagnose"]
 
@@ -178,7 +180,8 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
             f"the server certificate is for {names}, not for {host!r}: connect with one of "
             "those names, or set --server-name"
         )
-    if code in (20, 21):
+    if code in (19, 20, 21):
+        # 19: the server sent its whole chain, and its root is not one we trust.
         issuer = cert.get("issuer") or "an unknown issuer"
         return "unknown-ca", (
             f"the server certificate was issued by {issuer!r}, which is not among the "
@@ -194,7 +197,7 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
             f"the server certificate is valid only from {cert.get('not_before', '?')}: check "
             "this machine's clock"
         )
-    if code in (18, 19):
+    if code == 18:
         return "self-signed", (
             f"the server certificate is self-signed ({cert.get('subject') or 'no subject'}): "
             "give it with --cafile to trust it"

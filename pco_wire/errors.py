@@ -30,7 +30,9 @@ password: the codec reports a password's length or type, never its value.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ConnectionClosed",

@@ -11,7 +11,10 @@ which keeps every call written for 3.1.1 working.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, ClassVar, Self
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 __all__ = [
     "CONNACKS",

@@ -331,7 +331,10 @@ class Session:
             self._events.append(PongReceived(now - self._ping_sent_at))
             self._ping_sent_at = None
         else:
-            what = "with no PINGREQ outstanding" if type(packet) is PingResp else "from a server"
+            what = {
+                PingResp: "with no PINGREQ outstanding",
+                ConnAck: "after the first one",
+            }.get(type(packet), "from a server")
             raise UnexpectedPacket(f"expected no {_name(packet)} {what}", 0)
 
 

@@ -9,11 +9,8 @@ in a repr or a message.
 from __future__ import annotations
 
 import os
-import re
-import secrets
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 
+from ._record import Record
 from .errors import InvalidSettings
 from .packets import Connect, Will
 from .session import DEFAULT_RESPONSE_TIMEOUT
@@ -33,14 +30,17 @@ __all__ = [
 PROTOCOLS = {"3.1.1": 4, "3.1": 3}
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
-_CLIENT_ID = re.compile(r"[0-9A-Za-z]{1,23}")
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_CHARS = frozenset(_ALPHABET)
+# RFC 9110 §5.6.2: a header name is a token.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~" + _ALPHABET)
 _GENERATED_PREFIX = "pw"
 
 
 def check_client_id(client_id: str) -> str | None:
     """The reason ``client_id`` breaks the product's rule, or None when it is valid."""
-    if _CLIENT_ID.fullmatch(client_id):
+    # Plain set checks, not a regular expression: ``re`` costs a millisecond at start-up.
+    if 1 <= len(client_id) <= 23 and _ID_CHARS.issuperset(client_id):
         return None
     if not client_id:
         return f"expected {CLIENT_ID_RULE}, got an empty ID"
@@ -53,93 +53,163 @@ def check_client_id(client_id: str) -> str | None:
 def generate_client_id() -> str:
     """A fresh valid client ID: "pw" and 21 characters from the operating system's random
     source, 125 bits, so two gateways never draw the same one."""
-    return _GENERATED_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(21))
+    chars: list[str] = []
+    while len(chars) < 21:
+        # Bytes of 248 and more are dropped so that each of the 62 characters is equally
+        # likely (248 = 4 * 62).
+        chars += (_ALPHABET[b % 62] for b in os.urandom(32) if b < 248)
+    return _GENERATED_PREFIX + "".join(chars[:21])
 
 
-@dataclass(slots=True)
-class WillSettings:
+class WillSettings(Record):
     """The message the server publishes when the client vanishes (online/offline)."""
 
-    topic: str
-    message: str = ""
-    qos: int = 0
-    retain: bool = False
+    __slots__ = ("topic", "message", "qos", "retain")
+    _fields = __slots__
+
+    def __init__(self, topic: str, message: str = "", qos: int = 0, retain: bool = False) -> None:
+        self.topic = topic
+        self.message = message
+        self.qos = qos
+        self.retain = retain
 
 
-@dataclass(slots=True)
-class Security:
+class Security(Record):
     """TLS settings, for mqtts:// and wss:// only.
 
     ``cafile`` is a PEM file (a bundle with intermediates works) or a directory of
     hashed certificates; None means the system's trust store. ``keyfile_password`` and
-    its ``_env``/``_file`` variants unlock an encrypted key.
+    its ``_env``/``_file`` variants unlock an encrypted key. ``insecure`` verifies no
+    certificate at all; ``verify_hostname`` False accepts a trusted one for any name.
     """
 
-    cafile: str | None = None
-    certfile: str | None = None
-    keyfile: str | None = None
-    keyfile_password: str | None = field(default=None, repr=False)
-    keyfile_password_env: str | None = None
-    keyfile_password_file: str | None = None
-    verify_hostname: bool = True
-    insecure: bool = False
-    server_name: str | None = None
-    alpn: tuple[str, ...] = ()
-    tls_min_version: str = "1.2"
+    __slots__ = (
+        "cafile",
+        "certfile",
+        "keyfile",
+        "keyfile_password",
+        "keyfile_password_env",
+        "keyfile_password_file",
+        "verify_hostname",
+        "insecure",
+        "server_name",
+        "alpn",
+        "tls_min_version",
+    )
+    _fields = __slots__
+    _hidden = frozenset({"keyfile_password"})
+
+    def __init__(
+        self,
+        cafile: str | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        keyfile_password: str | None = None,
+        keyfile_password_env: str | None = None,
+        keyfile_password_file: str | None = None,
+        verify_hostname: bool = True,
+        insecure: bool = False,
+        server_name: str | None = None,
+        alpn: tuple[str, ...] = (),
+        tls_min_version: str = "1.2",
+    ) -> None:
+        self.cafile = cafile
+        self.certfile = certfile
+        self.keyfile = keyfile
+        self.keyfile_password = keyfile_password
+        self.keyfile_password_env = keyfile_password_env
+        self.keyfile_password_file = keyfile_password_file
+        self.verify_hostname = verify_hostname
+        self.insecure = insecure
+        self.server_name = server_name
+        self.alpn = alpn
+        self.tls_min_version = tls_min_version
 
     def given(self) -> list[str]:
         """The names of the settings that differ from their defaults."""
-        default = Security()
-        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
+        return [
+            name
+            for name, value in zip(self._fields, self._values(), strict=True)
+            if value != _DEFAULT_SECURITY[name]
+        ]
 
     def __repr__(self) -> str:
         shown = (
-            f"{name}=<hidden>" if name == "keyfile_password" else f"{name}={getattr(self, name)!r}"
+            f"{name}=<hidden>" if name in self._hidden else f"{name}={getattr(self, name)!r}"
             for name in self.given()
         )
         return f"Security({', '.join(shown)})"
 
 
-@dataclass(slots=True)
-class Settings:
+_DEFAULT_SECURITY = dict(zip(Security._fields, Security()._values(), strict=True))
+
+
+class Settings(Record):
     """Everything needed to connect. Defaults are the product's.
 
     ``password`` is text sent as UTF-8; instead of it, ``password_env`` names an
     environment variable and ``password_file`` a file (one trailing newline stripped).
     ``response_timeout`` in float seconds bounds every phase and every answer;
-    ``keep_alive`` in whole seconds, 0 for no PINGREQ at all.
+    ``keep_alive`` in whole seconds, 0 for no PINGREQ at all. The repr shows what differs
+    from the defaults, never a secret.
     """
 
-    server_uri: str
-    client_id: str = ""
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    password_env: str | None = None
-    password_file: str | None = None
-    response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
-    keep_alive: int = 60
-    clean_session: bool = True
-    protocol: str = "3.1.1"
-    will: WillSettings | None = None
-    security: Security = field(default_factory=Security)
-    ws_headers: tuple[tuple[str, str], ...] = ()
+    __slots__ = (
+        "server_uri",
+        "client_id",
+        "username",
+        "password",
+        "password_env",
+        "password_file",
+        "response_timeout",
+        "keep_alive",
+        "clean_session",
+        "protocol",
+        "will",
+        "security",
+        "ws_headers",
+    )
+    _fields = __slots__
+    _hidden = frozenset({"password"})
+
+    def __init__(
+        self,
+        server_uri: str,
+        client_id: str = "",
+        username: str | None = None,
+        password: str | None = None,
+        password_env: str | None = None,
+        password_file: str | None = None,
+        response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
+        keep_alive: int = 60,
+        clean_session: bool = True,
+        protocol: str = "3.1.1",
+        will: WillSettings | None = None,
+        security: Security | None = None,
+        ws_headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.server_uri = server_uri
+        self.client_id = client_id
+        self.username = username
+        self.password = password
+        self.password_env = password_env
+        self.password_file = password_file
+        self.response_timeout = response_timeout
+        self.keep_alive = keep_alive
+        self.clean_session = clean_session
+        self.protocol = protocol
+        self.will = will
+        self.security = Security() if security is None else security
+        self.ws_headers = ws_headers
 
     def __repr__(self) -> str:
+        defaults = Settings("")
         parts = [f"server_uri={_safe_uri(self.server_uri)!r}"]
-        for f in fields(self)[1:]:
-            value = getattr(self, f.name)
-            if f.name == "password":
-                if value is not None:
-                    parts.append("password=<hidden>")
-            elif f.name == "security":
-                if value.given():
-                    parts.append(f"security={value!r}")
-            elif value != f.default:
-                parts.append(f"{f.name}={value!r}")
+        for name, value in zip(self._fields[1:], self._values()[1:], strict=True):
+            if value == getattr(defaults, name):
+                continue
+            parts.append(f"{name}=<hidden>" if name in self._hidden else f"{name}={value!r}")
         return f"Settings({', '.join(parts)})"
-
-    def replace(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
     # --------------------------------------------------------------- validation
 
@@ -195,9 +265,7 @@ class Settings:
             out += _will_problems(self.will)
         out += self._security_problems(uri)
         for name, value in self.ws_headers:
-            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or any(
-                c in value for c in "\r\n\0"
-            ):
+            if not name or not _TOKEN_CHARS.issuperset(name) or any(c in value for c in "\r\n\0"):
                 out.append(("ws_headers", f"expected 'Name: value', got {name!r}"))
         if self.ws_headers and uri is not None and not uri.websocket:
             out.append(("ws_headers", f"expected only with ws:// or wss://, got {uri.scheme}://"))
@@ -332,7 +400,8 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
             ) from None
     if path is not None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise InvalidSettings([(f"{name}_file", f"cannot read {path!r}: {reason}")]) from None

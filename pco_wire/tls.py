@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
-from typing import Any
 
 from .errors import InvalidSettings, TLSError
 from .settings import Security
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["build_context", "certificate_summary", "decode_certificate", "tls_error"]
 

@@ -12,14 +12,12 @@ driver waits on ``fileno()`` with ``select`` unless ``pending()``.
 from __future__ import annotations
 
 import errno
-import logging
 import select
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from . import _log
+from ._record import Record
 from .errors import (
     ConnectionClosed,
     Error,
@@ -30,32 +28,44 @@ from .errors import (
 )
 from .uri import ServerURI
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from typing import Any
 
 __all__ = ["Phase", "Stream", "open_stream", "resolve"]
 
-log = logging.getLogger("pco_wire.transport")
 
 _CHUNK = 65536
 
 
-@dataclass(slots=True)
-class Phase:
-    """One step of a connection: its name, how long it took, whether it worked."""
+class Phase(Record):
+    """One step of a connection: its name, how long it took, whether it worked, and a
+    detail (the address tried, the host name checked, the path asked for)."""
 
-    name: str
-    seconds: float
-    ok: bool
-    detail: str = ""
+    __slots__ = ("name", "seconds", "ok", "detail")
+    _fields = __slots__
+
+    def __init__(self, name: str, seconds: float, ok: bool, detail: str = "") -> None:
+        self.name = name
+        self.seconds = seconds
+        self.ok = ok
+        self.detail = detail
 
 
-@dataclass(slots=True)
-class TLSInfo:
-    version: str
-    cipher: str
-    alpn: str | None
-    certificate: dict[str, Any] = field(default_factory=dict)
+class TLSInfo(Record):
+    """What the TLS handshake agreed on, and the server certificate's summary."""
+
+    __slots__ = ("version", "cipher", "alpn", "certificate")
+    _fields = __slots__
+
+    def __init__(
+        self, version: str, cipher: str, alpn: str | None, certificate: dict[str, Any]
+    ) -> None:
+        self.version = version
+        self.cipher = cipher
+        self.alpn = alpn
+        self.certificate = certificate
 
 
 class _Timed:
@@ -73,7 +83,7 @@ class _Timed:
         self.phase.seconds = time.monotonic() - self.start
         self.phase.ok = kind is None
         self.phases.append(self.phase)
-        log.debug(
+        _log.debug(
             "phase %s %s in %.3f s %s",
             self.phase.name,
             "ok" if self.phase.ok else "failed",
@@ -321,15 +331,19 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     lookup returns, and we stop waiting for it at the deadline. IP literals need no lookup.
     Raises ResponseTimeout, or TransportError when the name does not resolve.
     """
+    # An ASCII name as bytes skips the IDNA codec (a millisecond at start-up).
+    name: str | bytes = host.encode() if host.isascii() else host
     try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        return socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except socket.gaierror:
         pass
+    import threading
+
     result: list[Any] = []
 
     def lookup() -> None:
         try:
-            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            result.append(socket.getaddrinfo(name, port, type=socket.SOCK_STREAM))
         except OSError as exc:
             result.append(exc)
 

@@ -9,10 +9,7 @@ what to say about a password found there.
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
-
+from ._record import Record
 from .errors import InvalidSettings
 
 __all__ = ["DEFAULT_PORTS", "SCHEMES", "ServerURI", "parse_uri"]
@@ -22,15 +19,34 @@ SCHEMES = tuple(DEFAULT_PORTS)
 DEFAULT_WS_PATH = "/mqtt"
 
 
-@dataclass(frozen=True, slots=True)
-class ServerURI:
-    scheme: str
-    host: str  # without brackets; an IPv6 zone kept after "%"
-    port: int
-    path: str = ""  # ws and wss only: the resource, "/mqtt" when the URI had none
-    query: str = ""
-    username: str | None = None
-    password: str | None = None
+class ServerURI(Record):
+    """A parsed server URI; a value, not to be changed. ``host`` has no brackets (an IPv6
+    zone is kept after "%"); ``path`` is for ws and wss only, "/mqtt" when none was given.
+    The password never appears in ``str()`` or ``repr()``."""
+
+    __slots__ = ("scheme", "host", "port", "path", "query", "username", "password")
+    _fields = __slots__
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        path: str = "",
+        query: str = "",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+        self.query = query
+        self.username = username
+        self.password = password
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     @property
     def tls(self) -> bool:
@@ -75,41 +91,77 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
     if scheme.lower() not in DEFAULT_PORTS:
         raise bad(f"expected scheme mqtt, mqtts, ws or wss, got {scheme!r}")
     scheme = scheme.lower()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise bad(f"expected a valid host and port ({exc})") from None
-    host = parts.hostname
-    if not host:
-        raise bad("expected a host name or address")
-    host = unquote(host)
-    if parts.netloc.rpartition("@")[2].startswith("["):
-        literal = host.partition("%")[0]
-        try:
-            ipaddress.IPv6Address(literal)
-        except ValueError:
-            raise bad(f"expected an IPv6 address in brackets, got {literal!r}") from None
-    elif not _valid_host(host):
-        raise bad(f"expected a host name or address, got {host!r}")
-    if port is None:
-        if parts.netloc.endswith(":"):
-            raise bad("expected a port after ':'")
-        port = DEFAULT_PORTS[scheme]
-    elif not 1 <= port <= 65535:
-        raise bad(f"expected a port 1..65535, got {port}")
-    if parts.fragment:
+    # RFC 3986 §3: authority, path, query, fragment. Split by hand: urllib.parse and the
+    # ipaddress module it pulls in cost milliseconds at start-up.
+    rest, _, fragment = text[len(scheme) + 3 :].partition("#")
+    if fragment:
         raise bad("expected no #fragment")
-    path, query = parts.path, parts.query
+    rest, _, query = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    path = slash + path
+    userinfo, at, hostport = authority.rpartition("@")
+    if hostport.startswith("["):
+        literal, bracket, after = hostport[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise bad("expected ']' closing the IPv6 address")
+        port_text = after[1:] if after else None
+        host = unquote(literal)
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            raise bad(f"expected an IPv6 address in brackets, got {host!r}") from None
+    else:
+        host, colon, port_text_ = hostport.partition(":")
+        port_text = port_text_ if colon else None
+        host = unquote(host).lower()
+        if not host:
+            raise bad("expected a host name or address")
+        if not _valid_host(host):
+            raise bad(f"expected a host name or address, got {host!r}")
+    if port_text is None:
+        port = DEFAULT_PORTS[scheme]
+    elif not port_text:
+        raise bad("expected a port after ':'")
+    elif not (port_text.isascii() and port_text.isdigit()):
+        raise bad(f"expected a port 1..65535, got {port_text!r}")
+    else:
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            raise bad(f"expected a port 1..65535, got {port}")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user)
+        password = unquote(secret) if colon else None
     if scheme in ("mqtt", "mqtts"):
         if path not in ("", "/") or query:
             raise bad(f"expected no path or query with {scheme}://")
         path = query = ""
     elif not path:
         path = DEFAULT_WS_PATH
-    username = unquote(parts.username) if parts.username is not None else None
-    password = unquote(parts.password) if parts.password is not None else None
     return ServerURI(scheme, host, port, path, query, username, password)
+
+
+def unquote(text: str) -> str:
+    """Percent-decoding (RFC 3986 §2.1), as UTF-8; a malformed escape stays as it is."""
+    if "%" not in text:
+        return text
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text[i] == "%" and i + 2 < len(text) and _is_hex(text[i + 1 : i + 3]):
+            out.append(int(text[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out += text[i].encode()
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _is_hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
 
 
 def _valid_host(host: str) -> bool:

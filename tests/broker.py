@@ -1,44 +1,123 @@
 """A Mosquitto broker that a test starts on free loopback ports and stops by its PID.
 
-Mosquitto is installed by setup.sh. Missing, it is a failure, not a skip: the
-interoperability tests are how we know our bytes are what real peers send and read.
+One process serves every kind of connection the integration tests make, each on its own
+listener bound to 127.0.0.1 (see :class:`Ports` for what each one is). Certificates come
+from the throwaway PKI of tests/pki.py.
+
+Mosquitto and openssl are installed by setup.sh. Missing, they are a failure, not a skip:
+the interoperability tests are how we know our bytes are what real peers send and read.
+
+Tests normally take the session-scoped ``broker`` fixture of tests/conftest.py; when a
+test fails, ``broker.log`` is Mosquitto's own account of what happened, worth putting in
+the assertion message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
-import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.pki import Pki, make_pki, require
+
+__all__ = [
+    "START_TIMEOUT",
+    "STOP_TIMEOUT",
+    "Broker",
+    "Ports",
+    "free_port",
+    "free_ports",
+    "require",
+    "start_broker",
+]
+
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
 
 
-def require(program: str) -> str:
-    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
-    if path is None:
-        raise AssertionError(f"{program} is not installed: run ./setup.sh")
-    return path
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 (until someone else takes them)."""
+    # All probes stay bound until every port is chosen, so none is handed out twice.
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
-@dataclass
+@dataclass(frozen=True)
+class Ports:
+    """The broker's listeners by name; each field is a TCP port on 127.0.0.1.
+
+    Every listener allows anonymous clients except ``password``. "The CA" is
+    ``pki.ca_cert``, and every TLS listener has it as cafile. OpenSSL completes a
+    server's chain from that cafile, so the listeners with a certificate issued by the CA
+    send the CA certificate after it: a client trusting another CA then fails with
+    "self-signed certificate in certificate chain", not "unable to get local issuer
+    certificate".
+    """
+
+    tcp: int
+    """MQTT over plain TCP."""
+    password: int
+    """MQTT over plain TCP; the user name and password of the Broker are required."""
+    tls: int
+    """MQTT over TLS, serving pki.server_cert (localhost, 127.0.0.1, ::1, from the CA)."""
+    tls_client_cert: int
+    """As tls, and the client must present a certificate issued by the CA."""
+    tls_expired: int
+    """TLS serving pki.expired_cert: verification fails, "certificate has expired"."""
+    tls_wrong_name: int
+    """TLS serving pki.wrong_name_cert (wrong.example): the chain verifies, the name not."""
+    tls_self_signed: int
+    """TLS serving pki.self_signed_cert: verifies only when pinned (cafile = that cert)."""
+    tls_intermediate: int
+    """TLS serving pki.intermediate_server_bundle, the leaf and the intermediate CA, so
+    that a client trusting only the root CA verifies it. With the leaf alone as certfile
+    such a client fails ("unable to verify the first certificate"): the cafile, from
+    which OpenSSL would complete the chain, holds the root only."""
+    ws: int
+    """MQTT over WebSocket, no TLS. The client must offer the subprotocol "mqtt" (or
+    "mqttv3.1"): offered none, Mosquitto upgrades and then never answers; offered another,
+    it closes. Each exchange takes about 100 ms (Mosquitto's websocket tick)."""
+    wss: int
+    """MQTT over WebSocket over TLS, serving pki.server_cert."""
+
+    def by_name(self) -> dict[str, int]:
+        """Every listener as name -> port, in the order above."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Broker:
+    """A running Mosquitto; :meth:`stop` ends it."""
+
     process: subprocess.Popen[bytes]
-    anonymous_port: int
-    password_port: int
+    ports: Ports
+    username: str
+    """The user name the ``password`` listener accepts."""
+    password: str
+    """Its password."""
+    pki: Pki
+    """The certificates and keys the TLS listeners use, and those for clients."""
     log: Path
+    """Mosquitto's standard output and error."""
 
     def stop(self) -> None:
+        """Terminate the process (by its PID), kill it if it does not exit in time."""
+        if self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(STOP_TIMEOUT)
@@ -47,8 +126,17 @@ class Broker:
             self.process.wait(STOP_TIMEOUT)
 
 
-def start_broker(directory: Path, username: str, password: str) -> Broker:
-    """Mosquitto with an anonymous listener and one that checks a password, on 127.0.0.1."""
+def start_broker(directory: Path, username: str, password: str, pki: Pki | None = None) -> Broker:
+    """Start Mosquitto with every listener of :class:`Ports` and wait until all accept.
+
+    ``directory`` receives the configuration, the password file and the log, and the PKI
+    (in ``directory/pki``) unless one is given. Raises AssertionError when mosquitto,
+    mosquitto_passwd or openssl is missing, or when a listener does not accept
+    connections within START_TIMEOUT (with the broker's log in the message).
+    """
+    mosquitto = require("mosquitto")
+    if pki is None:
+        pki = make_pki(directory / "pki")
     passwords = directory / "passwords"
     subprocess.run(
         [require("mosquitto_passwd"), "-b", "-c", str(passwords), username, password],
@@ -56,38 +144,75 @@ def start_broker(directory: Path, username: str, password: str) -> Broker:
         capture_output=True,
         timeout=STOP_TIMEOUT,
     )
-    anonymous_port, password_port = free_port(), free_port()
+    ports = Ports(*free_ports(len(dataclasses.fields(Ports))))
     config = directory / "mosquitto.conf"
-    config.write_text(
+    config.write_text(_config(ports, pki, passwords))
+    log = directory / "mosquitto.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [mosquitto, "-c", str(config)], stdout=sink, stderr=subprocess.STDOUT
+        )
+    broker = Broker(process, ports, username, password, pki, log)
+    try:
+        _wait_until_listening(broker)
+    except BaseException:
+        broker.stop()
+        raise
+    return broker
+
+
+def _config(ports: Ports, pki: Pki, passwords: Path) -> str:
+    def tls(cert: Path, key: Path) -> str:
+        return f"certfile {cert}\nkeyfile {key}\ncafile {pki.ca_cert}\n"
+
+    def listener(port: int, *settings: str) -> str:
+        # per_listener_settings makes allow_anonymous a setting of each listener.
+        return f"listener {port} 127.0.0.1\n" + "".join(settings)
+
+    anonymous = "allow_anonymous true\n"
+    # Mosquitto 2.0.11 ignores a websockets listener's bind address and listens on every
+    # interface, IPv6 included, unless the listener is IPv4 only.
+    websockets = "protocol websockets\nsocket_domain ipv4\n"
+    good = tls(pki.server_cert, pki.server_key)
+    return (
         # Started as root, Mosquitto would switch to its own user, who cannot read our
         # private temporary directory; stay whoever runs the tests.
         f"user {getpass.getuser()}\n"
         "per_listener_settings true\n"
         "persistence false\n"
         "log_dest stderr\n"
-        f"listener {anonymous_port} 127.0.0.1\n"
-        "allow_anonymous true\n"
-        f"listener {password_port} 127.0.0.1\n"
-        "allow_anonymous false\n"
-        f"password_file {passwords}\n"
-    )
-    log = directory / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [require("mosquitto"), "-c", str(config)], stdout=sink, stderr=subprocess.STDOUT
+        # Readable times, to line the log up with a failing test's own output.
+        "log_timestamp_format %H:%M:%S\n"
+        + listener(ports.tcp, anonymous)
+        + listener(ports.password, "allow_anonymous false\n", f"password_file {passwords}\n")
+        + listener(ports.tls, anonymous, good)
+        + listener(ports.tls_client_cert, anonymous, good, "require_certificate true\n")
+        + listener(ports.tls_expired, anonymous, tls(pki.expired_cert, pki.expired_key))
+        + listener(ports.tls_wrong_name, anonymous, tls(pki.wrong_name_cert, pki.wrong_name_key))
+        + listener(ports.tls_self_signed, anonymous, tls(pki.self_signed_cert, pki.self_signed_key))
+        + listener(
+            ports.tls_intermediate,
+            anonymous,
+            tls(pki.intermediate_server_bundle, pki.intermediate_server_key),
         )
-    broker = Broker(process, anonymous_port, password_port, log)
+        # Mosquitto 2.0.11 fails with "Unable to start any listening sockets" when a
+        # websockets listener is the only one; among others, as here, it starts.
+        + listener(ports.ws, websockets, anonymous)
+        + listener(ports.wss, websockets, anonymous, good)
+    )
+
+
+def _wait_until_listening(broker: Broker) -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    for port in (anonymous_port, password_port):
+    for name, port in broker.ports.by_name().items():
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    broker.stop()
+                if broker.process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
-                        f"mosquitto did not start listening on {port}:\n{log.read_text()}"
+                        f"mosquitto did not start listening on {port} ({name}):\n"
+                        f"{broker.log.read_text(errors='replace')}"
                     ) from None
                 time.sleep(0.02)
-    return broker

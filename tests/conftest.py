@@ -17,3 +17,36 @@ from tests.support import IMPLEMENTATIONS, Codec, load_codec
 def codec(request: pytest.FixtureRequest) -> Codec:
     name: str = request.param
     return load_codec(name)
+
+
+# The broker of the integration tests: one Mosquitto per session with every listener
+# (tests/broker.py) and the throwaway PKI its TLS listeners and their clients use
+# (tests/pki.py). Imported here, below the codec fixture, so that block stays untouched.
+from collections.abc import Iterator  # noqa: E402
+
+from tests.broker import Broker, start_broker  # noqa: E402
+from tests.pki import Pki, make_pki  # noqa: E402
+
+BROKER_USERNAME = "gateway"
+BROKER_PASSWORD = "pw-test-0451"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Every certificate and key of tests/pki.py, made once per session."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broker]:
+    """Mosquitto with every listener of tests.broker.Ports, for the whole session.
+
+    ``broker.ports.<name>`` are the ports, ``broker.username``/``broker.password`` what
+    the ``password`` listener accepts, ``broker.pki`` the certificates, ``broker.log``
+    Mosquitto's log.
+    """
+    running = start_broker(
+        tmp_path_factory.mktemp("mosquitto"), BROKER_USERNAME, BROKER_PASSWORD, pki
+    )
+    yield running
+    running.stop()

@@ -46,21 +46,21 @@ def _exchange(port: int, data: bytes, codec: ModuleType, level: int = 4) -> obje
 
 def test_accepted(broker: Broker, codec: ModuleType) -> None:
     connect = Connect("interopA", keep_alive=30)
-    reply = _exchange(broker.anonymous_port, codec.encode(connect), codec)
+    reply = _exchange(broker.ports.tcp, codec.encode(connect), codec)
     assert reply == ConnAck(False, ConnAckCode.ACCEPTED)
 
 
 def test_mqtt31_accepted(broker: Broker, codec: ModuleType) -> None:
     connect = Connect("interop31", protocol_level=3)
-    reply = _exchange(broker.anonymous_port, codec.encode(connect), codec, level=3)
+    reply = _exchange(broker.ports.tcp, codec.encode(connect), codec, level=3)
     assert reply == ConnAck(False, ConnAckCode.ACCEPTED)
 
 
 def test_session_present_on_second_connect(broker: Broker, codec: ModuleType) -> None:
     name = f"keep{codec.__name__.rsplit('.', 1)[-1].strip('_')}"
     connect = codec.encode(Connect(name, clean_session=False))
-    first = _exchange(broker.anonymous_port, connect, codec)
-    second = _exchange(broker.anonymous_port, connect, codec)
+    first = _exchange(broker.ports.tcp, connect, codec)
+    second = _exchange(broker.ports.tcp, connect, codec)
     assert first == ConnAck(False, ConnAckCode.ACCEPTED)
     assert second == ConnAck(True, ConnAckCode.ACCEPTED)
 
@@ -68,11 +68,11 @@ def test_session_present_on_second_connect(broker: Broker, codec: ModuleType) ->
 def test_password_accepted_and_refused(broker: Broker, codec: ModuleType) -> None:
     good = Connect("interopP", username=USER, password=PASSWORD.encode())
     bad = good.replace(password=b"wrong")
-    assert _exchange(broker.password_port, codec.encode(good), codec) == ConnAck(
+    assert _exchange(broker.ports.password, codec.encode(good), codec) == ConnAck(
         False, ConnAckCode.ACCEPTED
     )
     # Mosquitto 2.0 answers a wrong password in MQTT 3.1.1 with "not authorized".
-    assert _exchange(broker.password_port, codec.encode(bad), codec) == ConnAck(
+    assert _exchange(broker.ports.password, codec.encode(bad), codec) == ConnAck(
         False, ConnAckCode.NOT_AUTHORIZED
     )
 
@@ -81,7 +81,7 @@ def test_identifier_rejected(broker: Broker, codec: ModuleType) -> None:
     # Empty client identifier with clean session off: our encoder refuses to send it
     # (MQTT 3.1.1 §3.1.3.1), so the bytes are written out by hand.
     connect = bytes.fromhex("100c00044d5154540400003c0000")
-    assert _exchange(broker.anonymous_port, connect, codec) == ConnAck(
+    assert _exchange(broker.ports.tcp, connect, codec) == ConnAck(
         False, ConnAckCode.IDENTIFIER_REJECTED
     )
 
@@ -89,7 +89,7 @@ def test_identifier_rejected(broker: Broker, codec: ModuleType) -> None:
 def test_unacceptable_protocol_version(broker: Broker, codec: ModuleType) -> None:
     # Protocol level 99 (MQTT 3.1.1 §3.1.2.2): the server answers with return code 1.
     connect = bytes.fromhex("101000044d5154546302003c000461626364")
-    assert _exchange(broker.anonymous_port, connect, codec) == ConnAck(
+    assert _exchange(broker.ports.tcp, connect, codec) == ConnAck(
         False, ConnAckCode.UNACCEPTABLE_PROTOCOL_VERSION
     )
 

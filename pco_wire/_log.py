@@ -1,0 +1,36 @@
+"""Logging without importing ``logging`` until something is worth saying.
+
+``logging`` and what it pulls in (threading, traceback, ...) cost more at start-up than
+the whole connection test on loopback. A program that never imported ``logging`` cannot
+have configured it, so debug output is off and nothing need be formatted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+NAME = "pco_wire"
+
+
+def debugging(name: str = NAME) -> bool:
+    logging = sys.modules.get("logging")
+    return logging is not None and logging.getLogger(name).isEnabledFor(logging.DEBUG)
+
+
+def debug(message: str, *args: object, name: str = NAME) -> None:
+    if debugging(name):
+        import logging
+
+        logging.getLogger(name).debug(message, *args)
+
+
+def warning(message: str, *args: object) -> None:
+    import logging
+
+    logging.getLogger(NAME).warning(message, *args)
+
+
+def exception(message: str, *args: object) -> None:
+    import logging
+
+    logging.getLogger(NAME).exception(message, *args)
