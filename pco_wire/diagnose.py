@@ -68,7 +68,8 @@ _REFUSALS = {
     ),
     5: (
         "not-authorized",
-        "the server does not allow this client to connect ({user}): check its access rules",
+        "the server does not allow this client to connect ({user}): check the user name "
+        "and password, and the server's access rules",
     ),
 }
 
@@ -222,6 +223,11 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
         return "client-certificate-rejected", (
             f"the server rejected our client certificate ({error.reason}): it must be "
             "issued by a CA the server trusts"
+        )
+    if reason in ("EOF", "RESET") and error.phase != "TLS handshake":
+        return "tls-closed", (
+            f"{error.reason} after the TLS handshake, before any answer: the server may "
+            "require a client certificate (--certfile, --keyfile) or refuse the one given"
         )
     if reason in (
         "EOF",

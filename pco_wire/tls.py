@@ -103,9 +103,8 @@ def tls_error(exc: BaseException, phase: str) -> TLSError:
             phase, f"certificate verify failed: {message}", code, "CERTIFICATE_VERIFY_FAILED"
         )
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        return TLSError(
-            phase, "the server closed the connection during the TLS handshake", 0, "EOF"
-        )
+        during = "during the TLS handshake" if phase == "TLS handshake" else "abruptly"
+        return TLSError(phase, f"the server closed the TLS connection {during}", 0, "EOF")
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
         text = reason.lower().replace("_", " ") if reason else str(exc)

@@ -37,6 +37,7 @@ __all__ = ["Phase", "Stream", "open_stream", "resolve"]
 
 
 _CHUNK = 65536
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 class Phase(Record):
@@ -137,15 +138,25 @@ class Stream:
         while view:
             try:
                 sent = self.sock.send(view)
-            except BlockingIOError:
-                self._wait(deadline, write=True)
-                continue
             except OSError as exc:
-                if self._want_read(exc):
-                    self._wait(deadline, write=False)
-                    continue
-                raise self._error(exc, "send") from exc
+                wants = self._wants(exc)
+                if wants is None:
+                    raise self._send_error(exc) from exc
+                self._wait(deadline, write=wants == "write")
+                continue
             view = view[sent:]
+        if _QUICKACK is not None:
+            # The answer (CONNACK, PINGRESP) is small and often follows other small
+            # segments of the server's (TLS session tickets); a server with Nagle on, as
+            # Mosquitto's default is, holds it until we acknowledge those, and Linux
+            # delays that acknowledgement by 40 ms unless told otherwise, for each answer.
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                pass
+
+    def _send_error(self, exc: OSError) -> Error:
+        return self._error(exc, "send")
 
     def close(self) -> None:
         if not self.closed:
@@ -155,8 +166,10 @@ class Stream:
             except OSError:
                 pass
 
-    def _want_read(self, exc: OSError) -> bool:
-        return False
+    def _wants(self, exc: OSError) -> str | None:
+        """What a non-blocking send that raised ``exc`` waits for: "read", "write" or
+        nothing (a real failure)."""
+        return "write" if isinstance(exc, BlockingIOError) else None
 
     def _wait(self, deadline: float, write: bool) -> None:
         remaining = deadline - time.monotonic()
@@ -191,27 +204,29 @@ class TLSStream(Stream):
         except OSError as exc:
             raise self._error(exc, "receive") from exc
 
-    def _want_read(self, exc: OSError) -> bool:
+    def _wants(self, exc: OSError) -> str | None:
         import ssl
 
-        return isinstance(exc, ssl.SSLWantReadError)
+        if isinstance(exc, ssl.SSLWantReadError):
+            return "read"  # a renegotiation or key update needs the peer's bytes first
+        if isinstance(exc, (ssl.SSLWantWriteError, BlockingIOError)):
+            return "write"
+        return None
 
-    def send(self, data: bytes, deadline: float) -> None:
+    def _send_error(self, exc: OSError) -> Error:
         import ssl
 
-        view = memoryview(data)
-        while view:
+        if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError)):
+            # The server closed first; its reason is often an alert waiting to be read
+            # (with TLS 1.3, "certificate required" comes only after the handshake).
             try:
-                sent = self.sock.send(view)
-            except (ssl.SSLWantWriteError, BlockingIOError):
-                self._wait(deadline, write=True)
-                continue
-            except ssl.SSLWantReadError:
-                self._wait(deadline, write=False)
-                continue
-            except OSError as exc:
-                raise self._error(exc, "send") from exc
-            view = view[sent:]
+                self.sock.recv(_CHUNK)
+            except ssl.SSLError as alert:
+                if not isinstance(alert, (ssl.SSLEOFError, ssl.SSLWantReadError)):
+                    return self._error(alert, "receive")
+            except OSError:
+                pass
+        return self._error(exc, "send")
 
     def _error(self, exc: OSError, what: str) -> Error:
         import ssl
