@@ -14,11 +14,11 @@ import time
 
 from . import _log
 from ._record import Record
-from .errors import Error
+from .errors import ConnectionClosed, Error
 from .packets import ConnAckCode
 from .session import Closed, Connected, Event, Session, State
 from .settings import PROTOCOLS, Settings, generate_client_id
-from .transport import AnyStream, Phase, WebSocketStream, open_stream
+from .transport import AnyStream, Phase, WebSocketStream, open_stream, probe_tls
 from .uri import ServerURI
 
 TYPE_CHECKING = False
@@ -386,10 +386,18 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
     try:
         conn = _open(prepared, result.phases, head)
     except Exception as exc:
+        tls_answered = (
+            isinstance(exc, ConnectionClosed)
+            and exc.phase == "CONNACK"
+            and not uri.tls
+            and not head
+            and probe_tls(uri, settings.response_timeout, result.phases)
+        )
         result.exit_code, result.category, result.message = diagnose(
             exc,
             uri,
             head=bytes(head),
+            tls_answered=tls_answered,
             client_id=prepared.client_id,
             username=settings.resolved_username(),
             protocol=settings.protocol,

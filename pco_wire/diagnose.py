@@ -82,9 +82,11 @@ def diagnose(
     client_id: str = "",
     username: str | None = None,
     protocol: str = "3.1.1",
+    tls_answered: bool = False,
 ) -> Diagnosis:
     """(exit status, category, sentence) for ``error``; ``head`` is the first bytes the
-    server sent, if any (they tell a TLS or HTTP answer from an MQTT one)."""
+    server sent, if any (they tell a TLS or HTTP answer from an MQTT one);
+    ``tls_answered`` that a TLS probe of the port got a TLS answer."""
     where = uri.netloc if uri is not None else "the server"
     if isinstance(error, (InvalidSettings, InvalidPacket)):
         return 2, "invalid-settings", f"invalid settings: {error}"
@@ -118,6 +120,16 @@ def diagnose(
             other = _other_protocol(head, uri)
             if other:
                 return 3, *other
+            if tls_answered and uri is not None:
+                scheme = "wss" if uri.websocket else "mqtts"
+                return (
+                    3,
+                    "plain-to-tls-port",
+                    (
+                        "the server closed the connection after CONNECT without an answer, and "
+                        f"answers TLS on this port: use {scheme}://{uri.netloc}"
+                    ),
+                )
             hint = "try mqtts://" if uri is not None and not uri.tls else "check the server's log"
             return (
                 3,

@@ -544,6 +544,34 @@ def _fetch_certificate(info: tuple[Any, ...], hostname: str, timeout: float) -> 
         return None
 
 
+def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> bool:
+    """Whether the server answers a TLS hello on ``uri``'s port.
+
+    Asked only after a plain connection was closed without an answer, to tell a TLS port
+    from a broker that refused us silently. It sends a TLS ClientHello and nothing else.
+    """
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with _Timed(phases, "TLS probe", uri.netloc) as phase:
+        try:
+            info = resolve(uri.host, uri.port, timeout)[0]
+            with (
+                _tcp_connect(info, timeout) as sock,
+                context.wrap_socket(sock, server_hostname=uri.host.partition("%")[0]),
+            ):
+                answered = True
+        except ssl.SSLError as exc:
+            # A TLS alert is an answer in TLS too; a bare close or garbage is not.
+            answered = type(exc) is ssl.SSLError and "ALERT" in (exc.reason or "")
+        except (OSError, Error):
+            answered = False
+        phase.detail += ": TLS answered" if answered else ": no TLS"
+    return answered
+
+
 def _ws_upgrade(
     inner: Stream,
     uri: ServerURI,
