@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine for pco_wire and runs the codec benchmarks:
+# Sets up a fresh Debian machine for pco_wire and runs the demonstration (tests/demo.py):
 # Mosquitto and its clients (the integration tests' broker), openssl (their throwaway
 # certificates), a virtual environment in .venv with pco_wire built in place (the Cython
 # codec compiled) and the test and benchmark extras.
@@ -19,9 +19,14 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,bench]"
+.venv/bin/python -m pip install -q -e ".[ws,test,bench]"
+# A regular install compiles the modules; an editable one leaves that to the first run,
+# which cannot write them where PYTHONDONTWRITEBYTECODE is set, and every start-up pays.
+.venv/bin/python -m compileall -q pco_wire
 .venv/bin/python -c 'import pco_wire.codec as c; assert c.IMPLEMENTATION == "cython", c.IMPLEMENTATION; print("pco_wire codec:", c.IMPLEMENTATION)'
 
-if [ "${1:-}" != "--no-bench" ]; then
-    .venv/bin/python -m pytest benchmarks -q -p no:cacheprovider --benchmark-min-time=0.0001 --benchmark-columns=median,rounds
+if [ "${1:-}" != "--no-demo" ]; then
+    # The main job: a local Mosquitto with TCP, TLS, WebSocket and secure-WebSocket
+    # listeners, and `python -m pco_wire test` against each of them.
+    .venv/bin/python -m tests.demo
 fi
