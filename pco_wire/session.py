@@ -19,8 +19,9 @@ State::
 from __future__ import annotations
 
 import enum
+import itertools
 
-from .codec import DEFAULT_MAX_PACKET_SIZE, Framer, encode
+from .codec import DEFAULT_MAX_PACKET_SIZE, Framer, decode, encode
 from .errors import (
     ConnectionClosed,
     Error,
@@ -150,7 +151,11 @@ class Session:
     ) -> None:
         """Raises InvalidPacket if ``connect`` cannot be encoded, LocalProtocolError if
         ``response_timeout`` is not a positive number."""
-        if not isinstance(response_timeout, (int, float)) or not response_timeout > 0:
+        if (
+            isinstance(response_timeout, bool)
+            or not isinstance(response_timeout, (int, float))
+            or not 0 < response_timeout < float("inf")
+        ):
             raise LocalProtocolError(
                 f"expected a positive response_timeout, got {response_timeout!r}"
             )
@@ -169,6 +174,7 @@ class Session:
         self._connack_deadline: float | None = None
         self._ping_sent_at: float | None = None
         self._received = 0
+        self._tail = b""
         self._out: list[bytes] = []
         self._events: list[Event] = []
 
@@ -220,9 +226,14 @@ class Session:
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: bytes, *, now: float) -> None:
-        """Bytes from the server; ``b""`` means it closed the stream."""
+        """Bytes from the server; ``b""`` means it closed the stream.
+
+        Raises LocalProtocolError before ``connect()``.
+        """
         if self.state is State.CLOSED:
             return
+        if self.state is State.IDLE:
+            raise LocalProtocolError("receive_data() before connect()")
         if not data:
             if self.state is State.CONNECTING:
                 reason = "the server closed the connection without answering CONNECT"
@@ -230,24 +241,44 @@ class Session:
                 reason = "the server closed the connection"
             self._close(ConnectionClosed(self._phase(), reason))
             return
+        tail = self._tail
+        start = self._received - len(tail)  # where the first packet of this call begins
         self._received += len(data)
         try:
             packets = self._framer.feed(data)
         except RemoteProtocolError as exc:
-            self._close(exc)
+            # The framer drops the packets it completed before the fault; a refusal
+            # among them is the better reason, so read them again, one by one.
+            self._replay(tail + data, start, exc, now)
             return
-        end = self._received - self._framer.buffered
+        buffered = self._framer.buffered
+        # The bytes of the incomplete packet the framer holds, kept only to find packet
+        # boundaries when something goes wrong (usually empty: chunks end with packets).
+        self._tail = (tail + data)[-buffered:] if buffered else b""
         for index, packet in enumerate(packets):
             if self.closed:
                 return  # what follows a refusal or an error is not read
             try:
                 self._handle(packet, now)
             except UnexpectedPacket as exc:
-                # The framer reports no per-packet offsets: count back from the end of the
-                # last complete packet (exact unless the server padded a length field).
-                exc.offset = end - sum(len(encode(p)) for p in packets[index:])
+                exc.offset = start + _starts(tail + data)[index]
                 exc.args = (exc.args[0], exc.offset)
                 self._close(exc)
+
+    def _replay(self, buf: bytes, start: int, error: RemoteProtocolError, now: float) -> None:
+        bounds = _starts(buf)
+        level = self.connect_packet.protocol_level
+        for begin, end in itertools.pairwise(bounds):
+            if start + end > error.offset or self.closed:
+                break
+            try:
+                self._handle(decode(buf[begin:end], level), now)
+            except RemoteProtocolError as exc:
+                exc.offset += start + begin
+                exc.args = (exc.args[0], exc.offset, *exc.args[2:])
+                self._close(exc)
+        if not self.closed:
+            self._close(error)
 
     def handle_timer(self, *, now: float) -> None:
         """Act on whatever deadline has passed by ``now``; calling it early is harmless."""
@@ -336,6 +367,33 @@ class Session:
                 ConnAck: "after the first one",
             }.get(type(packet), "from a server")
             raise UnexpectedPacket(f"expected no {_name(packet)} {what}", 0)
+
+
+def _starts(buf: bytes) -> list[int]:
+    """Where each packet in ``buf`` begins, and where the last complete one ends.
+
+    Reads only fixed headers (MQTT 3.1.1 §2.2.3); used on the error path to give the
+    offset of a packet the framer returned without one.
+    """
+    starts = [0]
+    pos = 0
+    while pos < len(buf):
+        length = shift = 0
+        index = pos + 1
+        while index < len(buf) and index - pos <= 4:
+            digit = buf[index]
+            length |= (digit & 0x7F) << shift
+            index += 1
+            shift += 7
+            if digit < 0x80:
+                break
+        else:
+            break
+        if index + length > len(buf):
+            break
+        pos = index + length
+        starts.append(pos)
+    return starts
 
 
 def _name(packet: object) -> str:

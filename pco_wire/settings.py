@@ -46,7 +46,7 @@ def check_client_id(client_id: str) -> str | None:
         return f"expected {CLIENT_ID_RULE}, got an empty ID"
     if len(client_id) > 23:
         return f"expected {CLIENT_ID_RULE}, got {len(client_id)} characters"
-    bad = next(c for c in client_id if not ("0" <= c <= "9" or "a" <= c.lower() <= "z"))
+    bad = next(c for c in client_id if c not in _ID_CHARS)
     return f"expected {CLIENT_ID_RULE}, got {bad!r} at position {client_id.index(bad) + 1}"
 
 
@@ -259,7 +259,9 @@ class Settings(Record):
             )
         out += _secret_problems(self.password, self.password_env, self.password_file, "password")
         has_password = (self.password, self.password_env, self.password_file) != (None,) * 3
-        if has_password and self.username is None and (uri is None or uri.username is None):
+        # A URI that does not parse may still carry a user; without an "@" it cannot.
+        uri_user = uri.username if uri is not None else ("@" in str(self.server_uri)) or None
+        if has_password and self.username is None and uri_user is None:
             out.append(("username", "expected a user name with a password (MQTT 3.1.1 §3.1.2.9)"))
         if self.will is not None:
             out += _will_problems(self.will)
@@ -405,7 +407,8 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise InvalidSettings([(f"{name}_file", f"cannot read {path!r}: {reason}")]) from None
-        return text[:-1] if text.endswith("\n") else text
+        # One line ending (\n or \r\n) is what an editor leaves; the rest is the secret.
+        return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
     return None
 
 

@@ -93,7 +93,15 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
     scheme = scheme.lower()
     # RFC 3986 §3: authority, path, query, fragment. Split by hand: urllib.parse and the
     # ipaddress module it pulls in cost milliseconds at start-up.
-    rest, _, fragment = text[len(scheme) + 3 :].partition("#")
+    after_scheme = text[len(scheme) + 3 :]
+    authority_end = min(after_scheme.find(c) % (len(after_scheme) + 1) for c in "/?#")
+    if "@" in after_scheme[authority_end:]:
+        # "user:pa/ss@host" splits before the "@": say how to write it, quote nothing.
+        raise bad(
+            "expected '/', '?', '#' and '@' in a user name or password to be "
+            "percent-encoded (%2F, %3F, %23, %40)"
+        )
+    rest, _, fragment = after_scheme.partition("#")
     if fragment:
         raise bad("expected no #fragment")
     rest, _, query = rest.partition("?")
@@ -105,7 +113,14 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
         if not bracket or (after and not after.startswith(":")):
             raise bad("expected ']' closing the IPv6 address")
         port_text = after[1:] if after else None
-        host = unquote(literal)
+        # RFC 6874: the zone's "%" is written "%25"; a bare "%" followed by the zone
+        # (fe80::1%eth0, fe80::1%12) is what people type, and is kept as it is.
+        address, percent, zone = literal.partition("%")
+        host = (
+            address + percent + zone.removeprefix("25")
+            if zone.startswith("25") and len(zone) > 2
+            else literal
+        )
         import ipaddress
 
         try:
@@ -171,12 +186,16 @@ def _valid_host(host: str) -> bool:
 
 
 def _shown(text: str) -> str:
-    """The URI with any password replaced, for messages."""
+    """The URI with any password replaced, for messages.
+
+    Masks from the first ":" after the user name up to the last "@" of the whole text, so
+    a password with an unescaped "/", "?" or "#" is hidden too: masking too much is
+    harmless, too little is not.
+    """
     scheme, sep, rest = text.partition("://")
     if not sep:
         return text
-    authority, slash, tail = rest.partition("/")
-    userinfo, at, hostport = authority.rpartition("@")
+    userinfo, at, after = rest.rpartition("@")
     if at and ":" in userinfo:
-        userinfo = userinfo.partition(":")[0] + ":***"
-    return f"{scheme}{sep}{userinfo}{at}{hostport}{slash}{tail}"
+        return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{after}"
+    return text

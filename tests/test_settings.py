@@ -1,0 +1,810 @@
+"""Server URIs, client IDs and the validation of Settings, secrets kept out of sight.
+
+Files come from ``tmp_path``, environment variables from ``monkeypatch``: nothing outside
+the test is read or changed. Every problem is compared as the exact (field, reason) pair.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pco_wire.errors import Error, InvalidSettings
+from pco_wire.settings import (
+    CLIENT_ID_RULE,
+    Security,
+    Settings,
+    WillSettings,
+    check_client_id,
+    generate_client_id,
+)
+from pco_wire.uri import ServerURI, parse_uri
+
+# Distinctive secrets: none of them may ever appear in a repr or a message.
+PASSWORD = "Pw-Qx7!zK9v"
+KEY_PASSWORD = "Kp-93Wq!aL2m"
+URI_PASSWORD = "Ur1-Zr8Tn4"
+
+ENV = "PCO_WIRE_TEST_PASSWORD"
+UNUSED = (
+    "expected only with mqtts:// or wss://, got {}:// (security settings would be silently unused)"
+)
+
+
+def invalid_uri(text: str) -> InvalidSettings:
+    with pytest.raises(InvalidSettings) as info:
+        parse_uri(text)
+    return info.value
+
+
+# --------------------------------------------------------------------------- URIs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mqtt://broker.local", ServerURI("mqtt", "broker.local", 1883)),
+        ("mqtts://broker.local", ServerURI("mqtts", "broker.local", 8883)),
+        ("ws://broker.local", ServerURI("ws", "broker.local", 80, "/mqtt")),
+        ("wss://broker.local", ServerURI("wss", "broker.local", 443, "/mqtt")),
+        ("mqtt://broker.local:1884", ServerURI("mqtt", "broker.local", 1884)),
+        ("mqtts://broker.local:18883", ServerURI("mqtts", "broker.local", 18883)),
+        ("ws://broker.local:8080", ServerURI("ws", "broker.local", 8080, "/mqtt")),
+        ("wss://broker.local:8443", ServerURI("wss", "broker.local", 8443, "/mqtt")),
+        ("mqtt://10.0.0.7:1", ServerURI("mqtt", "10.0.0.7", 1)),
+        ("mqtt://10.0.0.7:65535", ServerURI("mqtt", "10.0.0.7", 65535)),
+        ("mqtt://broker.local/", ServerURI("mqtt", "broker.local", 1883)),
+        ("MQTTS://broker.local", ServerURI("mqtts", "broker.local", 8883)),
+        ("  mqtt://broker.local  ", ServerURI("mqtt", "broker.local", 1883)),
+    ],
+)
+def test_schemes_and_ports(text: str, expected: ServerURI) -> None:
+    assert parse_uri(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("scheme", "tls", "websocket"),
+    [("mqtt", False, False), ("mqtts", True, False), ("ws", False, True), ("wss", True, True)],
+)
+def test_scheme_properties(scheme: str, tls: bool, websocket: bool) -> None:
+    uri = parse_uri(f"{scheme}://broker")
+    assert (uri.tls, uri.websocket) == (tls, websocket)
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "query", "resource", "shown"),
+    [
+        ("ws://broker", "/mqtt", "", "/mqtt", "ws://broker:80/mqtt"),
+        ("ws://broker/", "/", "", "/", "ws://broker:80/"),
+        ("wss://broker:8443/", "/", "", "/", "wss://broker:8443/"),
+        ("ws://broker/ws", "/ws", "", "/ws", "ws://broker:80/ws"),
+        (
+            "wss://broker/plant/mqtt?token=abc&v=2",
+            "/plant/mqtt",
+            "token=abc&v=2",
+            "/plant/mqtt?token=abc&v=2",
+            "wss://broker:443/plant/mqtt?token=abc&v=2",
+        ),
+    ],
+)
+def test_websocket_paths(text: str, path: str, query: str, resource: str, shown: str) -> None:
+    uri = parse_uri(text)
+    assert (uri.path, uri.query, uri.resource, str(uri)) == (path, query, resource, shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port", "netloc"),
+    [
+        ("mqtt://[::1]", "::1", 1883, "[::1]:1883"),
+        ("mqtts://[::1]:8884", "::1", 8884, "[::1]:8884"),
+        ("mqtt://[fe80::1%eth0]", "fe80::1%eth0", 1883, "[fe80::1%eth0]:1883"),
+        ("mqtt://[fe80::1%25eth0]:1884", "fe80::1%eth0", 1884, "[fe80::1%eth0]:1884"),
+        ("ws://[2001:db8::7]/mqtt", "2001:db8::7", 80, "[2001:db8::7]:80"),
+        ("mqtt://[fe80::1%25Eth0]", "fe80::1%Eth0", 1883, "[fe80::1%Eth0]:1883"),
+    ],
+)
+def test_ipv6_literals(text: str, host: str, port: int, netloc: str) -> None:
+    uri = parse_uri(text)
+    assert (uri.host, uri.port, uri.netloc) == (host, port, netloc)
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [("mqtt://[fe80::1%12]", "fe80::1%12"), ("mqtt://[fe80::1%2512]", "fe80::1%12")],
+    ids=["raw", "rfc6874"],
+)
+def test_ipv6_numeric_zone(text: str, host: str) -> None:
+    """A zone may be an interface index (``ping fe80::1%12``). The module accepts a raw
+    "%" before the zone as well as RFC 6874's "%25"; a raw zone made of two hex digits
+    must not be percent-decoded into a control character."""
+    assert parse_uri(text).host == host
+
+
+def test_user_in_uri() -> None:
+    uri = parse_uri("mqtt://plant@broker")
+    assert uri == ServerURI("mqtt", "broker", 1883, username="plant")
+    assert str(uri) == "mqtt://plant@broker:1883"
+
+
+@pytest.mark.parametrize(
+    ("text", "password", "shown"),
+    [
+        (f"mqtt://plant:{URI_PASSWORD}@broker", URI_PASSWORD, "mqtt://plant@broker:1883"),
+        (
+            f"wss://plant:{URI_PASSWORD}@broker:8443/mqtt",
+            URI_PASSWORD,
+            "wss://plant@broker:8443/mqtt",
+        ),
+        (f"mqtt://plant:{URI_PASSWORD}%40x@[::1]", URI_PASSWORD + "@x", "mqtt://plant@[::1]:1883"),
+        (f"mqtt://plant:{URI_PASSWORD}@x@broker", URI_PASSWORD + "@x", "mqtt://plant@broker:1883"),
+    ],
+)
+def test_user_and_password_in_uri_never_shown(text: str, password: str, shown: str) -> None:
+    uri = parse_uri(text)
+    assert (uri.username, uri.password) == ("plant", password)
+    assert str(uri) == shown
+    assert repr(uri) == f"ServerURI({shown!r})"
+    assert URI_PASSWORD not in str(uri)
+    assert URI_PASSWORD not in repr(uri)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("http://broker", "expected scheme mqtt, mqtts, ws or wss, got 'http'"),
+        ("tcp://broker:1883", "expected scheme mqtt, mqtts, ws or wss, got 'tcp'"),
+        ("broker:1883", "expected scheme://host, e.g. mqtt://broker.local:1883, got no scheme"),
+        ("broker", "expected scheme://host, e.g. mqtt://broker.local:1883, got no scheme"),
+        ("mqtt://", "expected a host name or address"),
+        ("mqtt://:1883", "expected a host name or address"),
+        ("mqtt://broker:0", "expected a port 1..65535, got 0"),
+        ("mqtt://broker:65536", "expected a port 1..65535, got 65536"),
+        ("mqtt://broker:18x3", "expected a port 1..65535, got '18x3'"),
+        ("mqtt://broker:-1", "expected a port 1..65535, got '-1'"),
+        ("mqtt://broker:", "expected a port after ':'"),
+        ("mqtt://broker/mqtt", "expected no path or query with mqtt://"),
+        ("mqtts://broker/x", "expected no path or query with mqtts://"),
+        ("mqtt://broker?x=1", "expected no path or query with mqtt://"),
+        ("mqtt://broker#top", "expected no #fragment"),
+        ("ws://broker/mqtt#top", "expected no #fragment"),
+        ("mqtt://[::g]", "expected an IPv6 address in brackets, got '::g'"),
+        ("mqtt://[1.2.3.4]", "expected an IPv6 address in brackets, got '1.2.3.4'"),
+        ("mqtt://[fe80::1%eth0", "expected ']' closing the IPv6 address"),
+        ("mqtt://[::1]1883", "expected ']' closing the IPv6 address"),
+        ("mqtt://bro ker", "expected a host name or address, got 'bro ker'"),
+        ("mqtt://broker..local", "expected a host name or address, got 'broker..local'"),
+    ],
+)
+def test_refused_uris(text: str, reason: str) -> None:
+    error = invalid_uri(text)
+    assert error.problems == [("server_uri", f"{reason} in {text!r}")]
+    assert error.field == "server_uri"
+    assert isinstance(error, ValueError)
+    assert str(error) == f"server_uri: {reason} in {text!r}"
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_uri(text: str) -> None:
+    assert invalid_uri(text).problems == [
+        ("server_uri", "expected a URI such as mqtt://host:1883, got nothing")
+    ]
+
+
+def test_field_name_is_the_callers() -> None:
+    with pytest.raises(InvalidSettings) as info:
+        parse_uri("http://broker", field="fallback_uri")
+    assert info.value.problems == [
+        ("fallback_uri", "expected scheme mqtt, mqtts, ws or wss, got 'http' in 'http://broker'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "masked"),
+    [
+        (
+            f"mqtt://plant:{URI_PASSWORD}@broker:0",
+            "expected a port 1..65535, got 0",
+            "mqtt://plant:***@broker:0",
+        ),
+        (
+            f"http://plant:{URI_PASSWORD}@broker",
+            "expected scheme mqtt, mqtts, ws or wss, got 'http'",
+            "http://plant:***@broker",
+        ),
+        (
+            f"mqtt://plant:{URI_PASSWORD}@broker/x",
+            "expected no path or query with mqtt://",
+            "mqtt://plant:***@broker/x",
+        ),
+        (
+            f"ws://plant:{URI_PASSWORD}@broker/x#frag",
+            "expected no #fragment",
+            "ws://plant:***@broker/x#frag",
+        ),
+    ],
+)
+def test_refused_uri_masks_the_password(text: str, reason: str, masked: str) -> None:
+    error = invalid_uri(text)
+    assert error.problems == [("server_uri", f"{reason} in {masked!r}")]
+    assert URI_PASSWORD not in str(error)
+    assert URI_PASSWORD not in repr(error)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mqtt://plant:Sup3r/Secret@broker",
+        "mqtt://plant:Sup3r?Secret@broker",
+        "mqtt://plant:Sup3r#Secret@broker",
+    ],
+    ids=["slash", "question-mark", "hash"],
+)
+def test_refused_uri_never_shows_a_password_with_a_delimiter(text: str) -> None:
+    """Users type such passwords unescaped. The URI is then invalid, and the message
+    must still not show any part of the password, nor may the repr of Settings."""
+    error = invalid_uri(text)
+    assert error.field == "server_uri"
+    assert "Sup3r" not in str(error)
+    assert "Secret" not in str(error)
+    assert "Sup3r" not in repr(Settings(text))
+
+
+# --------------------------------------------------------------------------- client IDs
+
+
+@pytest.mark.parametrize("client_id", ["a", "gateway17", "0123456789abcdefghijXYZ", "Z" * 23])
+def test_valid_client_ids(client_id: str) -> None:
+    assert check_client_id(client_id) is None
+
+
+@pytest.mark.parametrize(
+    ("client_id", "got"),
+    [
+        ("a" * 24, "24 characters"),
+        ("", "an empty ID"),
+        ("gw-17", "'-' at position 3"),
+        ("gw_17", "'_' at position 3"),
+        ("gw 17", "' ' at position 3"),
+        ("é", "'é' at position 1"),
+        ("gatewayÜ", "'Ü' at position 8"),
+        ("gw17\n", "'\\n' at position 5"),
+    ],
+)
+def test_refused_client_ids(client_id: str, got: str) -> None:
+    assert CLIENT_ID_RULE == "1 to 23 characters, only 0-9, a-z and A-Z"
+    assert check_client_id(client_id) == f"expected {CLIENT_ID_RULE}, got {got}"
+
+
+@pytest.mark.parametrize(
+    "client_id", ["\u212a", "gw\u0130"], ids=["kelvin-sign", "capital-i-with-dot"]
+)
+def test_refused_client_ids_whose_lowercase_is_ascii(client_id: str) -> None:
+    """U+212A KELVIN SIGN lowercases to "k", U+0130 to "i" + U+0307: neither is in
+    0-9, a-z or A-Z, and both must be reported like any other character."""
+    bad = client_id[-1]
+    reason = f"expected {CLIENT_ID_RULE}, got {bad!r} at position {len(client_id)}"
+    assert check_client_id(client_id) == reason
+    assert Settings("mqtt://broker", client_id=client_id).problems() == [("client_id", reason)]
+
+
+def test_generated_client_ids() -> None:
+    drawn = [generate_client_id() for _ in range(10_000)]
+    for client_id in drawn:
+        assert check_client_id(client_id) is None
+        assert len(client_id) == 23
+        assert client_id.startswith("pw")
+    assert len(set(drawn)) == 10_000
+
+
+def test_client_id_problem_in_settings() -> None:
+    assert Settings("mqtt://broker", client_id="gw-17").problems() == [
+        ("client_id", f"expected {CLIENT_ID_RULE}, got '-' at position 3")
+    ]
+
+
+# --------------------------------------------------------------------------- Settings.problems()
+
+
+def test_defaults_are_valid() -> None:
+    settings = Settings("mqtt://broker")
+    assert settings.problems() == []
+    assert settings.check() == ServerURI("mqtt", "broker", 1883)
+
+
+def test_every_problem_reported_together() -> None:
+    settings = Settings(
+        "tcp://broker",
+        client_id="gw-17",
+        password=PASSWORD,
+        password_env=ENV,
+        response_timeout=0,
+        keep_alive=65536,
+        protocol="5.0",
+        will=WillSettings("plant/+/status", qos=3),
+        ws_headers=(("Bad Name", "x"),),
+    )
+    problems = settings.problems()
+    names = [name for name, _ in problems]
+    assert set(names) == {
+        "server_uri",
+        "client_id",
+        "password",
+        "username",
+        "response_timeout",
+        "keep_alive",
+        "protocol",
+        "will.topic",
+        "will.qos",
+        "ws_headers",
+    }
+    assert len(names) == 10
+    with pytest.raises(InvalidSettings) as info:
+        settings.check()
+    assert info.value.problems == problems
+    assert info.value.field == problems[0][0]
+    assert str(info.value) == "; ".join(f"{name}: {reason}" for name, reason in problems)
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    "value", [0, 0.0, -1, -0.5, True, False, float("nan"), float("inf"), 1e6, "10", None]
+)
+def test_response_timeout_refused(value: object) -> None:
+    settings = Settings("mqtt://broker", response_timeout=value)  # type: ignore[arg-type]
+    assert settings.problems() == [
+        ("response_timeout", f"expected a positive number of seconds, got {value!r}")
+    ]
+
+
+@pytest.mark.parametrize("value", [0.001, 1, 10.0, 999_999.5])
+def test_response_timeout_accepted(value: float) -> None:
+    assert Settings("mqtt://broker", response_timeout=value).problems() == []
+
+
+@pytest.mark.parametrize("value", [0, 1, 60, 65535])
+def test_keep_alive_accepted(value: int) -> None:
+    assert Settings("mqtt://broker", keep_alive=value).problems() == []
+
+
+@pytest.mark.parametrize("value", [-1, 65536, True, 1.5, "60", None])
+def test_keep_alive_refused(value: object) -> None:
+    settings = Settings("mqtt://broker", keep_alive=value)  # type: ignore[arg-type]
+    assert settings.problems() == [
+        ("keep_alive", f"expected whole seconds 0..65535 (0: no PINGREQ), got {value!r}")
+    ]
+
+
+def test_protocol_names() -> None:
+    assert Settings("mqtt://broker", protocol="3.1").problems() == []
+    assert Settings("mqtt://broker", protocol="5").problems() == [
+        ("protocol", "expected 3.1.1 or 3.1, got '5'")
+    ]
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def security_setting(name: str, pem: Path) -> dict[str, object]:
+    values: dict[str, object] = {
+        "cafile": str(pem),
+        "certfile": str(pem),
+        "keyfile": str(pem),
+        "keyfile_password": KEY_PASSWORD,
+        "keyfile_password_env": ENV,
+        "keyfile_password_file": str(pem),
+        "verify_hostname": False,
+        "insecure": True,
+        "server_name": "broker.plant",
+        "alpn": ("mqtt",),
+        "tls_min_version": "1.3",
+    }
+    return {name: values[name]}
+
+
+SECURITY_NAMES = [
+    "cafile",
+    "certfile",
+    "keyfile",
+    "keyfile_password",
+    "keyfile_password_env",
+    "keyfile_password_file",
+    "verify_hostname",
+    "insecure",
+    "server_name",
+    "alpn",
+    "tls_min_version",
+]
+
+
+@pytest.mark.parametrize("scheme", ["mqtt", "ws"])
+@pytest.mark.parametrize("name", SECURITY_NAMES)
+def test_security_setting_without_tls_refused(
+    name: str, scheme: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, KEY_PASSWORD)
+    security = Security(**security_setting(name, pem))  # type: ignore[arg-type]
+    settings = Settings(f"{scheme}://broker", security=security)
+    assert settings.problems() == [(f"security.{name}", UNUSED.format(scheme))]
+    with pytest.raises(InvalidSettings) as info:
+        settings.check()
+    assert KEY_PASSWORD not in str(info.value)
+
+
+def test_every_security_setting_without_tls_refused(pem: Path) -> None:
+    security = Security(cafile=str(pem), insecure=True, keyfile_password=KEY_PASSWORD)
+    assert Settings("mqtt://broker", security=security).problems() == [
+        ("security.cafile", UNUSED.format("mqtt")),
+        ("security.keyfile_password", UNUSED.format("mqtt")),
+        ("security.insecure", UNUSED.format("mqtt")),
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["mqtts", "wss"])
+def test_security_settings_with_tls_accepted(
+    scheme: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, KEY_PASSWORD)
+    security = Security(
+        cafile=str(pem),
+        certfile=str(pem),
+        keyfile=str(pem),
+        keyfile_password_env=ENV,
+        verify_hostname=False,
+        server_name="broker.plant",
+        alpn=("mqtt",),
+        tls_min_version="1.3",
+    )
+    assert Settings(f"{scheme}://broker", security=security).problems() == []
+    # A directory of hashed certificates is a valid cafile too.
+    directory = Security(cafile=str(pem.parent))
+    assert Settings(f"{scheme}://broker", security=directory).problems() == []
+
+
+def test_missing_files_refused(tmp_path: Path, pem: Path) -> None:
+    missing = str(tmp_path / "missing.pem")
+    cases: list[tuple[Settings, list[tuple[str, str]]]] = [
+        (
+            Settings("mqtts://broker", security=Security(cafile=missing)),
+            [("security.cafile", f"expected a readable file or directory, got {missing!r}")],
+        ),
+        (
+            Settings("mqtts://broker", security=Security(certfile=missing)),
+            [("security.certfile", f"expected a readable file, got {missing!r}")],
+        ),
+        (
+            Settings("mqtts://broker", security=Security(certfile=str(pem), keyfile=missing)),
+            [("security.keyfile", f"expected a readable file, got {missing!r}")],
+        ),
+        (
+            Settings(
+                "mqtts://broker",
+                security=Security(
+                    certfile=str(pem), keyfile=str(pem), keyfile_password_file=missing
+                ),
+            ),
+            [("security.keyfile_password_file", f"expected a readable file, got {missing!r}")],
+        ),
+        (
+            Settings("mqtt://broker", username="plant", password_file=missing),
+            [("password_file", f"expected a readable file, got {missing!r}")],
+        ),
+        (
+            # A directory is not a readable file.
+            Settings("mqtt://broker", username="plant", password_file=str(tmp_path)),
+            [("password_file", f"expected a readable file, got {str(tmp_path)!r}")],
+        ),
+    ]
+    for settings, expected in cases:
+        assert settings.problems() == expected
+
+
+def test_keyfile_without_certfile_refused(pem: Path) -> None:
+    settings = Settings("mqtts://broker", security=Security(keyfile=str(pem)))
+    assert settings.problems() == [
+        ("security.certfile", "expected a client certificate with the key")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "listed"),
+    [
+        (("password", "password_env"), "password, password_env"),
+        (("password", "password_file"), "password, password_file"),
+        (("password_env", "password_file"), "password_env, password_file"),
+        (("password", "password_env", "password_file"), "password, password_env, password_file"),
+    ],
+)
+def test_at_most_one_password_source(
+    given: tuple[str, ...], listed: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    values = {"password": PASSWORD, "password_env": ENV, "password_file": str(pem)}
+    chosen: dict[str, str] = {name: values[name] for name in given}
+    settings = Settings("mqtt://broker", username="plant", **chosen)  # type: ignore[arg-type]
+    reason = f"expected at most one of password, password_env and password_file, got {listed}"
+    assert settings.problems() == [("password", reason)]
+    with pytest.raises(InvalidSettings) as info:
+        settings.check()
+    assert PASSWORD not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "listed"),
+    [
+        (("keyfile_password", "keyfile_password_env"), "keyfile_password, keyfile_password_env"),
+        (
+            ("keyfile_password", "keyfile_password_env", "keyfile_password_file"),
+            "keyfile_password, keyfile_password_env, keyfile_password_file",
+        ),
+    ],
+)
+def test_at_most_one_key_password_source(
+    given: tuple[str, ...], listed: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, KEY_PASSWORD)
+    values = {
+        "keyfile_password": KEY_PASSWORD,
+        "keyfile_password_env": ENV,
+        "keyfile_password_file": str(pem),
+    }
+    chosen: dict[str, str] = {name: values[name] for name in given}
+    security = Security(certfile=str(pem), keyfile=str(pem), **chosen)  # type: ignore[arg-type]
+    name = "security.keyfile_password"
+    reason = f"expected at most one of {name}, {name}_env and {name}_file, got " + ", ".join(
+        f"security.{n}" for n in given
+    )
+    assert listed.split(", ") == list(given)
+    assert Settings("mqtts://broker", security=security).problems() == [(name, reason)]
+
+
+@pytest.mark.parametrize("source", ["password", "password_env", "password_file"])
+def test_one_password_source_accepted(
+    source: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    values = {"password": PASSWORD, "password_env": ENV, "password_file": str(pem)}
+    settings = Settings("mqtt://broker", username="plant", **{source: values[source]})  # type: ignore[arg-type]
+    assert settings.problems() == []
+
+
+def test_password_env_unset_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    settings = Settings("mqtt://broker", username="plant", password_env=ENV)
+    assert settings.problems() == [
+        ("password_env", f"expected environment variable {ENV!r} to be set, it is not")
+    ]
+
+
+def test_keyfile_password_env_unset_refused(pem: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    security = Security(certfile=str(pem), keyfile=str(pem), keyfile_password_env=ENV)
+    assert Settings("mqtts://broker", security=security).problems() == [
+        (
+            "security.keyfile_password_env",
+            f"expected environment variable {ENV!r} to be set, it is not",
+        )
+    ]
+
+
+@pytest.mark.parametrize("source", ["password", "password_env", "password_file"])
+def test_password_without_user_refused(
+    source: str, pem: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    values = {"password": PASSWORD, "password_env": ENV, "password_file": str(pem)}
+    settings = Settings("mqtt://broker", **{source: values[source]})  # type: ignore[arg-type]
+    assert settings.problems() == [
+        ("username", "expected a user name with a password (MQTT 3.1.1 §3.1.2.9)")
+    ]
+
+
+@pytest.mark.parametrize(
+    "uri", ["mqtt://plant@broker", f"mqtt://plant:{URI_PASSWORD}@broker", "mqtt://@broker"]
+)
+def test_user_in_uri_counts(uri: str) -> None:
+    assert Settings(uri, password=PASSWORD).problems() == []
+
+
+def test_empty_user_name_counts() -> None:
+    assert Settings("mqtt://broker", username="", password=PASSWORD).problems() == []
+
+
+def test_no_clean_session_needs_a_client_id() -> None:
+    assert Settings("mqtt://broker", clean_session=False).problems() == [
+        (
+            "client_id",
+            "expected a client ID with clean session off: a generated ID would leave an "
+            "orphan session on the server",
+        )
+    ]
+    assert Settings("mqtt://broker", client_id="gw17", clean_session=False).problems() == []
+
+
+@pytest.mark.parametrize("scheme", ["mqtt", "mqtts"])
+def test_ws_headers_only_with_websocket(scheme: str) -> None:
+    settings = Settings(f"{scheme}://broker", ws_headers=(("Authorization", "Bearer x"),))
+    assert settings.problems() == [
+        ("ws_headers", f"expected only with ws:// or wss://, got {scheme}://")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_ws_headers_with_websocket(scheme: str) -> None:
+    headers = (("Authorization", "Bearer x"), ("X-Plant", "7"))
+    assert Settings(f"{scheme}://broker", ws_headers=headers).problems() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("Bad Name", "x"), ("", "x"), ("X-Ok", "a\r\nInjected: 1")]
+)
+def test_bad_ws_headers(name: str, value: str) -> None:
+    settings = Settings("ws://broker", ws_headers=((name, value),))
+    assert settings.problems() == [("ws_headers", f"expected 'Name: value', got {name!r}")]
+
+
+# --------------------------------------------------------------------------- resolved_password()
+
+
+def test_resolved_password_from_the_setting() -> None:
+    settings = Settings(f"mqtt://plant:{URI_PASSWORD}@broker", password="pässwörd")
+    assert settings.resolved_password() == b"p\xc3\xa4ssw\xc3\xb6rd"
+
+
+def test_resolved_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    settings = Settings("mqtt://broker", username="plant", password_env=ENV)
+    assert settings.resolved_password() == PASSWORD.encode()
+
+
+def test_resolved_password_env_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    settings = Settings("mqtt://broker", username="plant", password_env=ENV)
+    with pytest.raises(InvalidSettings) as info:
+        settings.resolved_password()
+    assert info.value.problems == [("password_env", f"environment variable {ENV!r} is not set")]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"s3cret", b"s3cret"),
+        (b"s3cret\n", b"s3cret"),
+        (b"s3cret\n\n", b"s3cret\n"),
+        (b"s3 cret \n", b"s3 cret "),
+        (b"\n", b""),
+        (b"", b""),
+        (b"line1\nline2\n", b"line1\nline2"),
+        ("pässwörd\n".encode(), "pässwörd".encode()),
+    ],
+)
+def test_resolved_password_from_a_file(content: bytes, expected: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(content)
+    settings = Settings("mqtt://broker", username="plant", password_file=str(path))
+    assert settings.problems() == []
+    assert settings.resolved_password() == expected
+
+
+def test_resolved_password_file_gone(tmp_path: Path) -> None:
+    path = str(tmp_path / "gone")
+    settings = Settings("mqtt://broker", username="plant", password_file=path)
+    with pytest.raises(InvalidSettings) as info:
+        settings.resolved_password()
+    assert info.value.problems == [
+        ("password_file", f"cannot read {path!r}: No such file or directory")
+    ]
+
+
+def test_resolved_password_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(b"\xff\xfe")
+    settings = Settings("mqtt://broker", username="plant", password_file=str(path))
+    with pytest.raises(InvalidSettings) as info:
+        settings.resolved_password()
+    assert info.value.problems == [("password_file", f"cannot read {str(path)!r}: not UTF-8 text")]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (f"mqtt://plant:{URI_PASSWORD}@broker", URI_PASSWORD.encode()),
+        ("mqtt://plant:p%40ss%3Aw@broker", b"p@ss:w"),
+        ("mqtt://plant:@broker", b""),
+        ("mqtt://plant@broker", None),
+        ("mqtt://broker", None),
+    ],
+)
+def test_resolved_password_from_the_uri(uri: str, expected: bytes | None) -> None:
+    settings = Settings(uri)
+    assert settings.resolved_password() == expected
+    assert settings.resolved_username() == ("plant" if "plant" in uri else None)
+
+
+def test_resolved_username_prefers_the_setting() -> None:
+    settings = Settings("mqtt://plant@broker", username="line7")
+    assert settings.resolved_username() == "line7"
+
+
+def test_keyfile_password_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "key-password"
+    path.write_text(KEY_PASSWORD + "\n")
+    settings = Settings("mqtts://broker", security=Security(keyfile_password_file=str(path)))
+    assert settings.keyfile_password() == KEY_PASSWORD
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_settings_repr_hides_secrets(pem: Path) -> None:
+    settings = Settings(
+        f"mqtts://plant:{URI_PASSWORD}@broker",
+        client_id="gw17",
+        username="plant",
+        password=PASSWORD,
+        security=Security(cafile=str(pem), keyfile_password=KEY_PASSWORD),
+    )
+    text = repr(settings)
+    assert text == (
+        "Settings(server_uri='mqtts://plant:***@broker', client_id='gw17', username='plant', "
+        f"password=<hidden>, security=Security(cafile={str(pem)!r}, keyfile_password=<hidden>))"
+    )
+    for secret in (PASSWORD, KEY_PASSWORD, URI_PASSWORD):
+        assert secret not in text
+        assert secret not in str(settings)
+
+
+def test_security_repr_hides_the_key_password() -> None:
+    security = Security(keyfile_password=KEY_PASSWORD, insecure=True)
+    assert repr(security) == "Security(keyfile_password=<hidden>, insecure=True)"
+    assert KEY_PASSWORD not in str(security)
+    assert repr(Security()) == "Security()"
+
+
+def test_settings_repr_without_secrets() -> None:
+    assert repr(Settings("mqtt://broker")) == "Settings(server_uri='mqtt://broker')"
+    assert repr(Settings("ws://broker", keep_alive=30, password_env=ENV)) == (
+        f"Settings(server_uri='ws://broker', password_env={ENV!r}, keep_alive=30)"
+    )
+
+
+def test_messages_never_contain_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    settings = Settings(
+        f"mqtt://plant:{URI_PASSWORD}@broker:0",
+        password=PASSWORD,
+        password_env=ENV,
+        security=Security(keyfile_password=KEY_PASSWORD, keyfile_password_env=ENV),
+    )
+    with pytest.raises(InvalidSettings) as info:
+        settings.check()
+    error = info.value
+    # The URI carries a user ("plant@"), so no user name is missing.
+    assert [name for name, _ in error.problems] == [
+        "server_uri",
+        "password",
+        "security.keyfile_password",
+    ]
+    for text in (str(error), repr(error), repr(error.args)):
+        for secret in (PASSWORD, KEY_PASSWORD, URI_PASSWORD):
+            assert secret not in text
+    # With a URI that parses, the TLS checks run too.
+    settings = settings.replace(server_uri=f"mqtts://plant:{URI_PASSWORD}@broker")
+    with pytest.raises(InvalidSettings) as info:
+        settings.check()
+    assert [name for name, _ in info.value.problems] == [
+        "password",
+        "security.keyfile_password",
+    ]
+    for secret in (PASSWORD, KEY_PASSWORD, URI_PASSWORD):
+        assert secret not in str(info.value)
+
+
+def test_invalid_settings_is_ours() -> None:
+    assert issubclass(InvalidSettings, Error)
+    assert issubclass(InvalidSettings, ValueError)
