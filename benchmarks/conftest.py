@@ -13,12 +13,52 @@ import pytest
 IMPLS = ("cython", "python", "mqtt5", "paho")
 
 
+#: Connection rows: the baseline each is divided by, and the target for pco_wire.
+CONNECTION_TARGETS = {
+    "connect round trip, in process": ("raw socket", 1.2),
+    "test connection, whole process": ("raw socket", 1.3),
+}
+
+
+def _connection_rows(config: pytest.Config) -> dict[str, dict[str, float]]:
+    session = getattr(config, "_benchmarksession", None)
+    rows: dict[str, dict[str, float]] = {}
+    for bench in getattr(session, "benchmarks", None) or ():
+        info: dict[str, Any] = bench.extra_info
+        if "row" in info and bench.stats is not None:
+            rows.setdefault(info["row"], {})[info["impl"]] = bench.stats.median
+    return rows
+
+
+def _write_connection_table(write: Any, config: pytest.Config) -> None:
+    rows = _connection_rows(config)
+    if not rows:
+        return
+    write("")
+    write("connection benchmarks: median per round, ratios from this one run")
+    for row, by_impl in rows.items():
+        baseline, target = CONNECTION_TARGETS.get(row, ("raw socket", 1.0))
+        write(f"{row}:")
+        base = by_impl.get(baseline)
+        for impl, seconds in by_impl.items():
+            ratio = f"{seconds / base:6.2f}x {baseline}" if base else ""
+            write(f"  {impl:16s}{seconds * 1e6:10.0f} us  {ratio}")
+        if base and "pco_wire" in by_impl:
+            ours = by_impl["pco_wire"] / base
+            verdict = "met" if ours <= target else "MISSED"
+            line = f"  target pco_wire <= {target:g}x {baseline}: {verdict} ({ours:.2f}x)"
+            if "paho" in by_impl:
+                ahead = by_impl["paho"] / by_impl["pco_wire"]
+                line += f"; ahead of paho: {'met' if ahead > 1 else 'MISSED'} ({ahead:.2f}x)"
+            write(line)
+
+
 def _rows(config: pytest.Config) -> dict[str, dict[str, float]]:
     session = getattr(config, "_benchmarksession", None)
     rows: dict[str, dict[str, float]] = {}
     for bench in getattr(session, "benchmarks", None) or ():
         info: dict[str, Any] = bench.extra_info
-        if "impl" not in info or bench.stats is None:
+        if "packets" not in info or bench.stats is None:
             continue
         ns = bench.stats.median / info["packets"] * 1e9
         rows.setdefault(str(bench.group), {})[info["impl"]] = ns
@@ -26,10 +66,11 @@ def _rows(config: pytest.Config) -> dict[str, dict[str, float]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    write = terminalreporter.write_line
+    _write_connection_table(write, config)
     rows = _rows(config)
     if not rows:
         return
-    write = terminalreporter.write_line
     write("")
     write("codec benchmarks: median ns per packet, ratios from this one run")
     header = f"{'row':44s}" + "".join(f"{name:>10s}" for name in IMPLS)

@@ -29,11 +29,12 @@ import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 
-from pco_wire import Client, Settings, test_connection
+from pco_wire import Settings, test_connection
 from tests.broker import Broker, require, start_broker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,32 +81,33 @@ GROUP_IN_PROCESS = "connect round trip, in process"
 
 
 @pytest.mark.benchmark(group=GROUP_IN_PROCESS)
-def test_round_trip_pco_wire(benchmark: pytest.FixtureDef, broker: Broker) -> None:  # type: ignore[type-arg]
+def test_round_trip_pco_wire(benchmark: Any, broker: Broker) -> None:
     settings = Settings(f"mqtt://127.0.0.1:{broker.ports.tcp}", client_id="pcowirebench01")
 
     def once() -> None:
         result = test_connection(settings)
         assert result.ok, result.message
 
-    benchmark.pedantic(once, rounds=200, warmup_rounds=5)  # type: ignore[attr-defined]
-    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="pco_wire")  # type: ignore[attr-defined]
+    benchmark.pedantic(once, rounds=200, warmup_rounds=5)
+    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="pco_wire")
 
 
 @pytest.mark.benchmark(group=GROUP_IN_PROCESS)
-def test_round_trip_raw_socket(benchmark: pytest.FixtureDef, broker: Broker) -> None:  # type: ignore[type-arg]
-    benchmark.pedantic(_raw_round_trip, args=(broker.ports.tcp,), rounds=200, warmup_rounds=5)  # type: ignore[attr-defined]
-    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="raw socket")  # type: ignore[attr-defined]
+def test_round_trip_raw_socket(benchmark: Any, broker: Broker) -> None:
+    benchmark.pedantic(_raw_round_trip, args=(broker.ports.tcp,), rounds=200, warmup_rounds=5)
+    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="raw socket")
 
 
 @pytest.mark.benchmark(group=GROUP_IN_PROCESS)
-def test_round_trip_paho(benchmark: pytest.FixtureDef, broker: Broker) -> None:  # type: ignore[type-arg]
-    benchmark.pedantic(_paho_round_trip, args=(broker.ports.tcp,), rounds=200, warmup_rounds=5)  # type: ignore[attr-defined]
-    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="paho")  # type: ignore[attr-defined]
+def test_round_trip_paho(benchmark: Any, broker: Broker) -> None:
+    benchmark.pedantic(_paho_round_trip, args=(broker.ports.tcp,), rounds=200, warmup_rounds=5)
+    benchmark.extra_info.update(row=GROUP_IN_PROCESS, impl="paho")
 
 
 # ------------------------------------------------------------------ whole process
 
 GROUP_PROCESS = "test connection, whole process"
+PROCESS_ROWS = ["python -c pass", "raw socket", "pco_wire", "paho", "mosquitto_pub"]
 
 
 def _commands(port: int) -> dict[str, list[str]]:
@@ -116,22 +118,30 @@ def _commands(port: int) -> dict[str, list[str]]:
         "pco_wire": [*python, "-m", "pco_wire", "test", f"mqtt://127.0.0.1:{port}"],
         "paho": [*python, str(SCRIPTS / "paho_connect.py"), str(port)],
         "mosquitto_pub": [
-            require("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(port), "-t", "bench", "-n",
+            require("mosquitto_pub"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            "bench",
+            "-n",
         ],
     }
 
 
 @pytest.mark.benchmark(group=GROUP_PROCESS)
-@pytest.mark.parametrize("name", ["python -c pass", "raw socket", "pco_wire", "paho", "mosquitto_pub"])
-def test_whole_process(benchmark: pytest.FixtureDef, broker: Broker, name: str) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize("name", PROCESS_ROWS)
+def test_whole_process(benchmark: Any, broker: Broker, name: str) -> None:
     command = _commands(broker.ports.tcp)[name]
     # -S leaves out site-packages: pco_wire comes from the repository (built in place),
     # paho from the virtual environment's site-packages, named explicitly.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]]))
+    path = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
+    env = dict(os.environ, PYTHONPATH=path)
 
     def once() -> None:
         done = subprocess.run(command, env=env, capture_output=True, timeout=30)
         assert done.returncode == 0, (name, done.stdout, done.stderr)
 
-    benchmark.pedantic(once, rounds=40, warmup_rounds=3)  # type: ignore[attr-defined]
-    benchmark.extra_info.update(row=GROUP_PROCESS, impl=name)  # type: ignore[attr-defined]
+    benchmark.pedantic(once, rounds=40, warmup_rounds=3)
+    benchmark.extra_info.update(row=GROUP_PROCESS, impl=name)

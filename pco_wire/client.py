@@ -432,6 +432,10 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
     return result
 
 
+# Not a test, whatever pytest infers from the name, when a test module imports it.
+test_connection.__test__ = False  # type: ignore[attr-defined]
+
+
 class Client:
     """A blocking MQTT connection kept alive in a background thread.
 

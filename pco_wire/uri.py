@@ -9,6 +9,8 @@ what to say about a password found there.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ._record import Record
 from .errors import InvalidSettings
 
@@ -76,8 +78,13 @@ class ServerURI(Record):
         return f"ServerURI({str(self)!r})"
 
 
+@lru_cache(maxsize=32)
 def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
-    """Parse a server URI. Raises InvalidSettings naming ``field`` and the URI."""
+    """Parse a server URI. Raises InvalidSettings naming ``field`` and the URI.
+
+    The result is a value shared between callers (settings are checked, then used, and
+    each step asks): never change it.
+    """
 
     def bad(reason: str) -> InvalidSettings:
         return InvalidSettings([(field, f"{reason} in {_shown(text)!r}")])
@@ -179,10 +186,14 @@ def _is_hex(pair: str) -> bool:
     return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
 
 
+_NOT_IN_HOST = frozenset(" /?#[]@\\")
+
+
 def _valid_host(host: str) -> bool:
-    if any(c.isspace() or c in "/?#[]@\\" for c in host):
+    # isprintable() is False for control characters and for every space but " ".
+    if not host.isprintable() or not _NOT_IN_HOST.isdisjoint(host):
         return False
-    return all(label for label in host.rstrip(".").split("."))
+    return not host.startswith(".") and ".." not in host
 
 
 def _shown(text: str) -> str:
