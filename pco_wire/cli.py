@@ -358,8 +358,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
 
     def on_event(event: Event) -> None:
         if isinstance(event, Connected):
-            present = "yes" if event.session_present else "no"
-            emit("connected", f"connected; session present: {present}")
+            pass  # said once connect() returns, with the address and the client ID
         elif isinstance(event, PingSent):
             emit("pingreq", "PINGREQ sent")
         elif isinstance(event, PongReceived):
@@ -382,7 +381,12 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         return _fail(args, code, category, message, exc)
     for warning in info.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    emit("start", f"monitoring {info.uri} ({info.address}) as {info.client_id}")
+    present = "yes" if info.session_present else "no"
+    emit(
+        "connected",
+        f"connected to {info.uri} ({info.address}) as {info.client_id}; session present: {present}",
+        session_present=info.session_present,
+    )
     end = None if args.duration is None else time.monotonic() + args.duration
     # SIGTERM ends the watch like Ctrl-C: with a DISCONNECT.
     import signal
