@@ -42,7 +42,7 @@ def _write_connection_table(write: Any, config: pytest.Config) -> None:
         base = by_impl.get(baseline)
         for impl, seconds in by_impl.items():
             ratio = f"{seconds / base:6.2f}x {baseline}" if base else ""
-            write(f"  {impl:16s}{seconds * 1e6:10.0f} us  {ratio}")
+            write(f"  {impl:26s}{seconds * 1e6:10.0f} us  {ratio}")
         if base and "pco_wire" in by_impl:
             ours = by_impl["pco_wire"] / base
             verdict = "met" if ours <= target else "MISSED"

@@ -107,15 +107,28 @@ def test_round_trip_paho(benchmark: Any, broker: Broker) -> None:
 # ------------------------------------------------------------------ whole process
 
 GROUP_PROCESS = "test connection, whole process"
-PROCESS_ROWS = ["python -c pass", "raw socket", "pco_wire", "paho", "mosquitto_pub"]
+PROCESS_ROWS = [
+    "python -c pass",
+    "python -m (empty module)",
+    "raw socket",
+    "pco_wire",
+    "pco-wire script",
+    "paho",
+    "mosquitto_pub",
+]
 
 
 def _commands(port: int) -> dict[str, list[str]]:
     python = [sys.executable, "-S"]
     return {
         "python -c pass": [*python, "-c", "pass"],
+        # What -m itself costs (runpy and the import machinery it loads): the raw-socket
+        # script does not pay it, `python -m pco_wire` does.
+        "python -m (empty module)": [*python, "-m", "empty_module"],
         "raw socket": [*python, str(SCRIPTS / "raw_connect.py"), str(port)],
         "pco_wire": [*python, "-m", "pco_wire", "test", f"mqtt://127.0.0.1:{port}"],
+        # The console script pip installs: no runpy.
+        "pco-wire script": [*python, _script("pco-wire"), "test", f"mqtt://127.0.0.1:{port}"],
         "paho": [*python, str(SCRIPTS / "paho_connect.py"), str(port)],
         "mosquitto_pub": [
             require("mosquitto_pub"),
@@ -130,13 +143,20 @@ def _commands(port: int) -> dict[str, list[str]]:
     }
 
 
+def _script(name: str) -> str:
+    path = Path(sysconfig.get_paths()["scripts"]) / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run ./setup.sh (pip installs the console script)")
+    return str(path)
+
+
 @pytest.mark.benchmark(group=GROUP_PROCESS)
 @pytest.mark.parametrize("name", PROCESS_ROWS)
 def test_whole_process(benchmark: Any, broker: Broker, name: str) -> None:
     command = _commands(broker.ports.tcp)[name]
     # -S leaves out site-packages: pco_wire comes from the repository (built in place),
     # paho from the virtual environment's site-packages, named explicitly.
-    path = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
+    path = os.pathsep.join([str(ROOT), str(SCRIPTS), sysconfig.get_paths()["purelib"]])
     env = dict(os.environ, PYTHONPATH=path)
 
     def once() -> None:

@@ -39,7 +39,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, **options)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; given the ``command`` about to run, only its options are built
+    (argparse spends a millisecond and more on forty options)."""
     parser = argparse.ArgumentParser(
         prog="python -m pco_wire",
         description="Test and watch MQTT connections the way a gateway makes them.",
@@ -68,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     monitor.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
-    for sub in (test, monitor):
-        _connection_options(sub)
+    for name, sub in (("test", test), ("monitor", monitor)):
+        if command in (None, name):
+            _connection_options(sub)
     return parser
 
 
@@ -256,7 +259,8 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv[0] if argv else None).parse_args(argv)
     if args.debug or args.command == "monitor":
         # Only then: logging costs more at start-up than a whole test on loopback.
         import logging

@@ -1,0 +1,1 @@
+"""Nothing: ``python -m empty_module`` measures what ``-m`` itself costs."""
