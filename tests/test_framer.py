@@ -1,0 +1,444 @@
+"""The Framer under every way a socket may cut a stream, on both codecs.
+
+A broker's bytes arrive in pieces that have nothing to do with packet boundaries: one
+byte at a time, many packets at once, a header split from its body. Whatever the cuts,
+the framer must return the same packets, hold exactly the bytes of the incomplete
+packet, refuse an oversized packet from its header alone, and report a fault at its
+offset in the whole stream, then keep reporting it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from functools import partial
+from itertools import accumulate, pairwise
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pco_wire import (
+    ConnAck,
+    ConnAckCode,
+    Connect,
+    Disconnect,
+    MalformedPacket,
+    OtherPacket,
+    PacketTooLarge,
+    PacketType,
+    PingReq,
+    PingResp,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+    Will,
+)
+from tests.support import Codec, FramerLike, Outcome, Packet, fields, load_codec, outcome
+from tests.vectors import publish_body
+
+REFERENCE = load_codec("python")
+MIB = 1 << 20
+
+# The codec fixture returns a module, the same for every example.
+CHUNKINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _publish(size: int, flags: int = 0) -> OtherPacket:
+    return OtherPacket(PacketType.PUBLISH, flags, publish_body(size))
+
+
+# What a client receives after CONNECT, and some of what it might see otherwise. The
+# PUBLISH sizes straddle each width of the Remaining Length (§2.2.3): 127/128 bytes of
+# body need one/two bytes, 16,383/16,384 two/three.
+STREAM: list[Packet] = [
+    ConnAck(True, ConnAckCode.ACCEPTED),
+    _publish(3),
+    PingResp(),
+    _publish(127),
+    _publish(128, 0b0011),
+    PingResp(),
+    PingResp(),
+    OtherPacket(PacketType.PUBACK, 0, b"\x00\x01"),
+    OtherPacket(PacketType.PUBREC, 0, b"\x00\x02"),
+    OtherPacket(PacketType.PUBREL, 0b0010, b"\x00\x02"),
+    OtherPacket(PacketType.PUBCOMP, 0, b"\x00\x02"),
+    _publish(16_383, 0b1101),
+    OtherPacket(PacketType.SUBACK, 0, b"\x00\x03\x00\x01\x80"),
+    _publish(16_384),
+    OtherPacket(PacketType.UNSUBACK, 0, b"\x00\x04"),
+    OtherPacket(PacketType.PUBLISH, 0, b""),
+    _publish(70_000, 0b0100),
+    *(ConnAck(False, code) for code in ConnAckCode),
+    PingReq(),
+    Connect("gateway-7", username="u", password=b"p", will=Will("w/7", b"gone", 1, True)),
+    OtherPacket(PacketType.SUBSCRIBE, 0b0010, b"\x00\x05\x00\x01t\x01"),
+    OtherPacket(PacketType.UNSUBSCRIBE, 0b0010, b"\x00\x06\x00\x01t"),
+    Disconnect(),
+    PingResp(),
+]
+ENCODED = [REFERENCE.encode(packet) for packet in STREAM]
+DATA = b"".join(ENCODED)
+# Where each packet ends in DATA.
+ENDS = list(accumulate(map(len, ENCODED)))
+
+
+def test_stream_layout() -> None:
+    # Guards the expectations below: the sizes are those the comment above promises.
+    assert len(ENCODED[3]) == 1 + 1 + 127
+    assert len(ENCODED[4]) == 1 + 2 + 128
+    assert len(ENCODED[11]) == 1 + 2 + 16_383
+    assert len(ENCODED[13]) == 1 + 3 + 16_384
+    assert len(DATA) == ENDS[-1] == 103_167
+
+
+def _expected_after(fed: int) -> tuple[int, int]:
+    """How many packets end within the first ``fed`` bytes, and how many bytes follow."""
+    done = bisect_right(ENDS, fed)
+    return done, fed - (ENDS[done - 1] if done else 0)
+
+
+def _feed_checked(framer: FramerLike, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+    """Feed ``chunks`` of DATA, checking the packets and ``buffered`` after every one."""
+    fed = 0
+    seen = 0
+    for chunk in chunks:
+        packets = framer.feed(chunk)
+        fed += len(chunk)
+        done, held = _expected_after(fed)
+        assert fields(packets) == fields(STREAM[seen:done]), f"after {fed} bytes"
+        assert framer.buffered == held, f"after {fed} bytes"
+        seen = done
+    assert fed == len(DATA)
+    assert seen == len(STREAM)
+    assert framer.buffered == 0
+
+
+# ------------------------------------------------------------------------- chunking
+
+
+def test_stream_in_one_chunk(codec: Codec) -> None:
+    framer = codec.Framer()
+    assert fields(framer.feed(DATA)) == fields(STREAM)
+    assert framer.buffered == 0
+
+
+def test_stream_one_byte_at_a_time(codec: Codec) -> None:
+    _feed_checked(codec.Framer(), (DATA[index : index + 1] for index in range(len(DATA))))
+
+
+def test_stream_one_packet_at_a_time(codec: Codec) -> None:
+    _feed_checked(codec.Framer(), ENCODED)
+
+
+def test_stream_in_packets_split_after_their_first_byte(codec: Codec) -> None:
+    # Every chunk but the first ends one byte into the next packet.
+    bounds = [0, *(end + 1 for end in ENDS[:-1]), len(DATA)]
+    _feed_checked(codec.Framer(), (DATA[a:b] for a, b in pairwise(bounds)))
+
+
+@CHUNKINGS
+@given(
+    cuts=st.lists(st.integers(0, len(DATA)), max_size=40)
+    | st.lists(st.integers(0, 400), max_size=40),
+    kind=st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_stream_in_random_chunks(
+    codec: Codec, cuts: list[int], kind: type[bytes | bytearray | memoryview]
+) -> None:
+    # Empty chunks are kept: feeding b"" is as legal as feeding anything.
+    bounds = [0, *sorted(cuts), len(DATA)]
+    _feed_checked(codec.Framer(), (kind(DATA[a:b]) for a, b in pairwise(bounds)))
+
+
+# -------------------------------------------------------------------- partial input
+
+
+def test_partial_connack(codec: Codec) -> None:
+    data = bytes.fromhex("20 02 01 00")
+    for size in range(1, 4):
+        framer = codec.Framer()
+        assert framer.feed(data[:size]) == []
+        assert framer.buffered == size
+        assert fields(framer.feed(data[size:])) == fields([ConnAck(True, ConnAckCode.ACCEPTED)])
+        assert framer.buffered == 0
+
+
+def test_partial_header_then_body(codec: Codec) -> None:
+    # 200 = 0x48 + 1 * 128: the Remaining Length is c8 01 (§2.2.3).
+    data = REFERENCE.encode(_publish(200))
+    assert data[:3] == b"\x30\xc8\x01"
+    framer = codec.Framer()
+    for fed in (1, 2, 3, 103, 202):
+        assert framer.feed(data[framer.buffered : fed]) == []
+        assert framer.buffered == fed
+    assert fields(framer.feed(data[202:])) == fields([_publish(200)])
+    assert framer.buffered == 0
+
+
+def test_size_is_judged_when_the_header_is_complete(codec: Codec) -> None:
+    # Three length bytes already promise more than 4 bytes, but the size is only known,
+    # and refused, with the last length byte: 0x7f * (1 + 128 + 16384) + 0 = 2,097,151.
+    framer = codec.Framer(max_packet_size=4)
+    assert framer.feed(b"\x30\xff\xff\xff") == []
+    assert framer.buffered == 4
+    assert outcome(partial(framer.feed, b"\x00")) == _too_large(1 + 4 + 2_097_151, 4, 0)
+
+
+def test_packets_then_a_partial_one(codec: Codec) -> None:
+    framer = codec.Framer()
+    assert fields(framer.feed(b"\x20\x02\x00\x00\xd0\x00\xd0")) == fields(
+        [ConnAck(False, ConnAckCode.ACCEPTED), PingResp()]
+    )
+    assert framer.buffered == 1
+    assert framer.feed(b"") == []
+    assert framer.buffered == 1
+    assert fields(framer.feed(b"\x00")) == fields([PingResp()])
+    assert framer.buffered == 0
+
+
+# ------------------------------------------------------------------ too large a packet
+
+# 200,000,000 in 7-bit groups, least significant first: 0x00, 0x04, 0x2f, 0x5f (§2.2.3).
+HEADER_200_MB = bytes.fromhex("30 80 84 af 5f")
+ANNOUNCED = 1 + 4 + 200_000_000
+
+
+def _too_large(size: int, limit: int, offset: int) -> Outcome:
+    reason = f"expected a packet of at most {limit:,} bytes, got a header announcing {size:,}"
+    return (
+        "error",
+        PacketTooLarge,
+        offset,
+        reason,
+        f"{reason} (at byte {offset})",
+        (reason, offset, size, limit),
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "packets"),
+    [(b"", []), (b"\x20\x02\x00\x00\xd0\x00", [ConnAck(False, ConnAckCode.ACCEPTED), PingResp()])],
+    ids=["first", "third"],
+)
+def test_200_mb_header_trickled(codec: Codec, before: bytes, packets: list[Packet]) -> None:
+    framer = codec.Framer()
+    assert fields(framer.feed(before)) == fields(packets)
+    for index, byte in enumerate(HEADER_200_MB[:-1]):
+        assert framer.feed(bytes((byte,))) == []
+        assert framer.buffered == index + 1
+    with pytest.raises(PacketTooLarge) as caught:
+        framer.feed(HEADER_200_MB[-1:])
+    exc = caught.value
+    assert (exc.size, exc.limit, exc.offset) == (ANNOUNCED, MIB, len(before))
+    assert outcome(partial(framer.feed, b"")) == _too_large(ANNOUNCED, MIB, len(before))
+    # The header, never the body: there was none to keep.
+    assert framer.buffered <= len(HEADER_200_MB)
+
+
+def test_200_mb_header_with_some_body_in_one_chunk(codec: Codec) -> None:
+    framer = codec.Framer()
+    result = outcome(partial(framer.feed, HEADER_200_MB + bytes(1000)))
+    assert result == _too_large(ANNOUNCED, MIB, 0)
+
+
+@pytest.mark.parametrize(
+    ("limit", "body"),
+    [
+        (2, 0),  # the smallest limit: a PINGRESP-sized PUBLISH
+        (64, 62),
+        (129, 127),  # the largest with a one-byte Remaining Length
+        (200, 197),  # two bytes of Remaining Length: c5 01
+        (16_386, 16_383),
+        (MIB, MIB - 4),  # the default: three bytes of Remaining Length
+    ],
+)
+def test_exact_max_packet_size(codec: Codec, limit: int, body: int) -> None:
+    fits = OtherPacket(PacketType.PUBLISH, 0, bytes(body))
+    data = REFERENCE.encode(fits)
+    assert len(data) == limit
+    framer = codec.Framer(max_packet_size=limit)
+    assert fields(framer.feed(data)) == fields([fits])
+    assert framer.buffered == 0
+
+    # One byte more of body. At 127 and 16,383 the Remaining Length grows a byte too, so
+    # the packet is two bytes over; the refusal comes with the header's last byte.
+    header = REFERENCE.encode(OtherPacket(PacketType.PUBLISH, 0, bytes(body + 1)))[: -body - 1]
+    size = len(header) + body + 1
+    assert size == limit + (2 if body in (127, 16_383) else 1)
+    framer = codec.Framer(max_packet_size=limit)
+    for index in range(len(header) - 1):
+        assert framer.feed(header[index : index + 1]) == []
+        assert framer.buffered == index + 1
+    assert outcome(partial(framer.feed, header[-1:])) == _too_large(size, limit, 0)
+
+
+def test_default_max_packet_size_refuses_its_successor_from_the_header(codec: Codec) -> None:
+    framer = codec.Framer()
+    assert framer.max_packet_size == MIB
+    # MIB - 3 bytes of body: 0x7d + 0x7f * 128 + 0x3f * 16384 = fd ff 3f.
+    assert outcome(partial(framer.feed, b"\x30\xfd\xff\x3f")) == _too_large(MIB + 1, MIB, 0)
+
+
+def test_small_limit_refuses_connack(codec: Codec) -> None:
+    framer = codec.Framer(max_packet_size=2)
+    assert fields(framer.feed(b"\xd0\x00")) == fields([PingResp()])
+    assert outcome(partial(framer.feed, b"\x20\x02")) == _too_large(4, 2, 2)
+
+
+# ---------------------------------------------------------------- errors are sticky
+
+STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
+    # (id, stream, error, offset, reason)
+    (
+        "reserved-type",
+        bytes.fromhex("d000 0000"),
+        MalformedPacket,
+        2,
+        "expected a packet type 1..14, got 0 (reserved)",
+    ),
+    (
+        "connack-return-code",
+        bytes.fromhex("20020000 20020006"),
+        MalformedPacket,
+        7,
+        "expected return code 0..5, got 6",
+    ),
+    (
+        "too-large",
+        bytes.fromhex("d000") + HEADER_200_MB,
+        PacketTooLarge,
+        2,
+        "expected a packet of at most 1,048,576 bytes, got a header announcing 200,000,005",
+    ),
+    (
+        "unsupported-protocol",
+        # A CONNECT of protocol level 5 (§3.1.2.2); the level is byte 8.
+        bytes.fromhex("10 0c 00044d515454 05 02 003c 0000"),
+        UnsupportedProtocol,
+        8,
+        "expected protocol level 3 or 4, got 5",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "offset", "reason"),
+    [row[1:] for row in STICKY],
+    ids=[row[0] for row in STICKY],
+)
+def test_error_repeats_on_every_later_feed(
+    codec: Codec, data: bytes, error: type[RemoteProtocolError], offset: int, reason: str
+) -> None:
+    framer = codec.Framer()
+    with pytest.raises(error) as caught:
+        framer.feed(data)
+    first = caught.value
+    assert (type(first), first.offset, first.reason) == (error, offset, reason)
+    assert str(first) == f"{reason} (at byte {offset})"
+    expected = outcome(partial(framer.feed, data))
+    for later in (b"", b"\xd0\x00", bytearray(b"\x20\x02\x00\x00"), memoryview(data), data):
+        assert outcome(partial(framer.feed, later)) == expected
+    assert expected[1:4] == (error, offset, reason)
+
+
+# ---------------------------------------------------------------- absolute offsets
+
+GOOD = REFERENCE.encode(ConnAck(False, ConnAckCode.ACCEPTED)) + b"\xd0\x00" + ENCODED[3]
+BAD = bytes.fromhex("20 02 00 06")  # return code 6: the fault is byte 3 of the packet
+BAD_OFFSET = len(GOOD) + 3
+GOOD_PACKETS = [ConnAck(False, ConnAckCode.ACCEPTED), PingResp(), STREAM[3]]
+
+
+@pytest.mark.parametrize(
+    ("cuts", "returned"),
+    [
+        ([], 0),  # packets before the fault in the same call are lost with it
+        ([len(GOOD)], 3),
+        ([len(GOOD) + 2], 3),
+        ([56], 2),  # inside the PUBLISH
+        ([2, 4, 6, 100, len(GOOD) + 3], 3),
+        (list(range(1, len(GOOD) + 4)), 3),  # one byte at a time
+    ],
+    ids=["whole", "good-then-bad", "bad-split", "publish-split", "scattered", "bytewise"],
+)
+def test_error_offset_counts_from_the_first_byte_ever_fed(
+    codec: Codec, cuts: list[int], returned: int
+) -> None:
+    data = GOOD + BAD
+    assert BAD_OFFSET == 4 + 2 + 129 + 3
+    bounds = [0, *cuts, len(data)]
+    framer = codec.Framer()
+    packets: list[Packet] = []
+    for start, end in pairwise(bounds[:-1]):
+        packets += framer.feed(data[start:end])
+    assert fields(packets) == fields(GOOD_PACKETS[:returned])
+    with pytest.raises(MalformedPacket) as caught:
+        framer.feed(data[bounds[-2] :])
+    assert caught.value.offset == BAD_OFFSET
+    assert str(caught.value) == f"expected return code 0..5, got 6 (at byte {BAD_OFFSET})"
+
+
+@CHUNKINGS
+@given(count=st.integers(0, len(STREAM)), cuts=st.lists(st.integers(0, 1 << 20), max_size=12))
+def test_error_offset_after_any_prefix_in_any_chunks(
+    codec: Codec, count: int, cuts: list[int]
+) -> None:
+    prefix = b"".join(ENCODED[:count])
+    # A PINGRESP with a Remaining Length of 1 (§3.13.1): refused once it is complete, at
+    # the offset of its length byte.
+    data = prefix + b"\xd0\x01\x00"
+    bounds = [0, *sorted(cut % (len(data) + 1) for cut in cuts), len(data)]
+    framer = codec.Framer()
+    results = [outcome(partial(framer.feed, data[a:b])) for a, b in pairwise(bounds)]
+    offset = len(prefix) + 1
+    reason = "expected remaining length 0 for PINGRESP, got 1"
+    error = (
+        "error",
+        MalformedPacket,
+        offset,
+        reason,
+        f"{reason} (at byte {offset})",
+        (reason, offset),
+    )
+    # The first chunk that completes the packet raises; the empty ones after it too.
+    first = bounds.index(len(data)) - 1
+    assert [result[0] for result in results[:first]] == ["ok"] * first
+    assert results[first:] == [error] * (len(results) - first)
+
+
+# ------------------------------------------------------------- buffer types as input
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_stream_from_buffers(codec: Codec, kind: type[bytearray | memoryview]) -> None:
+    framer = codec.Framer()
+    assert fields(framer.feed(kind(DATA))) == fields(STREAM)
+    assert framer.buffered == 0
+    _feed_checked(codec.Framer(), (kind(chunk) for chunk in ENCODED))
+
+
+def test_memoryview_slices_of_a_larger_buffer(codec: Codec) -> None:
+    # Views that start and end inside someone else's buffer, as a socket reader's do.
+    backing = b"\xff" * 7 + DATA + b"\xff" * 7
+    view = memoryview(backing)
+    bounds = [7, *(7 + end - 1 for end in ENDS[:-1]), 7 + len(DATA)]
+    _feed_checked(codec.Framer(), (view[a:b] for a, b in pairwise(bounds)))
+
+
+def test_caller_may_reuse_its_bytearray(codec: Codec) -> None:
+    # The framer keeps copies: a reader that refills one bytearray must not change what
+    # was buffered or what was returned.
+    data = REFERENCE.encode(_publish(200)) + b"\x90\x03\x00\x01\x00"
+    framer = codec.Framer()
+    chunk = bytearray(data[:100])
+    assert framer.feed(chunk) == []
+    chunk[:] = b"\xee" * 100
+    chunk = bytearray(data[100:])
+    packets = framer.feed(chunk)
+    chunk[:] = b"\xee" * len(chunk)
+    assert fields(packets) == fields(
+        [_publish(200), OtherPacket(PacketType.SUBACK, 0, b"\x00\x01\x00")]
+    )
+    assert framer.buffered == 0
