@@ -292,8 +292,16 @@ def _fail(
 ) -> int:
     if args.debug:
         _traceback(exc)
-    if args.json:
-        print(_json({"ok": False, "exit_code": code, "category": category, "message": message}))
+    if args.json and args.command == "test":
+        # The same document as any other result, so that scripts find every key.
+        from .client import TestResult
+        from .uri import _shown
+
+        print(_json(TestResult(False, code, category, message, _shown(args.uri)).to_json(), 2))
+    elif args.json:
+        print(
+            _json({"event": "failed", "exit_code": code, "category": category, "message": message})
+        )
     else:
         print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)
     return code

@@ -390,6 +390,8 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
             isinstance(exc, ConnectionClosed)
             and exc.phase == "CONNACK"
             and not uri.tls
+            and not uri.websocket
+            and not exc.websocket
             and not head
             and probe_tls(uri, settings.response_timeout, result.phases)
         )

@@ -116,6 +116,9 @@ def diagnose(
             (f"the server's reply breaks MQTT: {error}; is {where} really an MQTT port?"),
         )
     if isinstance(error, ConnectionClosed):
+        if error.websocket:
+            before = " before CONNACK" if error.phase == "CONNACK" else ""
+            return 3, "websocket-closed", f"{error.reason}{before}: its log says why"
         if error.phase == "CONNACK":
             other = _other_protocol(head, uri)
             if other:

@@ -183,11 +183,15 @@ class TransportError(Error, OSError):
 
 
 class ConnectionClosed(TransportError):
-    """The peer closed the stream (``reset`` tells whether it was reset)."""
+    """The peer closed the stream: ``reset`` when it reset it, ``websocket`` when it sent a
+    WebSocket close frame (the reason then holds its code and reason)."""
 
-    def __init__(self, phase: str, reason: str, reset: bool = False) -> None:
+    def __init__(
+        self, phase: str, reason: str, reset: bool = False, websocket: bool = False
+    ) -> None:
         super().__init__(phase, reason)
         self.reset = reset
+        self.websocket = websocket
 
 
 class HandshakeError(TransportError):

@@ -257,24 +257,24 @@ class WebSocketStream:
     WebSocket binding (MQTT 3.1.1 §6) and is an error.
     """
 
-    def __init__(self, inner: Stream, protocol: Any) -> None:
+    def __init__(self, inner: Stream, protocol: Any, early: list[Any]) -> None:
+        """``early``: frames that came in the same read as the 101 answer."""
         self.inner = inner
         self.protocol = protocol
         self.address = inner.address
         self.tls = inner.tls
-        self._buffered: list[bytes] = []
+        self._early = early
 
     def fileno(self) -> int:
         return self.inner.fileno()
 
     def pending(self) -> bool:
-        return bool(self._buffered) or self.inner.pending()
+        return bool(self._early) or self.inner.pending()
 
     def receive(self) -> bytes | None:
-        from websockets.frames import Opcode
-
-        if self._buffered:
-            return self._buffered.pop(0)
+        if self._early:
+            frames, self._early = self._early, []
+            return self._payload(frames)
         raw = self.inner.receive()
         if raw is None:
             return None
@@ -283,8 +283,22 @@ class WebSocketStream:
         else:
             self.protocol.receive_eof()
         self._flush(time.monotonic() + 1.0)
+        out = self._payload(self.protocol.events_received())
+        if out:
+            return out
+        if not raw or self.protocol.handshake_exc is not None:
+            return b""
+        exc = getattr(self.protocol, "parser_exc", None)
+        if exc is not None:
+            raise WebSocketError(self.inner.phase, f"the WebSocket stream broke: {exc}") from exc
+        return None
+
+    def _payload(self, frames: list[Any]) -> bytes | None:
+        """The MQTT bytes of binary frames; a text frame or a close frame raises."""
+        from websockets.frames import Opcode
+
         out = []
-        for frame in self.protocol.events_received():
+        for frame in frames:
             if frame.opcode in (Opcode.BINARY, Opcode.CONT):
                 out.append(bytes(frame.data))
             elif frame.opcode is Opcode.TEXT:
@@ -299,16 +313,11 @@ class WebSocketStream:
                 else:
                     detail = "no code"
                 raise ConnectionClosed(
-                    self.inner.phase, f"the server closed the WebSocket ({detail})"
+                    self.inner.phase,
+                    f"the server closed the WebSocket ({detail})",
+                    websocket=True,
                 )
-        if out:
-            return b"".join(out)
-        if not raw or self.protocol.handshake_exc is not None:
-            return b""
-        exc = getattr(self.protocol, "parser_exc", None)
-        if exc is not None:
-            raise WebSocketError(self.inner.phase, f"the WebSocket stream broke: {exc}") from exc
-        return None
+        return b"".join(out) if out else None
 
     def send(self, data: bytes, deadline: float) -> None:
         self.protocol.send_binary(data)
@@ -480,7 +489,7 @@ def _tls_handshake(
     timeout: float,
     phases: list[Phase],
 ) -> TLSStream:
-    from .tls import certificate_summary
+    from .tls import certificate_summary, decode_certificate
 
     hostname = server_name or uri.host.partition("%")[0]
     with _Timed(phases, "TLS handshake", hostname):
@@ -500,7 +509,10 @@ def _tls_handshake(
         version,
         cipher[0] if cipher else "",
         tls_sock.selected_alpn_protocol(),
-        certificate_summary(tls_sock.getpeercert() or None),
+        # Unverified (--insecure), getpeercert() gives nothing but the DER form.
+        certificate_summary(
+            tls_sock.getpeercert() or decode_certificate(tls_sock.getpeercert(True) or b"")
+        ),
     )
     return stream
 
@@ -599,6 +611,9 @@ def _ws_upgrade(
             subprotocols=[Subprotocol(subprotocol)],
             max_size=max_frame_size,
         )
+        # The websockets logger shows frames in part at DEBUG level: the end of a CONNECT,
+        # where the password is, and the upgrade headers. Our own debug log hides them.
+        protocol.debug = False
         request = protocol.connect()
         for name, value in headers:
             request.headers[name] = value
@@ -639,9 +654,5 @@ def _ws_upgrade(
                 ) from exc
             raise WebSocketError("WebSocket upgrade", f"the upgrade failed: {exc}") from exc
     inner.phase = "session"
-    stream = WebSocketStream(inner, protocol)
-    # Frames that came with the 101 answer are MQTT bytes already.
-    rest = [bytes(e.data) for e in events[1:] if hasattr(e, "data")]
-    if rest:
-        stream._buffered.append(b"".join(rest))
-    return stream
+    # Frames that came with the 101 answer are read like any later ones.
+    return WebSocketStream(inner, protocol, events[1:])
