@@ -165,3 +165,54 @@ def test_whole_process(benchmark: Any, broker: Broker, name: str) -> None:
 
     benchmark.pedantic(once, rounds=40, warmup_rounds=3)
     benchmark.extra_info.update(row=GROUP_PROCESS, impl=name)
+
+
+# ------------------------------------------------------------------ keep-alive, idle
+
+GROUP_IDLE = "keep-alive 1 s, idle minute"
+IDLE_SECONDS = float(os.environ.get("PCO_WIRE_IDLE_SECONDS", "60"))
+
+
+def test_keep_alive_idle_minute(broker: Broker) -> None:
+    """``python -m pco_wire monitor`` with keep-alive 1 s through a recording relay for a
+    minute: PINGREQ spacing on the wire, and the CPU time the monitor process used, start-up
+    included (the relay runs here, in the benchmark's process, and is not counted). A
+    measurement, not a timed test: it fails only on a missed target and prints its figures.
+    """
+    import resource
+    from itertools import pairwise
+
+    from tests.peers import Peers, relay
+
+    with Peers.running() as peers:
+        peer = peers.start(relay(broker.ports.tcp), lifetime=IDLE_SECONDS + 30)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        command = [
+            sys.executable,
+            "-m",
+            "pco_wire",
+            "monitor",
+            peer.uri(),
+            "--keep-alive",
+            "1",
+            "--duration",
+            str(IDLE_SECONDS),
+        ]
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=IDLE_SECONDS + 30
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert done.returncode == 0, done.stderr
+        peer.finish()
+        times = [at for at, packet in peer.recording.packets if packet[0] >> 4 != 14]
+    gaps = sorted(b - a for a, b in pairwise(times))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    share = cpu / IDLE_SECONDS
+    p99 = gaps[max(0, int(len(gaps) * 0.99) - 1)]
+    print(
+        f"\n{GROUP_IDLE}: {len(times) - 1} PINGREQ in {IDLE_SECONDS:g} s; gap max "
+        f"{max(gaps):.3f} s, p99 {p99:.3f} s, min {min(gaps):.3f} s; CPU {cpu * 1000:.0f} ms "
+        f"with start-up = {share * 100:.3f} % of a core (targets: no gap over 1 s, under 1 %)"
+    )
+    assert max(gaps) <= 1.0, gaps[-5:]
+    assert share < 0.01, share
