@@ -35,7 +35,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
             try:
                 options["width"] = os.get_terminal_size(sys.stdout.fileno()).columns - 2
             except (OSError, ValueError):
-                options["width"] = int(os.environ.get("COLUMNS", 80)) - 2
+                columns = os.environ.get("COLUMNS", "")
+                options["width"] = (int(columns) if columns.isdigit() else 80) - 2
         super().__init__(prog, **options)
 
 
@@ -222,7 +223,10 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
             raise InvalidSettings([("password", "--password-prompt needs a terminal")])
         import getpass
 
-        password = getpass.getpass("password: ")
+        try:
+            password = getpass.getpass("password: ")
+        except EOFError:
+            raise InvalidSettings([("password", "no password was typed")]) from None
     security = Security(
         cafile=args.cafile,
         certfile=args.certfile,
@@ -389,7 +393,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     try:
         info = client.connect()
     except Error as exc:
-        code, category, message = diagnose(exc, client_id=settings.client_id)
+        code, category, message = client.diagnose(exc)
         return _fail(args, code, category, message, exc)
     for warning in info.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -417,7 +421,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     error = client.error
     if error is None:
         return 0
-    code, category, message = diagnose(error, None, client_id=info.client_id)
+    code, category, message = client.diagnose(error)
     if args.debug:
         _traceback(error)
     print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)

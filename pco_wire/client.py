@@ -16,8 +16,8 @@ from . import _log
 from ._record import Record
 from .errors import ConnectionClosed, Error
 from .packets import ConnAckCode
-from .session import Closed, Connected, Event, Session, State
-from .settings import PROTOCOLS, Settings, generate_client_id
+from .session import Closed, Event, Session, State
+from .settings import Settings, generate_client_id
 from .transport import AnyStream, Phase, WebSocketStream, open_stream, probe_tls
 from .uri import ServerURI
 
@@ -139,7 +139,9 @@ class Connection:
         #: The first bytes the server sent: they tell a TLS or HTTP answer from MQTT.
         self.head = b""
 
-    def flush(self) -> None:
+    def flush(self) -> Error | None:
+        """Send what the session queued; returns the error if the stream failed (the
+        session hears of it too, unless it is closed already: after our DISCONNECT)."""
         out = self.session.data_to_send()
         if out:
             if _log.debugging():
@@ -148,6 +150,8 @@ class Connection:
                 self.stream.send(out, time.monotonic() + self.session.response_timeout)
             except Error as exc:
                 self.session.connection_lost(exc, now=time.monotonic())
+                return exc
+        return None
 
     def step(self, wake: socket.socket | None = None, limit: float | None = None) -> bool:
         """Send what is pending, wait for bytes or the next deadline (or ``limit``, a
@@ -218,49 +222,75 @@ class ConnectionInfo(Record):
         self.warnings = warnings
 
 
-def _open(prepared: Prepared, phases: list[Phase], head: bytearray) -> Connection:
-    """Every phase up to CONNACK. Raises the error that ended it; ``head`` receives the
-    first bytes the server sent, for the diagnosis."""
-    settings = prepared.settings
-    uri = prepared.uri
-    stream = open_stream(
-        uri,
-        timeout=settings.response_timeout,
-        phases=phases,
-        tls_context=prepared.tls_context,
-        server_name=settings.security.server_name,
-        ws_headers=settings.ws_headers,
-        ws_subprotocol="mqttv3.1" if PROTOCOLS[settings.protocol] == 3 else "mqtt",
-    )
-    conn = Connection(stream, prepared.session)
-    session = prepared.session
-    _set_phase(stream, "CONNACK")
-    start = time.monotonic()
-    session.connect(now=start)
-    error: Error | None = None
-    try:
-        while session.state is State.CONNECTING:
-            conn.step()
-        for event in session.events():
-            if isinstance(event, Closed):
-                error = event.error
-    except BaseException:
-        stream.close()
-        raise
-    phases.append(
-        Phase(
-            "CONNACK",
-            time.monotonic() - start,
-            error is None,
-            "session present" if session.session_present else "",
+class Attempt:
+    """One connection attempt: what was prepared, the phases so far, and the first bytes
+    the server sent (they tell a TLS or HTTP answer from an MQTT one)."""
+
+    __slots__ = ("head", "phases", "prepared")
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.phases: list[Phase] = []
+        self.head = b""
+
+    def open(self) -> Connection:
+        """Every phase up to CONNACK. Raises the error that ended it."""
+        prepared = self.prepared
+        settings = prepared.settings
+        stream = open_stream(
+            prepared.uri,
+            timeout=settings.response_timeout,
+            phases=self.phases,
+            tls_context=prepared.tls_context,
+            server_name=settings.security.server_name,
+            ws_headers=settings.ws_headers,
+            ws_subprotocol=settings.ws_subprotocol,
         )
-    )
-    if error is not None:
-        stream.close()
-        head += conn.head
-        raise error
-    _set_phase(stream, "session")
-    return conn
+        conn = Connection(stream, prepared.session)
+        session = prepared.session
+        _set_phase(stream, "CONNACK")
+        start = time.monotonic()
+        session.connect(now=start)
+        try:
+            while session.state is State.CONNECTING:
+                conn.step()
+        except BaseException:
+            stream.close()
+            raise
+        self.head = conn.head
+        present = "session present" if session.session_present else ""
+        self.phases.append(Phase("CONNACK", time.monotonic() - start, not session.error, present))
+        if session.error is not None:
+            stream.close()
+            raise session.error
+        _set_phase(stream, "session")
+        return conn
+
+    def diagnose(self, error: BaseException) -> tuple[int, str, str]:
+        """(exit status, category, sentence) for an error of this attempt. After a silent
+        close on a plain port, the port is probed with a TLS hello to tell a TLS port."""
+        from .diagnose import diagnose
+
+        prepared = self.prepared
+        uri = prepared.uri
+        tls_answered = (
+            isinstance(error, ConnectionClosed)
+            and error.phase == "CONNACK"
+            and not uri.tls
+            and not uri.websocket
+            and not error.websocket
+            and not self.head
+            and probe_tls(uri, prepared.settings.response_timeout, self.phases)
+        )
+        return diagnose(
+            error,
+            uri,
+            head=self.head,
+            tls_answered=tls_answered,
+            client_id=prepared.client_id,
+            username=prepared.session.connect_packet.username,
+            protocol=prepared.settings.protocol,
+        )
 
 
 def _set_phase(stream: AnyStream, phase: str) -> None:
@@ -367,43 +397,32 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
     """Connect, and if CONNACK accepts, disconnect: exactly CONNECT and DISCONNECT go to
     the server. Never raises for a user's mistake or a server's fault: the result says
     what happened, with an exit status, a category and a sentence to act on."""
-    from .uri import _shown
-
-    shown_uri = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
-    from .diagnose import diagnose  # only a failure needs it
-
     try:
         prepared = prepare(settings, client_id)
     except Error as exc:
+        from .diagnose import diagnose
+        from .uri import _shown
+
+        shown = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
         code, category, message = diagnose(exc)
-        return TestResult(False, code, category, message, shown_uri, error=exc)
+        return TestResult(False, code, category, message, shown, error=exc)
     uri = prepared.uri
+    attempt = Attempt(prepared)
     result = TestResult(
-        False, 70, "internal-error", "", str(uri), prepared.client_id, warnings=prepared.warnings
+        False,
+        70,
+        "internal-error",
+        "",
+        str(uri),
+        prepared.client_id,
+        phases=attempt.phases,
+        warnings=prepared.warnings,
     )
     session = prepared.session
-    head = bytearray()
     try:
-        conn = _open(prepared, result.phases, head)
+        conn = attempt.open()
     except Exception as exc:
-        tls_answered = (
-            isinstance(exc, ConnectionClosed)
-            and exc.phase == "CONNACK"
-            and not uri.tls
-            and not uri.websocket
-            and not exc.websocket
-            and not head
-            and probe_tls(uri, settings.response_timeout, result.phases)
-        )
-        result.exit_code, result.category, result.message = diagnose(
-            exc,
-            uri,
-            head=bytes(head),
-            tls_answered=tls_answered,
-            client_id=prepared.client_id,
-            username=settings.resolved_username(),
-            protocol=settings.protocol,
-        )
+        result.exit_code, result.category, result.message = attempt.diagnose(exc)
         result.error = exc
         refusal = getattr(exc, "return_code", None)
         if isinstance(refusal, ConnAckCode):
@@ -418,13 +437,12 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         result.session_present = session.session_present
         start = time.monotonic()
         session.disconnect(now=start)
-        conn.flush()
+        failed = conn.flush()
         result.other_packets = session.other_packets
-        lost = [e.error for e in session.events() if isinstance(e, Closed) and e.error]
-        result.phases.append(Phase("DISCONNECT", time.monotonic() - start, not lost))
-        if lost:
-            result.exit_code, result.category, result.message = diagnose(lost[0], uri)
-            result.error = lost[0]
+        result.phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None))
+        if failed is not None:
+            result.exit_code, result.category, result.message = attempt.diagnose(failed)
+            result.error = failed
             return result
     finally:
         conn.stream.close()
@@ -464,49 +482,59 @@ class Client:
         self._stop = False
         self._done = threading.Event()
         self._conn: Connection | None = None
+        self._attempt: Attempt | None = None
         self.info: ConnectionInfo | None = None
         #: Why the connection ended: None while it runs and after our own disconnect.
         self.error: Error | None = None
 
     def connect(self) -> ConnectionInfo:
         """Raises InvalidSettings, ServerRefused, ResponseTimeout, TransportError (and its
-        TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError."""
-        if self._thread is not None:
+        TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError; ``diagnose()``
+        turns any of them into an exit status, a category and a sentence."""
+        if self._thread is not None or self._attempt is not None:
             raise RuntimeError("connect() once per Client")
         prepared = prepare(self.settings, self._client_id)
         for warning in prepared.warnings:
             _log.warning("%s", warning)
-        phases: list[Phase] = []
-        conn = _open(prepared, phases, bytearray())
+        self._attempt = attempt = Attempt(prepared)
+        conn = attempt.open()
         self._conn = conn
         self.info = ConnectionInfo(
             str(prepared.uri),
             prepared.client_id,
             conn.session.session_present,
             conn.stream.address,
-            phases,
+            attempt.phases,
             _tls_report(conn.stream),
             prepared.warnings,
         )
-        events = conn.session.events()
         import threading
 
-        self._thread = threading.Thread(
-            target=self._run, args=(events,), name="pco_wire-client", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="pco_wire-client", daemon=True)
         self._thread.start()
         return self.info
+
+    def diagnose(self, error: BaseException) -> tuple[int, str, str]:
+        """(exit status, category, sentence) for an error of ``connect()`` or for
+        ``self.error``, as ``test_connection`` would say it."""
+        if self._attempt is None:
+            from .diagnose import diagnose
+
+            return diagnose(error)
+        return self._attempt.diagnose(error)
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.session.state is State.CONNECTED
 
-    def _run(self, events: list[Event]) -> None:
+    def _run(self) -> None:
         assert self._conn is not None
         conn = self._conn
         session = conn.session
         try:
-            self._dispatch(events or [Connected(session.session_present)])
+            # The events of the handshake first: Connected, and any stored PUBLISH that
+            # came with the CONNACK.
+            self._dispatch(session.events())
             while session.state is not State.CLOSED:
                 if conn.step(self._wake_r):
                     self._wake_r.recv(64)
@@ -529,25 +557,36 @@ class Client:
             else:
                 _log.debug("event %r", event)
             if self._on_event is not None:
-                self._on_event(event)
+                try:
+                    self._on_event(event)
+                except Exception:
+                    # The caller's bug must not end the connection or go unseen.
+                    _log.exception("on_event raised for %r", event)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the connection ends or ``timeout`` passes; True if it ended."""
         return self._done.wait(timeout)
 
-    def disconnect(self, timeout: float | None = None) -> None:
-        """Send DISCONNECT, close, and wait (at most ``timeout``, by default the response
-        timeout) for the background thread."""
+    def disconnect(self, timeout: float | None = None) -> bool:
+        """Send DISCONNECT, close, and wait (at most ``timeout``; by default the response
+        timeout, which bounds the send, and a second for the close) for the background
+        thread. Returns whether it ended. From ``on_event`` (the thread itself) it only
+        asks, and returns False."""
+        import threading
+
         if self._thread is None:
             self._close_wakeup()
-            return
+            return True
         self._stop = True
         try:
             self._wake_w.send(b"x")
         except OSError:
             pass
-        self._thread.join(self.settings.response_timeout if timeout is None else timeout)
+        if threading.current_thread() is self._thread:
+            return False
+        self._thread.join(self.settings.response_timeout + 1.0 if timeout is None else timeout)
         self._close_wakeup()
+        return self._done.is_set()
 
     def _close_wakeup(self) -> None:
         if not self._done.is_set() and self._thread is not None:

@@ -30,9 +30,11 @@ password: the codec reports a password's length or type, never its value.
 
 from __future__ import annotations
 
+import errno
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Self
 
 __all__ = [
     "ConnectionClosed",
@@ -159,11 +161,18 @@ class ResponseTimeout(Error, TimeoutError):
     """A phase (name resolution, TCP connect, TLS handshake, WebSocket upgrade, CONNACK,
     PINGRESP, close) did not finish within its limit."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # OSError.__new__ would read (phase, timeout) as (errno, strerror).
+        return super().__new__(cls)
+
     def __init__(self, phase: str, timeout: float, detail: str = "") -> None:
-        super().__init__(phase, timeout, detail)
+        super().__init__()
+        self.args = (phase, timeout, detail)
         self.phase = phase
         self.timeout = timeout
         self.detail = detail
+        self.errno = errno.ETIMEDOUT
+        self.strerror = str(self)
 
     def __str__(self) -> str:
         text = f"{self.phase}: no answer within {self.timeout:g} s"
@@ -173,10 +182,16 @@ class ResponseTimeout(Error, TimeoutError):
 class TransportError(Error, OSError):
     """The byte stream failed in ``phase``; the original error is chained as __cause__."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # OSError.__new__ would read (phase, reason) as (errno, strerror).
+        return super().__new__(cls)
+
     def __init__(self, phase: str, reason: str) -> None:
-        super().__init__(phase, reason)
+        super().__init__()
+        self.args = (phase, reason)
         self.phase = phase
         self.reason = reason
+        self.strerror = reason
 
     def __str__(self) -> str:
         return f"{self.phase}: {self.reason}"

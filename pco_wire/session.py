@@ -166,6 +166,8 @@ class Session:
         self._margin = ping_margin(self.keep_alive)
         self._framer = Framer(max_packet_size, connect.protocol_level)
         self.state = State.IDLE
+        #: Why the session closed; None while it runs and after our own disconnect().
+        self.error: Error | None = None
         self.session_present = False
         #: Packets of other types received (stored PUBLISH and the like).
         self.other_packets = 0
@@ -338,6 +340,7 @@ class Session:
 
     def _close(self, error: Error | None) -> None:
         self.state = State.CLOSED
+        self.error = error
         self._events.append(Closed(error))
 
     def _phase(self) -> str:
@@ -352,6 +355,9 @@ class Session:
                 # The server closes the connection after a refusal (§3.2.2.3): no DISCONNECT.
                 self._close(ServerRefused(packet.return_code))
                 return
+            if packet.session_present and self.connect_packet.clean_session:
+                # MQTT 3.1.1 §3.2.2.2: a clean session has nothing to be present.
+                raise UnexpectedPacket("expected session present 0 with clean session on, got 1", 0)
             self.state = State.CONNECTED
             self.session_present = packet.session_present
             self._events.append(Connected(packet.session_present))

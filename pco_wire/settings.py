@@ -14,7 +14,7 @@ from ._record import Record
 from .errors import InvalidSettings
 from .packets import Connect, Will
 from .session import DEFAULT_RESPONSE_TIMEOUT
-from .uri import ServerURI, parse_uri
+from .uri import ServerURI, parse_uri, valid_host
 
 __all__ = [
     "PROTOCOLS",
@@ -32,6 +32,8 @@ TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_ALPHABET)
+# Headers the WebSocket handshake sets itself (RFC 6455 §4.1): a second one breaks it.
+_HANDSHAKE_HEADERS = frozenset({"host", "upgrade", "connection"})
 # RFC 9110 §5.6.2: a header name is a token.
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~" + _ALPHABET)
 _GENERATED_PREFIX = "pw"
@@ -208,6 +210,9 @@ class Settings(Record):
         for name, value in zip(self._fields[1:], self._values()[1:], strict=True):
             if value == getattr(defaults, name):
                 continue
+            if name == "ws_headers":
+                # Header values may be credentials (Authorization): names only.
+                value = tuple(header for header, _ in value)
             parts.append(f"{name}=<hidden>" if name in self._hidden else f"{name}={value!r}")
         return f"Settings({', '.join(parts)})"
 
@@ -269,6 +274,13 @@ class Settings(Record):
         for name, value in self.ws_headers:
             if not name or not _TOKEN_CHARS.issuperset(name) or any(c in value for c in "\r\n\0"):
                 out.append(("ws_headers", f"expected 'Name: value', got {name!r}"))
+            elif name.lower() in _HANDSHAKE_HEADERS or name.lower().startswith("sec-websocket-"):
+                out.append(
+                    (
+                        "ws_headers",
+                        f"expected a header the upgrade does not set itself, got {name!r}",
+                    )
+                )
         if self.ws_headers and uri is not None and not uri.websocket:
             out.append(("ws_headers", f"expected only with ws:// or wss://, got {uri.scheme}://"))
         return out
@@ -302,6 +314,8 @@ class Settings(Record):
             sec.keyfile_password_file,
             "security.keyfile_password",
         )
+        if sec.server_name is not None and not valid_host(sec.server_name):
+            out.append(("security.server_name", f"expected a host name, got {sec.server_name!r}"))
         if sec.tls_min_version not in TLS_VERSIONS:
             out.append(
                 (
@@ -333,7 +347,9 @@ class Settings(Record):
         text = _read_secret(self.password, self.password_env, self.password_file, "password")
         if text is None:
             text = parse_uri(self.server_uri).password
-        return None if text is None else text.encode()
+        # surrogateescape: bytes that are not UTF-8 (from a variable, a file, argv) are
+        # sent as they are; an MQTT password is binary data (§3.1.3.5).
+        return None if text is None else text.encode("utf-8", "surrogateescape")
 
     def resolved_username(self) -> str | None:
         return self.username if self.username is not None else parse_uri(self.server_uri).username
@@ -347,11 +363,16 @@ class Settings(Record):
             "security.keyfile_password",
         )
 
+    @property
+    def ws_subprotocol(self) -> str:
+        """The WebSocket subprotocol of the MQTT version (MQTT 3.1.1 §6)."""
+        return "mqttv3.1" if self.protocol == "3.1" else "mqtt"
+
     def connect_packet(self, client_id: str) -> Connect:
         will = None
         if self.will is not None:
             w = self.will
-            will = Will(w.topic, w.message.encode(), w.qos, w.retain)
+            will = Will(w.topic, w.message.encode("utf-8", "surrogateescape"), w.qos, w.retain)
         return Connect(
             client_id,
             clean_session=self.clean_session,
@@ -402,10 +423,10 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
             ) from None
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
                 text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        except OSError as exc:
+            reason = exc.strerror
             raise InvalidSettings([(f"{name}_file", f"cannot read {path!r}: {reason}")]) from None
         # One line ending (\n or \r\n) is what an editor leaves; the rest is the secret.
         return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text

@@ -67,9 +67,9 @@ def build_context(security: Security, key_password: str | None) -> ssl.SSLContex
         context.check_hostname = security.verify_hostname
     if security.certfile is not None:
 
-        def password() -> str:
+        def password() -> bytes:
             # Never let OpenSSL prompt on the terminal: no password given means none.
-            return key_password or ""
+            return (key_password or "").encode("utf-8", "surrogateescape")
 
         try:
             context.load_cert_chain(security.certfile, security.keyfile, password)

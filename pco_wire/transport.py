@@ -107,6 +107,8 @@ class Stream:
         self.closed = False
         #: The phase errors are reported in; the driver moves it on ("CONNACK", "session").
         self.phase = "session"
+        #: The limit of the last send, for its timeout message.
+        self.send_timeout = 0.0
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -135,6 +137,7 @@ class Stream:
         ``receive`` for a failing stream.
         """
         view = memoryview(data)
+        self.send_timeout = round(deadline - time.monotonic(), 3)
         while view:
             try:
                 sent = self.sock.send(view)
@@ -174,7 +177,9 @@ class Stream:
     def _wait(self, deadline: float, write: bool) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ResponseTimeout("send", 0.0, "the server does not read what we send")
+            raise ResponseTimeout(
+                self.phase, self.send_timeout, "the server does not read what we send"
+            )
         if write:
             select.select([], [self.sock], [], remaining)
         else:
@@ -264,14 +269,19 @@ class WebSocketStream:
         self.address = inner.address
         self.tls = inner.tls
         self._early = early
+        #: A close or text frame met after MQTT bytes of the same read, raised next time.
+        self._deferred: Error | None = None
 
     def fileno(self) -> int:
         return self.inner.fileno()
 
     def pending(self) -> bool:
-        return bool(self._early) or self.inner.pending()
+        return bool(self._early) or self._deferred is not None or self.inner.pending()
 
     def receive(self) -> bytes | None:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         if self._early:
             frames, self._early = self._early, []
             return self._payload(frames)
@@ -294,15 +304,18 @@ class WebSocketStream:
         return None
 
     def _payload(self, frames: list[Any]) -> bytes | None:
-        """The MQTT bytes of binary frames; a text frame or a close frame raises."""
+        """The MQTT bytes of binary frames. A text frame or a close frame raises, after
+        the bytes before it are handed on (a refusal followed by a close keeps its
+        reason)."""
         from websockets.frames import Opcode
 
         out = []
         for frame in frames:
+            error: Error | None = None
             if frame.opcode in (Opcode.BINARY, Opcode.CONT):
                 out.append(bytes(frame.data))
             elif frame.opcode is Opcode.TEXT:
-                raise WebSocketError(
+                error = WebSocketError(
                     self.inner.phase, "expected binary WebSocket frames, got a text frame"
                 )
             elif frame.opcode is Opcode.CLOSE:
@@ -312,11 +325,14 @@ class WebSocketStream:
                     detail = f"code {close.code}{reason}"
                 else:
                     detail = "no code"
-                raise ConnectionClosed(
-                    self.inner.phase,
-                    f"the server closed the WebSocket ({detail})",
-                    websocket=True,
+                error = ConnectionClosed(
+                    self.inner.phase, f"the server closed the WebSocket ({detail})", websocket=True
                 )
+            if error is not None:
+                if not out:
+                    raise error
+                self._deferred = error
+                break
         return b"".join(out) if out else None
 
     def send(self, data: bytes, deadline: float) -> None:
@@ -359,7 +375,7 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     name: str | bytes = host.encode() if host.isascii() else host
     try:
         return socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         pass
     import threading
 
@@ -368,7 +384,7 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     def lookup() -> None:
         try:
             result.append(socket.getaddrinfo(name, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             result.append(exc)
 
     worker = threading.Thread(target=lookup, name="pco_wire-resolve", daemon=True)
@@ -376,10 +392,10 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     worker.join(timeout)
     if not result:
         raise ResponseTimeout("name resolution", timeout, host)
-    if isinstance(result[0], OSError):
+    if isinstance(result[0], (OSError, UnicodeError)):
         exc = result[0]
         raise TransportError(
-            "name resolution", f"cannot resolve {host!r}: {exc.strerror or exc}"
+            "name resolution", f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
     return list(result[0])
 
@@ -464,10 +480,11 @@ def open_stream(
     else:
         assert error is not None
         raise error
+    base = Stream(sock, address)
     try:
-        base = Stream(sock, address)
         if uri.tls:
             assert tls_context is not None
+            # wrap_socket() takes the descriptor over: from here on, close the TLS stream.
             base = _tls_handshake(
                 sock, uri, info, address, tls_context, server_name, timeout, phases
             )
@@ -475,6 +492,7 @@ def open_stream(
             return base
         return _ws_upgrade(base, uri, timeout, phases, ws_headers, ws_subprotocol, max_frame_size)
     except BaseException:
+        base.close()
         sock.close()
         raise
 
@@ -604,7 +622,7 @@ def _ws_upgrade(
             "ws:// and wss:// need the websockets package: pip install 'pco_wire[ws]'",
         ) from None
     inner.phase = "WebSocket upgrade"
-    with _Timed(phases, "WebSocket upgrade", uri.resource):
+    with _Timed(phases, "WebSocket upgrade", uri.shown_resource):
         host = uri.host.partition("%")[0]
         protocol = ClientProtocol(
             WebSocketURI(uri.tls, host, uri.port, uri.path, uri.query),

@@ -68,10 +68,21 @@ class ServerURI(Record):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def shown_resource(self) -> str:
+        """The resource with query values masked: presigned URLs carry tokens there."""
+        if not self.query:
+            return self.path
+        masked = "&".join(
+            f"{key}=***" if sep else key
+            for key, sep, _ in (item.partition("=") for item in self.query.split("&"))
+        )
+        return f"{self.path}?{masked}"
+
     def __str__(self) -> str:
-        # Never the password: this string goes into logs and reports.
+        # Never a secret: this string goes into logs and reports.
         user = f"{self.username}@" if self.username is not None else ""
-        rest = self.resource if self.websocket else ""
+        rest = self.shown_resource if self.websocket else ""
         return f"{self.scheme}://{user}{self.netloc}{rest}"
 
     def __repr__(self) -> str:
@@ -140,14 +151,15 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
         host = unquote(host).lower()
         if not host:
             raise bad("expected a host name or address")
-        if not _valid_host(host):
+        if not valid_host(host):
             raise bad(f"expected a host name or address, got {host!r}")
     if port_text is None:
         port = DEFAULT_PORTS[scheme]
     elif not port_text:
         raise bad("expected a port after ':'")
     elif not (port_text.isascii() and port_text.isdigit()):
-        raise bad(f"expected a port 1..65535, got {port_text!r}")
+        # The text is not quoted: in "user:secret" without a host it is the password.
+        raise bad("expected a port 1..65535 after ':'")
     else:
         port = int(port_text)
         if not 1 <= port <= 65535:
@@ -161,8 +173,11 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
         if path not in ("", "/") or query:
             raise bad(f"expected no path or query with {scheme}://")
         path = query = ""
-    elif not path:
-        path = DEFAULT_WS_PATH
+    else:
+        if any(c <= " " or c == "\x7f" for c in path + query):
+            raise bad("expected no spaces or control characters in the path or query")
+        # The request line is ASCII (RFC 3986 §2.1): other characters go percent-encoded.
+        path, query = _encode(path or DEFAULT_WS_PATH), _encode(query)
     return ServerURI(scheme, host, port, path, query, username, password)
 
 
@@ -182,6 +197,12 @@ def unquote(text: str) -> str:
     return out.decode("utf-8", "replace")
 
 
+def _encode(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
 def _is_hex(pair: str) -> bool:
     return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
 
@@ -189,11 +210,19 @@ def _is_hex(pair: str) -> bool:
 _NOT_IN_HOST = frozenset(" /?#[]@\\")
 
 
-def _valid_host(host: str) -> bool:
+def valid_host(host: str) -> bool:
+    """Whether ``host`` can be a host name (IDNA for non-ASCII names) or an address."""
     # isprintable() is False for control characters and for every space but " ".
-    if not host.isprintable() or not _NOT_IN_HOST.isdisjoint(host):
+    if not host or not host.isprintable() or not _NOT_IN_HOST.isdisjoint(host):
         return False
-    return not host.startswith(".") and ".." not in host
+    if host.startswith(".") or ".." in host:
+        return False
+    if not host.isascii():
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            return False
+    return True
 
 
 def _shown(text: str) -> str:

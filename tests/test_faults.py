@@ -295,23 +295,28 @@ def _ws(peers: Peers, **script: Any) -> Peer:
 
 
 @pytest.mark.parametrize(
-    ("rest", "request_line"),
+    ("rest", "request_line", "shown"),
     [
-        ("/some/path?x=1", "GET /some/path?x=1 HTTP/1.1"),
-        ("", "GET /mqtt HTTP/1.1"),
-        ("/", "GET / HTTP/1.1"),
+        ("/some/path?x=1&flag", "GET /some/path?x=1&flag HTTP/1.1", "/some/path?x=***&flag"),
+        ("", "GET /mqtt HTTP/1.1", "/mqtt"),
+        ("/", "GET / HTTP/1.1", "/"),
+        ("/p\u00e4th", "GET /p%C3%A4th HTTP/1.1", "/p%C3%A4th"),
     ],
-    ids=["path-and-query", "no-path", "root"],
+    ids=["path-and-query", "no-path", "root", "non-ascii"],
 )
-def test_websocket_request_target(peers: Peers, rest: str, request_line: str) -> None:
+def test_websocket_request_target(
+    peers: Peers, rest: str, request_line: str, shown: str
+) -> None:
     peer = _ws(peers)
     result = pco_wire.test_connection(_settings(peer.uri("ws", rest)))
 
     assert result.ok, result
     assert peer.finish()
     assert peer.recording.request_line == request_line
+    # Query values may be tokens (presigned URLs): reports show the keys only.
     upgrade = [p for p in result.phases if p.name == "WebSocket upgrade"]
-    assert upgrade and upgrade[0].detail == request_line.split()[1]
+    assert upgrade and upgrade[0].detail == shown
+    assert "x=1" not in result.uri
     assert peer.recording.names() == ["CONNECT", "DISCONNECT"]
 
 
@@ -442,3 +447,16 @@ def test_websocket_close_frame_before_connack_keeps_its_reason(peers: Peers) -> 
     assert "code 1008" in result.message and "policy" in result.message, result.message
     assert "without an answer" not in result.message, result.message
     assert "mqtts://" not in result.message, result.message
+
+
+def test_websocket_refusal_then_close_in_one_write_keeps_the_refusal(peers: Peers) -> None:
+    # A broker refuses (return code 5) and closes the WebSocket: both frames arrive in one
+    # read, and the refusal is the reason, not the close that follows it.
+    refusal = frame(BINARY, bytes.fromhex("20020005"))
+    close = frame(CLOSE, (1000).to_bytes(2, "big") + b"bye")
+    peer = _ws(peers, after_connect=(refusal + close,))
+    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+
+    assert (result.exit_code, result.category, result.return_code) == (1, "not-authorized", 5)
+    assert peer.finish()
+

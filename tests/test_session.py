@@ -965,10 +965,20 @@ def test_invalid_connect_is_refused_at_construction(connect: Connect, field: str
 def test_connack_decoded_the_way_of_the_protocol_level(
     data: bytes, level: int, expected: tuple[object, ...]
 ) -> None:
-    connect = Connect("gw31", protocol_level=level)
+    # Clean session off: with it on, session present 1 would break §3.2.2.2 (tested below).
+    connect = Connect("gw31", clean_session=False, protocol_level=level)
     session = connecting(connect)
     session.receive_data(data, now=T0 + 0.5)
     assert describe(session.events()) == [expected]
+
+
+def test_session_present_with_clean_session_on_is_a_protocol_error() -> None:
+    session = connecting(Connect("gw1", clean_session=True))
+    session.receive_data(b"\x20\x02\x01\x00", now=T0 + 0.5)
+    assert describe(session.events()) == [
+        closed(UnexpectedPacket("expected session present 0 with clean session on, got 1", 0))
+    ]
+    assert session.data_to_send() == b""
 
 
 def test_mqtt31_connect_names_its_protocol() -> None:
