@@ -541,6 +541,9 @@ class Client:
                 if self._stop:
                     session.disconnect(now=time.monotonic())
                     conn.flush()
+                    # MQTT 3.1.1 §3.14.4: after DISCONNECT the client closes the
+                    # connection, before anything else (the server closes it too).
+                    conn.stream.close()
                 self._dispatch(session.events())
         except Exception as exc:
             _log.exception("pco_wire client thread failed")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ._record import Record
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, Self
+    from typing import Any, Self
 
 __all__ = [
     "CONNACKS",
@@ -92,41 +94,16 @@ _CONNACK_TEXT = {
 }
 
 
-class _Packet:
-    """Equality, hashing, repr and ``replace`` from the ``_fields`` a packet declares."""
+class _Packet(Record):
+    """A Record that is immutable by convention, so hashable, and pickles by its fields."""
 
     __slots__ = ()
-    _fields: ClassVar[tuple[str, ...]] = ()
-    _hidden: ClassVar[frozenset[str]] = frozenset()
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._values()))
 
-    def __repr__(self) -> str:
-        shown = (
-            f"{name}=<hidden>"
-            if name in self._hidden and value is not None
-            else f"{name}={value!r}"
-            for name, value in zip(self._fields, self._values(), strict=True)
-        )
-        return f"{type(self).__name__}({', '.join(shown)})"
-
     def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
         return type(self), self._values()
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with the given fields changed."""
-        fields = dict(zip(self._fields, self._values(), strict=True))
-        fields.update(changes)
-        return type(self)(**fields)
 
 
 class Will(_Packet):
