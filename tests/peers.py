@@ -550,6 +550,9 @@ def websocket_server(
     return handle
 
 
+DISCONNECT_HOLD = 0.1
+
+
 def relay(port: int) -> Handler:
     """Forward each client to 127.0.0.1:``port`` and record both directions. When one
     side ends its stream, the relay passes the half-close on and keeps reading the other
@@ -579,7 +582,11 @@ def relay(port: int) -> Handler:
                             pass
                         continue
                     if sock is conn.sock:
-                        conn.note(data)
+                        if any(packet[0] >> 4 == 14 for packet in conn.note(data)):
+                            # Hold the DISCONNECT back a little: Mosquitto closes as soon
+                            # as it reads one, and a client that closes right after sending
+                            # it must still be seen closing first.
+                            time.sleep(DISCONNECT_HOLD)
                     else:
                         now = time.monotonic()
                         recording.answers += ((now, packet) for packet in answers.feed(data))
