@@ -96,6 +96,16 @@ class _Timed:
 # ---------------------------------------------------------------------------- streams
 
 
+def _quick_ack(sock: socket.socket) -> None:
+    """Acknowledge what arrives next at once (Linux; the kernel drops back to delayed
+    acknowledgements by itself, so this is asked again after each send)."""
+    if _QUICKACK is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:
+            pass
+
+
 class Stream:
     """A connected, non-blocking TCP or TLS socket."""
 
@@ -148,15 +158,11 @@ class Stream:
                 self._wait(deadline, write=wants == "write")
                 continue
             view = view[sent:]
-        if _QUICKACK is not None:
-            # The answer (CONNACK, PINGRESP) is small and often follows other small
-            # segments of the server's (TLS session tickets); a server with Nagle on, as
-            # Mosquitto's default is, holds it until we acknowledge those, and Linux
-            # delays that acknowledgement by 40 ms unless told otherwise, for each answer.
-            try:
-                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:
-                pass
+        # The answer (CONNACK, PINGRESP) is small and often follows other small segments
+        # of the server's (TLS session tickets); a server with Nagle on, as Mosquitto's
+        # default is, holds it until we acknowledge those, and Linux delays that
+        # acknowledgement by 40 ms unless told otherwise, for each answer.
+        _quick_ack(self.sock)
 
     def _send_error(self, exc: OSError) -> Error:
         return self._error(exc, "send")
@@ -516,6 +522,7 @@ def _tls_handshake(
         )
         try:
             tls_sock.settimeout(timeout)
+            _quick_ack(tls_sock)  # the handshake is a ping-pong of small segments too
             tls_sock.do_handshake()
         except Exception as exc:
             tls_sock.close()
