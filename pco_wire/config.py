@@ -1,0 +1,457 @@
+"""Settings files: TOML a person can read and edit, read with ``tomllib``, written by us.
+
+::
+
+    server_uri = "mqtts://broker.plant.local"
+    client_id = "gateway17"
+    username = "plant"
+    password_env = "MQTT_PASSWORD"
+    response_timeout = 10.0
+    keep_alive = 60
+    clean_session = true
+    protocol = "3.1.1"
+
+    [will]
+    topic = "plant/gateway17/status"
+    message = "offline"
+    qos = 1
+    retain = true
+
+    [security]
+    cafile = "/etc/pco_wire/plant-ca.pem"
+
+    [websocket]
+    headers = ["X-Plant: line 3"]
+
+Missing keys take the defaults; unknown keys are an error that suggests the nearest known
+one. The writer is ours, not a library: it writes only the value types above (strings,
+booleans, integers, floats, lists of strings, three tables), about forty lines, tested by a
+round-trip property; the runtime stays free of dependencies. It does not keep comments,
+with one exception: writing back a generated client ID edits that one line.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .errors import InvalidSettings
+from .settings import TLS_VERSIONS, Security, Settings, WillSettings, generate_client_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["TEMPLATE", "dumps", "keep_client_id", "load", "loads", "save", "to_dict"]
+
+# (kind, default) of every key, by table; the order is the order written.
+_TOP: dict[str, tuple[str, Any]] = {
+    "server_uri": ("string", None),
+    "client_id": ("string", ""),
+    "username": ("string", None),
+    "password": ("string", None),
+    "password_env": ("string", None),
+    "password_file": ("string", None),
+    "response_timeout": ("seconds", 10.0),
+    "keep_alive": ("integer", 60),
+    "clean_session": ("boolean", True),
+    "protocol": ("string", "3.1.1"),
+}
+_WILL: dict[str, tuple[str, Any]] = {
+    "topic": ("string", None),
+    "message": ("string", ""),
+    "qos": ("integer", 0),
+    "retain": ("boolean", False),
+}
+_SECURITY: dict[str, tuple[str, Any]] = {
+    "cafile": ("string", None),
+    "certfile": ("string", None),
+    "keyfile": ("string", None),
+    "keyfile_password": ("string", None),
+    "keyfile_password_env": ("string", None),
+    "keyfile_password_file": ("string", None),
+    "verify_hostname": ("boolean", True),
+    "insecure": ("boolean", False),
+    "server_name": ("string", None),
+    "alpn": ("strings", ()),
+    "tls_min_version": ("string", "1.2"),
+}
+_WEBSOCKET: dict[str, tuple[str, Any]] = {"headers": ("strings", ())}
+_TABLES = {"will": _WILL, "security": _SECURITY, "websocket": _WEBSOCKET}
+_KNOWN = [*_TOP, *_TABLES, *(f"{t}.{k}" for t, keys in _TABLES.items() for k in keys)]
+_SECRETS = ("password", "security.keyfile_password")
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def load(path: str) -> tuple[Settings, list[str]]:
+    """The settings in the file at ``path``, and warnings about it (a password others can
+    read). Raises InvalidSettings listing every problem: unreadable file, TOML syntax,
+    unknown keys, wrong types, and every rule of ``Settings.problems()``."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
+    settings = loads(data.decode("utf-8", "replace"), source=path)
+    warnings = []
+    if (settings.password is not None or settings.security.keyfile_password is not None) and (
+        mode & (stat.S_IRGRP | stat.S_IROTH)
+    ):
+        warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
+    return settings, warnings
+
+
+def loads(text: str, source: str = "the settings") -> Settings:
+    """Settings from TOML text. Raises InvalidSettings listing every problem."""
+    import tomllib  # about 13 ms at start-up: only when a file is read
+
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSettings([("file", f"{source} is not valid TOML: {exc}")]) from None
+    return from_dict(document)
+
+
+def from_dict(document: dict[str, Any]) -> Settings:
+    """Settings from a parsed document. Raises InvalidSettings listing every problem."""
+    problems: list[tuple[str, str]] = []
+    top = _section(document, "", _TOP, problems)
+    tables = {}
+    for name, keys in _TABLES.items():
+        table = document.get(name, {})
+        if not isinstance(table, dict):
+            problems.append((name, f"expected a [{name}] table, got {_kind(table)}"))
+            table = {}
+        tables[name] = _section(table, f"{name}.", keys, problems)
+    if top["server_uri"] is None and not any(f == "server_uri" for f, _ in problems):
+        problems.append(("server_uri", "expected a URI such as mqtt://host:1883, got none"))
+    will = None
+    if "will" in document:
+        w = tables["will"]
+        if w["topic"] is None:
+            problems.append(("will.topic", "expected a topic in the [will] table, got none"))
+        else:
+            will = WillSettings(w["topic"], w["message"], w["qos"], w["retain"])
+    s = tables["security"]
+    headers = []
+    for index, line in enumerate(tables["websocket"]["headers"]):
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            problems.append(
+                (f"websocket.headers[{index}]", f"expected 'Name: value', got {line!r}")
+            )
+        else:
+            headers.append((name.strip(), value.strip()))
+    settings = Settings(
+        server_uri=top["server_uri"] or "",
+        client_id=top["client_id"],
+        username=top["username"],
+        password=top["password"],
+        password_env=top["password_env"],
+        password_file=top["password_file"],
+        response_timeout=top["response_timeout"],
+        keep_alive=top["keep_alive"],
+        clean_session=top["clean_session"],
+        protocol=top["protocol"],
+        will=will,
+        security=Security(**s),
+        ws_headers=tuple(headers),
+    )
+    known = {field for field, _ in problems}
+    problems += [(f, r) for f, r in settings.problems() if f not in known]
+    if problems:
+        raise InvalidSettings(problems)
+    return settings
+
+
+def _section(
+    table: dict[str, Any], prefix: str, keys: dict[str, tuple[str, Any]], problems: list[Any]
+) -> dict[str, Any]:
+    out = {}
+    for key in table:
+        if key in keys or (not prefix and key in _TABLES):
+            continue
+        problems.append((f"{prefix}{key}", f"unknown key{_nearest(prefix + key)}"))
+    for key, (kind, default) in keys.items():
+        if key not in table:
+            out[key] = default
+            continue
+        value = table[key]
+        reason = _type_problem(kind, value)
+        if reason:
+            problems.append((f"{prefix}{key}", reason))
+            value = default
+        elif kind == "strings":
+            value = tuple(value)
+        elif kind == "seconds":
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def _type_problem(kind: str, value: Any) -> str | None:
+    expected = {
+        "string": "a string in quotes",
+        "integer": "a whole number",
+        "seconds": "a number of seconds",
+        "boolean": "true or false",
+        "strings": 'a list of strings, e.g. ["a", "b"]',
+    }[kind]
+    ok = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "seconds": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }[kind]
+    return None if ok else f"expected {expected}, got {_kind(value)} {value!r}"
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _nearest(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, _KNOWN, n=1, cutoff=0.6)
+    if not close and "." in key:
+        close = difflib.get_close_matches(key.rpartition(".")[2], _KNOWN, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def to_dict(settings: Settings) -> dict[str, Any]:
+    """The document ``dumps`` writes: values that are not None, tables when they hold any."""
+    top = {
+        "server_uri": settings.server_uri,
+        "client_id": settings.client_id,
+        "username": settings.username,
+        "password": settings.password,
+        "password_env": settings.password_env,
+        "password_file": settings.password_file,
+        "response_timeout": float(settings.response_timeout),
+        "keep_alive": settings.keep_alive,
+        "clean_session": settings.clean_session,
+        "protocol": settings.protocol,
+    }
+    document: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
+    if settings.will is not None:
+        w = settings.will
+        document["will"] = {
+            "topic": w.topic,
+            "message": w.message,
+            "qos": w.qos,
+            "retain": w.retain,
+        }
+    sec = settings.security
+    given = sec.given()
+    if given:
+        document["security"] = {
+            key: list(getattr(sec, key)) if key == "alpn" else getattr(sec, key)
+            for key in _SECURITY
+            if key in given
+        }
+    if settings.ws_headers:
+        document["websocket"] = {"headers": [f"{n}: {v}" for n, v in settings.ws_headers]}
+    return document
+
+
+def dumps(settings: Settings) -> str:
+    """TOML text that ``loads`` reads back as equal settings."""
+    document = to_dict(settings)
+    lines = ["# pco_wire settings: python -m pco_wire config check FILE", ""]
+    lines += [f"{key} = {_value(value)}" for key, value in document.items() if key not in _TABLES]
+    for table in _TABLES:
+        if table in document:
+            lines += ["", f"[{table}]"]
+            lines += [f"{key} = {_value(value)}" for key, value in document[table].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # repr() of a finite float is valid TOML and reads back exactly
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    raise RuntimeError(f"no TOML form for {type(value).__name__}")
+
+
+def _string(text: str) -> str:
+    """A TOML basic string (TOML 1.0 §String): escapes for quote, backslash and controls."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "\b\t\n\f\r":
+            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate (undecodable bytes from the environment) cannot be written.
+            raise InvalidSettings([("file", "expected text that is UTF-8, got undecodable bytes")])
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def save(settings: Settings, path: str) -> None:
+    """Write ``settings`` to ``path`` atomically: a temporary file in the same directory,
+    flushed to disk, renamed over the original. The original's permissions are kept; a
+    file holding a password is made readable by its owner only. Raises InvalidSettings
+    (field "file") when the file cannot be written."""
+    _replace(path, dumps(settings), _holds_secret(settings))
+
+
+def _holds_secret(settings: Settings) -> bool:
+    return settings.password is not None or settings.security.keyfile_password is not None
+
+
+def _replace(path: str, text: str, secret: bool) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    if secret:
+        mode &= 0o700  # the owner only (§ "Secrets" of the README)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(descriptor, text.encode())
+            os.fchmod(descriptor, mode)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+    except OSError as exc:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise InvalidSettings([("file", f"cannot write {path!r}: {exc.strerror}")]) from None
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+# ---------------------------------------------------------------------------- identity
+
+
+def keep_client_id(settings: Settings, path: str) -> Settings:
+    """A blank client ID generated and written to ``path`` before anything is sent, so
+    that one configuration is one client identity. Settings with an ID come back as they
+    are. Raises InvalidSettings (field "file") when the file cannot be written: an ID that
+    is not kept would make the next run another client."""
+    if settings.client_id:
+        return settings
+    client_id = generate_client_id()
+    kept = settings.replace(client_id=client_id)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
+    edited = _with_client_id(text, client_id)
+    try:
+        same = edited is not None and loads(edited, source=path) == kept
+    except InvalidSettings:
+        same = False
+    # One line edited keeps the person's comments; if that did not say exactly the same
+    # thing, the whole file is written anew.
+    _replace(path, edited if same and edited is not None else dumps(kept), _holds_secret(kept))
+    return kept
+
+
+def _with_client_id(text: str, client_id: str) -> str | None:
+    """``text`` with ``client_id = "..."`` set among the top-level keys, or None when the
+    file is not simple enough to edit by line."""
+    lines = text.splitlines(keepends=True)
+    line = f'client_id = "{client_id}"\n'
+    first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
+    for index in range(first_table):
+        key = lines[index].partition("=")[0].strip()
+        if key == "client_id":
+            lines[index] = line
+            return "".join(lines)
+    for index in range(first_table):
+        if lines[index].partition("=")[0].strip() == "server_uri":
+            lines.insert(index + 1, line)
+            return "".join(lines)
+    return None
+
+
+# ---------------------------------------------------------------------------- template
+
+TEMPLATE = f"""\
+# pco_wire settings. Every key is shown with its default; delete what you do not need.
+# Check this file with: python -m pco_wire config check FILE
+
+# mqtt:// (TCP, 1883), mqtts:// (TLS, 8883), ws:// (WebSocket, 80), wss:// (443).
+server_uri = "mqtt://localhost:1883"
+
+# 1 to 23 of 0-9 a-z A-Z. Left blank, one is generated on the first connection and
+# written here: one configuration, one client identity. A copy of this file connects as
+# the same client, and two gateways with one ID throw each other off the broker.
+client_id = ""
+
+# username = "gateway"
+# At most one of: password (kept in this file, which is then made readable by you only),
+# password_env (an environment variable), password_file (one trailing newline stripped).
+# password_env = "MQTT_PASSWORD"
+
+# Seconds the server has to answer each step (TCP, TLS, WebSocket, CONNACK, PINGRESP).
+response_timeout = 10.0
+# Longest gap in seconds between two packets sent; 0: no PINGREQ at all.
+keep_alive = 60
+# true: missed messages are not delivered after an interruption.
+clean_session = true
+# "3.1.1" or "3.1".
+protocol = "3.1.1"
+
+# The message the server publishes if the gateway vanishes.
+# [will]
+# topic = "plant/gateway/status"
+# message = "offline"
+# qos = 0
+# retain = false
+
+# For mqtts:// and wss:// only.
+# [security]
+# cafile = "/path/to/ca.pem"        # default: the system's trust store
+# certfile = "/path/to/client.pem"
+# keyfile = "/path/to/client.key"
+# keyfile_password_env = "KEY_PASSWORD"
+# verify_hostname = true
+# insecure = false                  # true: no certificate check at all (warns)
+# server_name = "broker.example"
+# alpn = ["mqtt"]
+# tls_min_version = "1.2"            # one of {", ".join(TLS_VERSIONS)}
+
+# For ws:// and wss:// only.
+# [websocket]
+# headers = ["X-Plant: line 3"]
+"""
