@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .diagnose import EXIT_CODES, diagnose
 from .errors import Error, InvalidSettings
-from .settings import TLS_VERSIONS, Security, Settings, WillSettings
+from .settings import TLS_VERSIONS, Settings, WillSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,6 +71,31 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     monitor.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
+    wizard = commands.add_parser(
+        "wizard",
+        help="set a connection up, question by question, test it, and save it",
+        description="Ask for every setting (scheme first; security questions only for "
+        "mqtts and wss), test the connection, and write the settings file. Without a "
+        "terminal, answers are read from standard input, one per line.",
+        formatter_class=_Formatter,
+    )
+    wizard.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="the file to write, or to edit if it exists (default ./pco_wire.toml)",
+    )
+    config = commands.add_parser(
+        "config",
+        help="show, check or create a settings file",
+        description="show FILE: the settings, secrets masked. check FILE: every problem, "
+        "exit 2 if any. init FILE: a commented template with every key and its default.",
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    config.add_argument("action", choices=("show", "check", "init"))
+    config.add_argument("file", metavar="FILE")
+    config.add_argument("--force", action="store_true", help="init: replace an existing file")
     for name, sub in (("test", test), ("monitor", monitor)):
         if command in (None, name):
             _connection_options(sub)
@@ -105,14 +130,25 @@ def _header(text: str) -> tuple[str, str]:
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("uri", metavar="URI", help="mqtt://, mqtts://, ws:// or wss://host[:port]")
+    # Every default is SUPPRESS: an option left out is absent from the namespace, so that
+    # a settings file's value stands unless the command line gives another.
+    p.set_defaults(json=False, debug=False)
+    p.add_argument(
+        "uri",
+        nargs="?",
+        metavar="URI",
+        help="mqtt://, mqtts://, ws:// or wss://host[:port]; may come from --config",
+    )
+    p.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="settings file (TOML); options given here override it; a blank client ID is "
+        "generated and kept in it",
+    )
     client = p.add_argument_group("client")
     client.add_argument(
-        "--client-id",
-        "-i",
-        default="",
-        metavar="ID",
-        help="1..23 of 0-9 a-z A-Z; generated when left out",
+        "--client-id", "-i", metavar="ID", help="1..23 of 0-9 a-z A-Z; generated when left out"
     )
     client.add_argument("--username", "-u", metavar="NAME")
     secret = client.add_mutually_exclusive_group()
@@ -137,7 +173,6 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
         "--response-timeout",
         "-t",
         type=_positive,
-        default=10.0,
         metavar="S",
         help="seconds the server has for each phase and answer (default 10)",
     )
@@ -145,7 +180,6 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
         "--keep-alive",
         "-k",
         type=_keep_alive,
-        default=60,
         metavar="S",
         help="longest gap between two packets we send; 0: no PINGREQ (default 60)",
     )
@@ -153,22 +187,23 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     clean.add_argument(
         "--clean-session",
         dest="clean_session",
-        action="store_true",
-        default=True,
+        action="store_const",
+        const=True,
         help="no missed messages after an interruption (default)",
     )
     clean.add_argument(
         "--no-clean-session",
         dest="clean_session",
-        action="store_false",
-        help="the server keeps the session (needs --client-id)",
+        action="store_const",
+        const=False,
+        help="the server keeps the session (needs a client ID)",
     )
-    client.add_argument("--protocol", choices=("3.1.1", "3.1"), default="3.1.1")
+    client.add_argument("--protocol", choices=("3.1.1", "3.1"), help="default 3.1.1")
     will = p.add_argument_group("will (published by the server if the gateway vanishes)")
     will.add_argument("--will-topic", metavar="TOPIC")
-    will.add_argument("--will-message", default="", metavar="TEXT")
-    will.add_argument("--will-qos", type=int, choices=(0, 1, 2), default=0)
-    will.add_argument("--will-retain", action="store_true")
+    will.add_argument("--will-message", metavar="TEXT")
+    will.add_argument("--will-qos", type=int, choices=(0, 1, 2))
+    will.add_argument("--will-retain", action="store_const", const=True)
     tls = p.add_argument_group("security (mqtts:// and wss:// only)")
     tls.add_argument(
         "--cafile",
@@ -178,27 +213,34 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     tls.add_argument("--certfile", "--cert", metavar="FILE", help="client certificate (PEM)")
     tls.add_argument("--keyfile", "--key", metavar="FILE", help="client key (PEM)")
     key = tls.add_mutually_exclusive_group()
-    key.add_argument("--key-password-env", metavar="VAR")
-    key.add_argument("--key-password-file", metavar="FILE")
-    tls.add_argument("--tls-min-version", choices=TLS_VERSIONS, default="1.2")
+    key.add_argument("--key-password-env", "--keyfile-password-env", metavar="VAR")
+    key.add_argument("--key-password-file", "--keyfile-password-file", metavar="FILE")
+    tls.add_argument("--tls-min-version", choices=TLS_VERSIONS, help="default 1.2")
     tls.add_argument(
         "--server-name",
         metavar="NAME",
         help="name for SNI and the certificate check, if not the host",
     )
-    tls.add_argument("--alpn", action="append", default=[], metavar="PROTOCOL")
-    tls.add_argument(
+    tls.add_argument("--alpn", action="append", metavar="PROTOCOL")
+    verify = tls.add_mutually_exclusive_group()
+    verify.add_argument(
+        "--verify-hostname", dest="verify_hostname", action="store_const", const=True
+    )
+    verify.add_argument(
         "--no-verify-hostname",
-        action="store_true",
+        dest="verify_hostname",
+        action="store_const",
+        const=False,
         help="accept a trusted certificate for any name (warns)",
     )
-    tls.add_argument("--insecure", action="store_true", help="verify no certificate at all (warns)")
+    tls.add_argument(
+        "--insecure", action="store_const", const=True, help="verify no certificate at all (warns)"
+    )
     ws = p.add_argument_group("websocket (ws:// and wss:// only)")
     ws.add_argument(
         "--ws-header",
         action="append",
         type=_header,
-        default=[],
         metavar="'NAME: VALUE'",
         help="extra upgrade request header (repeatable)",
     )
@@ -209,63 +251,121 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wire log and tracebacks on stderr (passwords stay hidden)",
     )
+    for action in p._actions:
+        if action.dest not in ("help", "json", "debug"):
+            action.default = argparse.SUPPRESS
 
 
-def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
-    password = args.password
-    if password is not None:
-        warnings.append(
-            "--password on the command line can be seen by other users of this "
-            "machine: prefer --password-env, --password-file or --password-prompt"
+def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, str | None]:
+    """The settings: the file's (if --config), overridden by what the command line gives;
+    and the file's path."""
+    given = vars(args)
+    path: str | None = given.get("config")
+    if path is not None:
+        from .config import load
+
+        base, file_warnings = load(path)
+        warnings += file_warnings
+    elif given.get("uri"):
+        base = Settings(given["uri"])
+    else:
+        raise InvalidSettings([("server_uri", "expected a URI, or --config FILE")])
+    changes: dict[str, Any] = {}
+    if given.get("uri"):
+        changes["server_uri"] = given["uri"]
+    for option in (
+        "client_id",
+        "username",
+        "response_timeout",
+        "keep_alive",
+        "clean_session",
+        "protocol",
+    ):
+        if option in given:
+            changes[option] = given[option]
+    password_options = ("password", "password_env", "password_file", "password_prompt")
+    if any(option in given for option in password_options):
+        # One source replaces whatever source the file named.
+        changes.update(
+            password=given.get("password"),
+            password_env=given.get("password_env"),
+            password_file=given.get("password_file"),
         )
-    if args.password_prompt:
-        if not sys.stdin.isatty():
-            raise InvalidSettings([("password", "--password-prompt needs a terminal")])
-        import getpass
+        if "password" in given:
+            warnings.append(
+                "--password on the command line can be seen by other users of this "
+                "machine: prefer --password-env, --password-file or --password-prompt"
+            )
+        if given.get("password_prompt"):
+            changes["password"] = _prompt_password()
+    will_options = {
+        k[5:]: given[k]
+        for k in ("will_topic", "will_message", "will_qos", "will_retain")
+        if k in given
+    }
+    if will_options:
+        current = base.will or WillSettings("")
+        if "topic" not in will_options and base.will is None:
+            raise InvalidSettings([("will.topic", "expected --will-topic with the other --will-*")])
+        changes["will"] = current.replace(**will_options)
+    security: dict[str, Any] = {}
+    for option, field in (
+        ("cafile", "cafile"),
+        ("certfile", "certfile"),
+        ("keyfile", "keyfile"),
+        ("server_name", "server_name"),
+        ("tls_min_version", "tls_min_version"),
+        ("verify_hostname", "verify_hostname"),
+        ("insecure", "insecure"),
+    ):
+        if option in given:
+            security[field] = given[option]
+    if "alpn" in given:
+        security["alpn"] = tuple(a for item in given["alpn"] for a in item.split(",") if a)
+    if "key_password_env" in given or "key_password_file" in given:
+        security.update(
+            keyfile_password=None,
+            keyfile_password_env=given.get("key_password_env"),
+            keyfile_password_file=given.get("key_password_file"),
+        )
+    if security:
+        changes["security"] = base.security.replace(**security)
+    if "ws_header" in given:
+        changes["ws_headers"] = tuple(given["ws_header"])
+    return base.replace(**changes), path
 
-        try:
-            password = getpass.getpass("password: ")
-        except EOFError:
-            raise InvalidSettings([("password", "no password was typed")]) from None
-    security = Security(
-        cafile=args.cafile,
-        certfile=args.certfile,
-        keyfile=args.keyfile,
-        keyfile_password_env=args.key_password_env,
-        keyfile_password_file=args.key_password_file,
-        verify_hostname=not args.no_verify_hostname,
-        insecure=args.insecure,
-        server_name=args.server_name,
-        alpn=tuple(a for item in args.alpn for a in item.split(",") if a),
-        tls_min_version=args.tls_min_version,
-    )
-    will = None
-    if args.will_topic is not None:
-        will = WillSettings(args.will_topic, args.will_message, args.will_qos, args.will_retain)
-    elif args.will_message or args.will_retain or args.will_qos:
-        raise InvalidSettings([("will.topic", "expected --will-topic with the other --will-*")])
-    return Settings(
-        server_uri=args.uri,
-        client_id=args.client_id,
-        username=args.username,
-        password=password,
-        password_env=args.password_env,
-        password_file=args.password_file,
-        response_timeout=args.response_timeout,
-        keep_alive=args.keep_alive,
-        clean_session=args.clean_session,
-        protocol=args.protocol,
-        will=will,
-        security=security,
-        ws_headers=tuple(args.ws_header),
-    )
+
+def _prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise InvalidSettings([("password", "--password-prompt needs a terminal")])
+    import getpass
+
+    try:
+        return getpass.getpass("password: ")
+    except EOFError:
+        raise InvalidSettings([("password", "no password was typed")]) from None
+
+
+def _keep_identity(settings: Settings, path: str | None) -> Settings:
+    """With a settings file and no client ID, generate one and write it to the file
+    before anything is sent (one configuration, one client identity)."""
+    if path is None or settings.client_id:
+        return settings
+    from .config import keep_client_id
+    from .settings import generate_client_id
+
+    # Check everything else first: a file is not changed for settings that cannot work.
+    problems = settings.replace(client_id=generate_client_id()).problems()
+    if problems:
+        raise InvalidSettings(problems)
+    return keep_client_id(settings, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser(argv[0] if argv else None).parse_args(argv)
-    if args.debug or args.command == "monitor":
+    if getattr(args, "debug", False) or args.command == "monitor":
         # Only then: logging costs more at start-up than a whole test on loopback.
         import logging
 
@@ -274,9 +374,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
             stream=sys.stderr,
         )
+    if args.command == "config":
+        return _config_command(args)
+    if args.command == "wizard":
+        from . import wizard
+
+        return wizard.run(
+            args.output, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty()
+        )
     warnings: list[str] = []
     try:
-        settings = _settings(args, warnings)
+        settings, path = _settings(args, warnings)
+        settings = _keep_identity(settings, path)
         if args.command == "test":
             return _test(settings, args, warnings)
         return _monitor(settings, args, warnings)
@@ -291,6 +400,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
 
+def _config_command(args: argparse.Namespace) -> int:
+    from . import config
+
+    path = args.file
+    if args.action == "init":
+        if os.path.exists(path) and not args.force:
+            print(
+                f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(config.TEMPLATE)
+        except OSError as exc:
+            print(
+                f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"wrote {path}: every key with its default; edit it, then: "
+            f"python -m pco_wire config check {path}"
+        )
+        return 0
+    try:
+        settings, warnings = config.load(path)
+    except InvalidSettings as exc:
+        print(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}")
+        for field, reason in exc.problems:
+            print(f"  {field}: {reason}")
+        return 2
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.action == "check":
+        print(f"{path}: ok")
+        return 0
+    sys.stdout.write(config.dumps(config.masked(settings)))
+    return 0
+
+
 def _fail(
     args: argparse.Namespace, code: int, category: str, message: str, exc: BaseException
 ) -> int:
@@ -301,7 +451,14 @@ def _fail(
         from .client import TestResult
         from .uri import _shown
 
-        print(_json(TestResult(False, code, category, message, _shown(args.uri)).to_json(), 2))
+        print(
+            _json(
+                TestResult(
+                    False, code, category, message, _shown(getattr(args, "uri", None) or "")
+                ).to_json(),
+                2,
+            )
+        )
     elif args.json:
         print(
             _json({"event": "failed", "exit_code": code, "category": category, "message": message})

@@ -130,11 +130,10 @@ def from_dict(document: dict[str, Any]) -> Settings:
         problems.append(("server_uri", "expected a URI such as mqtt://host:1883, got none"))
     will = None
     if "will" in document:
+        # A [will] table without a topic is checked like one with an empty topic, so that
+        # its other mistakes are reported too.
         w = tables["will"]
-        if w["topic"] is None:
-            problems.append(("will.topic", "expected a topic in the [will] table, got none"))
-        else:
-            will = WillSettings(w["topic"], w["message"], w["qos"], w["retain"])
+        will = WillSettings(w["topic"] or "", w["message"], w["qos"], w["retain"])
     s = tables["security"]
     headers = []
     for index, line in enumerate(tables["websocket"]["headers"]):
@@ -455,3 +454,23 @@ protocol = "3.1.1"
 # [websocket]
 # headers = ["X-Plant: line 3"]
 """
+
+
+def masked(settings: Settings) -> Settings:
+    """``settings`` with every secret replaced by ``***`` (for ``config show``)."""
+    security = settings.security
+    if security.keyfile_password is not None:
+        security = security.replace(keyfile_password="***")
+    headers = tuple((name, "***") for name, _ in settings.ws_headers)
+    return settings.replace(
+        password=None if settings.password is None else "***",
+        security=security,
+        ws_headers=headers,
+        server_uri=_masked_uri(settings.server_uri),
+    )
+
+
+def _masked_uri(text: str) -> str:
+    from .uri import _shown
+
+    return _shown(text)
