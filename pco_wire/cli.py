@@ -198,7 +198,25 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
         const=False,
         help="the server keeps the session (needs a client ID)",
     )
-    client.add_argument("--protocol", choices=("3.1.1", "3.1"), help="default 3.1.1")
+    client.add_argument(
+        "--protocol",
+        choices=("3.1.1", "3.1", "auto"),
+        help="default 3.1.1; auto: 3.1.1, then 3.1 once if the server refuses 3.1.1",
+    )
+    client.add_argument(
+        "--max-packet-size", type=int, metavar="BYTES", help="largest packet accepted (1 MiB)"
+    )
+    again = p.add_argument_group("reconnecting (monitor)")
+    again.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_const",
+        const=False,
+        help="end at the first loss instead of connecting again",
+    )
+    again.add_argument("--reconnect", dest="reconnect", action="store_const", const=True)
+    again.add_argument("--reconnect-min-delay", type=_positive, metavar="S", help="default 1")
+    again.add_argument("--reconnect-max-delay", type=_positive, metavar="S", help="default 120")
     will = p.add_argument_group("will (published by the server if the gateway vanishes)")
     will.add_argument("--will-topic", metavar="TOPIC")
     will.add_argument("--will-message", metavar="TEXT")
@@ -280,6 +298,10 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
         "keep_alive",
         "clean_session",
         "protocol",
+        "max_packet_size",
+        "reconnect",
+        "reconnect_min_delay",
+        "reconnect_max_delay",
     ):
         if option in given:
             changes[option] = given[option]
@@ -521,7 +543,8 @@ def _json(document: object, indent: int | None = None) -> str:
 
 def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
     from .client import Client
-    from .session import Closed, Connected, Event, PacketReceived, PingSent, PongReceived
+    from .reconnect import GivingUp, Reconnecting, TakeoverSuspected
+    from .session import Closed, Connected, PacketReceived, PingSent, PongReceived
 
     def emit(kind: str, text: str, **extra: Any) -> None:
         if args.json:
@@ -529,9 +552,17 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         else:
             print(f"{_stamp()} {text}", flush=True)
 
-    def on_event(event: Event) -> None:
+    def on_event(event: Any) -> None:
         if isinstance(event, Connected):
-            pass  # said once connect() returns, with the address and the client ID
+            if client.info is not None and started:
+                info = client.info
+                present = "yes" if event.session_present else "no"
+                emit(
+                    "connected",
+                    f"connected again to {info.address} as {info.client_id}; "
+                    f"session present: {present}",
+                    session_present=event.session_present,
+                )
         elif isinstance(event, PingSent):
             emit("pingreq", "PINGREQ sent")
         elif isinstance(event, PongReceived):
@@ -542,10 +573,27 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             name = getattr(packet.packet_type, "name", str(packet.packet_type))
             emit("packet", f"{name} received ({len(packet.body)} bytes)", type=name)
         elif isinstance(event, Closed) and event.error is not None:
-            emit("lost", f"connection lost: {event.error}")
+            emit("lost", f"connection lost: {client.diagnose(event.error)[2]}")
+        elif isinstance(event, Reconnecting):
+            emit(
+                "reconnecting",
+                f"connecting again in {event.delay:.1f} s (attempt "
+                f"{event.attempt + 1}, after: {event.error})",
+                delay=event.delay,
+            )
+        elif isinstance(event, TakeoverSuspected):
+            emit(
+                "takeover",
+                f"the server keeps closing the connection soon after accepting "
+                f"it: another client probably uses client ID {event.client_id!r}; slowing "
+                "down (two gateways with one ID throw each other off)",
+            )
+        elif isinstance(event, GivingUp):
+            emit("giving-up", f"not connecting again: {client.diagnose(event.error)[2]}")
 
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    started = False
     client = Client(settings, on_event=on_event)
     try:
         info = client.connect()
@@ -560,6 +608,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         f"connected to {info.uri} ({info.address}) as {info.client_id}; session present: {present}",
         session_present=info.session_present,
     )
+    started = True
     end = None if args.duration is None else time.monotonic() + args.duration
     # SIGTERM ends the watch like Ctrl-C: with a DISCONNECT.
     import signal
@@ -571,7 +620,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
                 break
     except KeyboardInterrupt:
         emit("interrupted", "interrupted")
-    if client.error is None and not client.wait(0):
+    if not client.wait(0):
         client.disconnect()
         emit("disconnected", "DISCONNECT sent; done")
         return 0

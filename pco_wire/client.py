@@ -14,9 +14,9 @@ import time
 
 from . import _log
 from ._record import Record
-from .errors import ConnectionClosed, Error
+from .errors import ConnectionClosed, Error, ServerRefused
 from .packets import ConnAckCode
-from .session import Closed, Event, Session, State
+from .session import Closed, Session, State
 from .settings import Settings, generate_client_id
 from .transport import AnyStream, Phase, WebSocketStream, open_stream, probe_tls
 from .uri import ServerURI
@@ -62,17 +62,24 @@ class Prepared:
         self.warnings = warnings
 
 
-def prepare(settings: Settings, client_id: str | None = None) -> Prepared:
+def prepare(
+    settings: Settings, client_id: str | None = None, protocol_level: int | None = None
+) -> Prepared:
     """Validate ``settings`` and build the session. No network traffic.
 
-    A blank client ID is generated here (pass ``client_id`` to reuse one). Raises
+    A blank client ID is generated here (pass ``client_id`` to reuse one);
+    ``protocol_level`` overrides the settings' protocol (the fallback of "auto"). Raises
     InvalidSettings naming every bad field, InvalidPacket for a CONNECT that cannot be sent.
     """
     uri = settings.check()
     generated = not (client_id or settings.client_id)
     client_id = client_id or settings.client_id or generate_client_id()
-    packet = settings.connect_packet(client_id)
-    session = Session(packet, response_timeout=settings.response_timeout)
+    packet = settings.connect_packet(client_id, protocol_level)
+    session = Session(
+        packet,
+        response_timeout=settings.response_timeout,
+        max_packet_size=settings.max_packet_size,
+    )
     context = None
     if uri.tls:
         from .tls import build_context
@@ -222,15 +229,51 @@ class ConnectionInfo(Record):
         self.warnings = warnings
 
 
+class Connector:
+    """Opens connections for one configuration, as one client: a generated client ID is
+    kept for every later attempt. With protocol "auto", a server that answers MQTT 3.1.1
+    with return code 1 (unacceptable protocol version) is asked once more in MQTT 3.1.
+    ``attempt`` is the latest attempt, for the diagnosis of what ended it."""
+
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.attempt: Attempt | None = None
+
+    def open(self, phases: list[Phase] | None = None) -> Connection:
+        """Every phase up to CONNACK; raises what ended the (last) attempt."""
+        self.attempt = None
+        prepared = prepare(self.settings, self.client_id)
+        self.client_id = prepared.client_id
+        self.attempt = Attempt(prepared, phases)
+        try:
+            return self.attempt.open()
+        except ServerRefused as exc:
+            if self.settings.protocol != "auto" or int(exc.return_code) != 1:
+                raise
+        _log.debug("protocol auto: MQTT 3.1.1 refused with return code 1; trying MQTT 3.1")
+        self.attempt = Attempt(prepare(self.settings, self.client_id, 3), self.attempt.phases)
+        return self.attempt.open()
+
+    def diagnose(self, error: BaseException) -> tuple[int, str, str]:
+        """(exit status, category, sentence) for an error of ``open()`` or of the
+        connection it opened."""
+        if self.attempt is None:
+            from .diagnose import diagnose
+
+            return diagnose(error)
+        return self.attempt.diagnose(error)
+
+
 class Attempt:
     """One connection attempt: what was prepared, the phases so far, and the first bytes
     the server sent (they tell a TLS or HTTP answer from an MQTT one)."""
 
     __slots__ = ("head", "phases", "prepared")
 
-    def __init__(self, prepared: Prepared) -> None:
+    def __init__(self, prepared: Prepared, phases: list[Phase] | None = None) -> None:
         self.prepared = prepared
-        self.phases: list[Phase] = []
+        self.phases: list[Phase] = [] if phases is None else phases
         self.head = b""
 
     def open(self) -> Connection:
@@ -244,7 +287,7 @@ class Attempt:
             tls_context=prepared.tls_context,
             server_name=settings.security.server_name,
             ws_headers=settings.ws_headers,
-            ws_subprotocol=settings.ws_subprotocol,
+            ws_subprotocol=settings.ws_subprotocol(prepared.session.connect_packet.protocol_level),
         )
         conn = Connection(stream, prepared.session)
         session = prepared.session
@@ -395,41 +438,29 @@ class TestResult(Record):
 
 def test_connection(settings: Settings, *, client_id: str | None = None) -> TestResult:
     """Connect, and if CONNACK accepts, disconnect: exactly CONNECT and DISCONNECT go to
-    the server. Never raises for a user's mistake or a server's fault: the result says
-    what happened, with an exit status, a category and a sentence to act on."""
+    the server (with protocol "auto", a second CONNECT in MQTT 3.1 after a return code
+    1). Never raises for a user's mistake or a server's fault: the result says what
+    happened, with an exit status, a category and a sentence to act on."""
+    connector = Connector(settings, client_id)
+    phases: list[Phase] = []
     try:
-        prepared = prepare(settings, client_id)
-    except Error as exc:
-        from .diagnose import diagnose
-        from .uri import _shown
-
-        shown = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
-        code, category, message = diagnose(exc)
-        return TestResult(False, code, category, message, shown, error=exc)
-    uri = prepared.uri
-    attempt = Attempt(prepared)
+        conn = connector.open(phases)
+    except Exception as exc:
+        return _failed(connector, settings, phases, exc)
+    attempt = connector.attempt
+    assert attempt is not None
+    prepared = attempt.prepared
+    session = prepared.session
     result = TestResult(
         False,
         70,
         "internal-error",
         "",
-        str(uri),
+        str(prepared.uri),
         prepared.client_id,
-        phases=attempt.phases,
+        phases=phases,
         warnings=prepared.warnings,
     )
-    session = prepared.session
-    try:
-        conn = attempt.open()
-    except Exception as exc:
-        result.exit_code, result.category, result.message = attempt.diagnose(exc)
-        result.error = exc
-        refusal = getattr(exc, "return_code", None)
-        if isinstance(refusal, ConnAckCode):
-            result.return_code, result.return_code_text = int(refusal), refusal.text
-        connected = [p for p in result.phases if p.name == "TCP connect" and p.ok]
-        result.address = connected[-1].detail if connected else None
-        return result
     try:
         result.address = conn.stream.address
         result.tls = _tls_report(conn.stream)
@@ -439,7 +470,7 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         session.disconnect(now=start)
         failed = conn.flush()
         result.other_packets = session.other_packets
-        result.phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None))
+        phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None))
         if failed is not None:
             result.exit_code, result.category, result.message = attempt.diagnose(failed)
             result.error = failed
@@ -448,7 +479,44 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         conn.stream.close()
     result.ok, result.exit_code, result.category = True, 0, "connected"
     present = "; the server kept a session" if session.session_present else ""
-    result.message = f"connected to {uri} ({result.address}) as {prepared.client_id}{present}"
+    level = (
+        " in MQTT 3.1"
+        if session.connect_packet.protocol_level == 3 and settings.protocol == "auto"
+        else ""
+    )
+    result.message = (
+        f"connected to {prepared.uri} ({result.address}) as {prepared.client_id}{level}{present}"
+    )
+    return result
+
+
+def _failed(
+    connector: Connector, settings: Settings, phases: list[Phase], exc: BaseException
+) -> TestResult:
+    code, category, message = connector.diagnose(exc)
+    attempt = connector.attempt
+    if attempt is None:  # refused before any traffic: the settings
+        from .uri import _shown
+
+        shown = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
+        return TestResult(False, code, category, message, shown, error=exc)
+    prepared = attempt.prepared
+    result = TestResult(
+        False,
+        code,
+        category,
+        message,
+        str(prepared.uri),
+        prepared.client_id,
+        phases=phases,
+        warnings=prepared.warnings,
+        error=exc,
+    )
+    refusal = getattr(exc, "return_code", None)
+    if isinstance(refusal, ConnAckCode):
+        result.return_code, result.return_code_text = int(refusal), refusal.text
+    connected = [p for p in phases if p.name == "TCP connect" and p.ok]
+    result.address = connected[-1].detail if connected else None
     return result
 
 
@@ -457,12 +525,16 @@ test_connection.__test__ = False  # type: ignore[attr-defined]
 
 
 class Client:
-    """A blocking MQTT connection kept alive in a background thread.
+    """A blocking MQTT connection kept alive, and connected again, in a background thread.
 
-    ``connect()`` runs every phase in the caller's thread and raises what ended it (the
-    Error subclasses of ``pco_wire.errors``); then a daemon thread sends PINGREQ as the
-    keep-alive needs and watches the connection. ``on_event`` is called from that thread
-    with each session event. ``disconnect()`` sends DISCONNECT and waits for the thread.
+    ``connect()`` runs every phase in the caller's thread and raises what ended the first
+    attempt (the Error subclasses of ``pco_wire.errors``; ``diagnose()`` words them). Then
+    a daemon thread sends PINGREQ as the keep-alive needs, watches the connection, and,
+    when it is lost and ``reconnect`` is on (``settings.reconnect`` by default), connects
+    again after a backoff (see reconnect.py) with the same client ID, until a refusal that
+    retrying cannot fix or ``disconnect()``. ``on_event`` is called from that thread with
+    each session event (Connected, PingSent, PongReceived, PacketReceived, Closed) and
+    each reconnection event (Reconnecting, TakeoverSuspected, GivingUp).
     """
 
     def __init__(
@@ -470,74 +542,120 @@ class Client:
         settings: Settings,
         *,
         client_id: str | None = None,
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[Any], None] | None = None,
+        reconnect: bool | None = None,
     ) -> None:
-        self.settings = settings
-        self._client_id = client_id
-        self._on_event = on_event
         import threading
 
+        self.settings = settings
+        self._connector = Connector(settings, client_id)
+        self._on_event = on_event
+        self._reconnect = settings.reconnect if reconnect is None else reconnect
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False
         self._done = threading.Event()
         self._conn: Connection | None = None
-        self._attempt: Attempt | None = None
         self.info: ConnectionInfo | None = None
-        #: Why the connection ended: None while it runs and after our own disconnect.
+        #: Why the (last) connection ended: None while it runs and after our disconnect.
         self.error: Error | None = None
 
     def connect(self) -> ConnectionInfo:
         """Raises InvalidSettings, ServerRefused, ResponseTimeout, TransportError (and its
-        TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError; ``diagnose()``
-        turns any of them into an exit status, a category and a sentence."""
-        if self._thread is not None or self._attempt is not None:
+        TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError."""
+        if self._thread is not None or self._conn is not None:
             raise RuntimeError("connect() once per Client")
-        prepared = prepare(self.settings, self._client_id)
-        for warning in prepared.warnings:
+        self._conn = self._open()
+        for warning in self.info.warnings if self.info else ():
             _log.warning("%s", warning)
-        self._attempt = attempt = Attempt(prepared)
-        conn = attempt.open()
-        self._conn = conn
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="pco_wire-client", daemon=True)
+        self._thread.start()
+        return self.info  # type: ignore[return-value]
+
+    def _open(self) -> Connection:
+        phases: list[Phase] = []
+        conn = self._connector.open(phases)
+        prepared = self._connector.attempt.prepared  # type: ignore[union-attr]
         self.info = ConnectionInfo(
             str(prepared.uri),
             prepared.client_id,
             conn.session.session_present,
             conn.stream.address,
-            attempt.phases,
+            phases,
             _tls_report(conn.stream),
             prepared.warnings,
         )
-        import threading
-
-        self._thread = threading.Thread(target=self._run, name="pco_wire-client", daemon=True)
-        self._thread.start()
-        return self.info
+        return conn
 
     def diagnose(self, error: BaseException) -> tuple[int, str, str]:
         """(exit status, category, sentence) for an error of ``connect()`` or for
         ``self.error``, as ``test_connection`` would say it."""
-        if self._attempt is None:
-            from .diagnose import diagnose
-
-            return diagnose(error)
-        return self._attempt.diagnose(error)
+        return self._connector.diagnose(error)
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.session.state is State.CONNECTED
 
     def _run(self) -> None:
-        assert self._conn is not None
+        import random
+
+        from .reconnect import GivingUp, Reconnect, Reconnecting, TakeoverSuspected
+
+        settings = self.settings
+        policy = Reconnect(
+            settings.reconnect_min_delay, settings.reconnect_max_delay, random=random.random
+        )
         conn = self._conn
-        session = conn.session
+        assert conn is not None
         try:
-            # The events of the handshake first: Connected, and any stored PUBLISH that
-            # came with the CONNACK.
-            self._dispatch(session.events())
+            policy.connected(time.monotonic())
+            while True:
+                self._serve(conn)
+                error = conn.session.error
+                if self._stop or error is None or not self._reconnect:
+                    return
+                suspected = policy.takeover_suspected
+                delay = policy.ended(error, time.monotonic())
+                while delay is not None:
+                    if policy.takeover_suspected and not suspected:
+                        suspected = True
+                        self._dispatch([TakeoverSuspected(self._connector.client_id or "")])
+                    self._dispatch([Reconnecting(error, delay, policy.attempt)])
+                    if self._sleep(delay):
+                        return  # disconnect() asked during the wait
+                    try:
+                        conn = self._open()
+                    except Error as exc:
+                        error = self.error = exc
+                        _log.warning("reconnection failed: %s", exc)
+                        delay = policy.ended(exc, time.monotonic())
+                        continue
+                    self._conn = conn
+                    policy.connected(time.monotonic())
+                    break
+                else:
+                    self._dispatch([GivingUp(error)])
+                    return
+        except Exception as exc:
+            _log.exception("pco_wire client thread failed")
+            self.error = Error(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            if self._conn is not None:
+                self._conn.stream.close()
+            self._done.set()
+
+    def _serve(self, conn: Connection) -> None:
+        """Pump one connection until it ends (or disconnect() ends it)."""
+        session = conn.session
+        # The events of the handshake first: Connected, and any stored PUBLISH that came
+        # with the CONNACK.
+        self._dispatch(session.events())
+        try:
             while session.state is not State.CLOSED:
                 if conn.step(self._wake_r):
-                    self._wake_r.recv(64)
+                    self._drain_wake()
                 if self._stop:
                     session.disconnect(now=time.monotonic())
                     conn.flush()
@@ -545,14 +663,28 @@ class Client:
                     # connection, before anything else (the server closes it too).
                     conn.stream.close()
                 self._dispatch(session.events())
-        except Exception as exc:
-            _log.exception("pco_wire client thread failed")
-            self.error = Error(f"internal error: {type(exc).__name__}: {exc}")
         finally:
             conn.stream.close()
-            self._done.set()
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _sleep(self, delay: float) -> bool:
+        """Wait ``delay`` seconds, or less if disconnect() asks; True if it asked."""
+        deadline = time.monotonic() + delay
+        while not self._stop:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready, _, _ = select.select([self._wake_r], [], [], remaining)
+            if ready:
+                self._drain_wake()
+        return True
+
+    def _drain_wake(self) -> None:
+        try:
+            self._wake_r.recv(64)
+        except OSError:
+            pass
+
+    def _dispatch(self, events: list[Any]) -> None:
         for event in events:
             if isinstance(event, Closed) and event.error is not None:
                 self.error = event.error
@@ -567,17 +699,20 @@ class Client:
                     _log.exception("on_event raised for %r", event)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the connection ends or ``timeout`` passes; True if it ended."""
+        """Block until the client stops (lost without reconnecting, a refusal that
+        retrying cannot fix, or disconnect()) or ``timeout`` passes; True if it stopped."""
         return self._done.wait(timeout)
 
     def disconnect(self, timeout: float | None = None) -> bool:
-        """Send DISCONNECT, close, and wait (at most ``timeout``; by default the response
-        timeout, which bounds the send, and a second for the close) for the background
-        thread. Returns whether it ended. From ``on_event`` (the thread itself) it only
-        asks, and returns False."""
+        """Send DISCONNECT (if connected), stop reconnecting, close, and wait (at most
+        ``timeout``; by default the response timeout, which bounds the send, and a second
+        for the close) for the background thread. Returns whether it ended. From
+        ``on_event`` (the thread itself) it only asks, and returns False."""
         import threading
 
         if self._thread is None:
+            if self._conn is not None:
+                self._conn.stream.close()
             self._close_wakeup()
             return True
         self._stop = True

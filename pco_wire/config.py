@@ -56,6 +56,10 @@ _TOP: dict[str, tuple[str, Any]] = {
     "keep_alive": ("integer", 60),
     "clean_session": ("boolean", True),
     "protocol": ("string", "3.1.1"),
+    "reconnect": ("boolean", True),
+    "reconnect_min_delay": ("seconds", 1.0),
+    "reconnect_max_delay": ("seconds", 120.0),
+    "max_packet_size": ("integer", 1 << 20),
 }
 _WILL: dict[str, tuple[str, Any]] = {
     "topic": ("string", None),
@@ -155,6 +159,10 @@ def from_dict(document: dict[str, Any]) -> Settings:
         keep_alive=top["keep_alive"],
         clean_session=top["clean_session"],
         protocol=top["protocol"],
+        reconnect=top["reconnect"],
+        reconnect_min_delay=top["reconnect_min_delay"],
+        reconnect_max_delay=top["reconnect_max_delay"],
+        max_packet_size=top["max_packet_size"],
         will=will,
         security=Security(**s),
         ws_headers=tuple(headers),
@@ -245,6 +253,10 @@ def to_dict(settings: Settings) -> dict[str, Any]:
         "keep_alive": settings.keep_alive,
         "clean_session": settings.clean_session,
         "protocol": settings.protocol,
+        "reconnect": settings.reconnect,
+        "reconnect_min_delay": float(settings.reconnect_min_delay),
+        "reconnect_max_delay": float(settings.reconnect_max_delay),
+        "max_packet_size": settings.max_packet_size,
     }
     document: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
     if settings.will is not None:
@@ -428,8 +440,16 @@ response_timeout = 10.0
 keep_alive = 60
 # true: missed messages are not delivered after an interruption.
 clean_session = true
-# "3.1.1" or "3.1".
+# "3.1.1", "3.1", or "auto" (3.1.1, and 3.1 once if the server refuses 3.1.1).
 protocol = "3.1.1"
+# monitor and the library's Client: connect again after a loss, waiting between the two
+# delays (seconds; exponential backoff with jitter). Refusals that retrying cannot fix
+# (identifier rejected, bad user name or password, not authorised) stop it.
+reconnect = true
+reconnect_min_delay = 1.0
+reconnect_max_delay = 120.0
+# The largest packet accepted from the server, in bytes (1 MiB).
+max_packet_size = 1048576
 
 # The message the server publishes if the gateway vanishes.
 # [will]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 
 from ._record import Record
+from .codec import DEFAULT_MAX_PACKET_SIZE
 from .errors import InvalidSettings
 from .packets import Connect, Will
+from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
 from .uri import ServerURI, parse_uri, valid_host
 
@@ -26,8 +28,9 @@ __all__ = [
     "generate_client_id",
 ]
 
-#: Protocol names and the CONNECT protocol level of each.
-PROTOCOLS = {"3.1.1": 4, "3.1": 3}
+#: Protocol names and the CONNECT protocol level of each. "auto" starts with 3.1.1 and, if
+#: the server answers return code 1 (unacceptable protocol version), tries 3.1 once.
+PROTOCOLS = {"3.1.1": 4, "3.1": 3, "auto": 4}
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -170,6 +173,10 @@ class Settings(Record):
         "will",
         "security",
         "ws_headers",
+        "reconnect",
+        "reconnect_min_delay",
+        "reconnect_max_delay",
+        "max_packet_size",
     )
     _fields = __slots__
     _hidden = frozenset({"password"})
@@ -189,6 +196,10 @@ class Settings(Record):
         will: WillSettings | None = None,
         security: Security | None = None,
         ws_headers: tuple[tuple[str, str], ...] = (),
+        reconnect: bool = True,
+        reconnect_min_delay: float = DEFAULT_MIN_DELAY,
+        reconnect_max_delay: float = DEFAULT_MAX_DELAY,
+        max_packet_size: int = DEFAULT_MAX_PACKET_SIZE,
     ) -> None:
         self.server_uri = server_uri
         self.client_id = client_id
@@ -203,6 +214,14 @@ class Settings(Record):
         self.will = will
         self.security = Security() if security is None else security
         self.ws_headers = ws_headers
+        #: For the long-running client and monitor: connect again after a loss, with
+        #: exponential backoff between the two delays (seconds); see reconnect.py.
+        self.reconnect = reconnect
+        self.reconnect_min_delay = reconnect_min_delay
+        self.reconnect_max_delay = reconnect_max_delay
+        #: The largest packet accepted from the server, fixed header included; checked
+        #: as soon as a header announces a size, before anything is buffered.
+        self.max_packet_size = max_packet_size
 
     def __repr__(self) -> str:
         defaults = Settings("")
@@ -239,7 +258,36 @@ class Settings(Record):
                 )
             )
         if self.protocol not in PROTOCOLS:
-            out.append(("protocol", f"expected 3.1.1 or 3.1, got {self.protocol!r}"))
+            out.append(("protocol", f"expected 3.1.1, 3.1 or auto, got {self.protocol!r}"))
+        delays_ok = True
+        for name in ("reconnect_min_delay", "reconnect_max_delay"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < 1e6
+            ):
+                out.append((name, f"expected a positive number of seconds, got {value!r}"))
+                delays_ok = False
+        if delays_ok and self.reconnect_min_delay > self.reconnect_max_delay:
+            out.append(
+                (
+                    "reconnect_max_delay",
+                    f"expected at least reconnect_min_delay ({self.reconnect_min_delay:g}), "
+                    f"got {self.reconnect_max_delay:g}",
+                )
+            )
+        if (
+            isinstance(self.max_packet_size, bool)
+            or not isinstance(self.max_packet_size, int)
+            or not 2 <= self.max_packet_size <= 268_435_460
+        ):
+            out.append(
+                (
+                    "max_packet_size",
+                    f"expected bytes 2..268,435,460, got {self.max_packet_size!r}",
+                )
+            )
         if (
             isinstance(self.response_timeout, bool)
             or not isinstance(self.response_timeout, (int, float))
@@ -363,12 +411,13 @@ class Settings(Record):
             "security.keyfile_password",
         )
 
-    @property
-    def ws_subprotocol(self) -> str:
-        """The WebSocket subprotocol of the MQTT version (MQTT 3.1.1 §6)."""
-        return "mqttv3.1" if self.protocol == "3.1" else "mqtt"
+    def ws_subprotocol(self, protocol_level: int) -> str:
+        """The WebSocket subprotocol of an MQTT version (MQTT 3.1.1 §6)."""
+        return "mqttv3.1" if protocol_level == 3 else "mqtt"
 
-    def connect_packet(self, client_id: str) -> Connect:
+    def connect_packet(self, client_id: str, protocol_level: int | None = None) -> Connect:
+        """The CONNECT of these settings; ``protocol_level`` overrides the protocol's (the
+        fallback of "auto")."""
         will = None
         if self.will is not None:
             w = self.will
@@ -380,7 +429,7 @@ class Settings(Record):
             username=self.resolved_username(),
             password=self.resolved_password(),
             will=will,
-            protocol_level=PROTOCOLS[self.protocol],
+            protocol_level=protocol_level or PROTOCOLS[self.protocol],
         )
 
 

@@ -244,7 +244,7 @@ def test_client_ends_when_pingresp_never_comes(peers: Peers) -> None:
     peer = peers.start(mqtt_server(answer_pings=False))
     events: list[Event] = []
     threads = set(threading.enumerate())
-    client = Client(_settings(peer.uri(), keep_alive=1), on_event=events.append)
+    client = Client(_settings(peer.uri(), keep_alive=1), on_event=events.append, reconnect=False)
     client.connect()
     connected_at = time.monotonic()
 
@@ -277,13 +277,24 @@ def test_client_ends_when_pingresp_never_comes(peers: Peers) -> None:
 def test_monitor_exits_5_when_pingresp_never_comes(peers: Peers) -> None:
     peer = peers.start(mqtt_server(answer_pings=False))
     run = run_cli(
-        peer.uri(), "-k", "1", "-t", "1", "--duration", "10", command="monitor", timeout=15
+        peer.uri(),
+        "-k",
+        "1",
+        "-t",
+        "1",
+        "--duration",
+        "10",
+        "--no-reconnect",
+        command="monitor",
+        timeout=15,
     )
 
     assert run.code == 5, run
     assert run.seconds < 5, run
     assert "PINGREQ sent" in run.stdout, run
-    assert "connection lost: PINGRESP: no answer within 1 s" in run.stdout, run
+    assert "connection lost: timeout in phase PINGRESP (1 s): no PINGRESP within 1 s" in (
+        run.stdout
+    ), run
     assert "FAILED (timeout, exit 5): timeout in phase PINGRESP (1 s)" in run.stderr, run
 
 

@@ -381,7 +381,7 @@ def test_keep_alive_refused(value: object) -> None:
 def test_protocol_names() -> None:
     assert Settings("mqtt://broker", protocol="3.1").problems() == []
     assert Settings("mqtt://broker", protocol="5").problems() == [
-        ("protocol", "expected 3.1.1 or 3.1, got '5'")
+        ("protocol", "expected 3.1.1, 3.1 or auto, got '5'")
     ]
 
 

@@ -1,0 +1,141 @@
+"""When to connect again after a connection ended: backoff, what not to retry, takeover.
+
+Pure like the session: it is told what happened and when (``now``), and answers with the
+delay before the next attempt, or None to stop; the random source is given, so tests can
+fix it. The blocking client sleeps, the policy decides.
+
+- Exponential backoff with full jitter: before attempt n (counting from 0 after the last
+  accepted CONNACK) wait a uniformly drawn time between ``min_delay`` and
+  ``min(max_delay, min_delay * 2**n)``. Only a CONNACK with return code 0 resets n.
+- Refusals that retrying cannot fix stop: CONNACK 2 (identifier rejected), 4 (bad user
+  name or password), 5 (not authorised), and settings that are invalid. CONNACK 3 (server
+  unavailable) and every network, TLS or protocol fault are retried.
+- Client-ID takeover: a connection that the server ends shortly after accepting it, again
+  and again, is what a broker does when another client connects with the same ID (it
+  drops the older one, MQTT 3.1.1 §3.1.4). After ``TAKEOVER_COUNT`` such ends in a row the
+  policy says so once, and waits the maximum delay from then on, so that two gateways with
+  one ID do not throw each other off as fast as they can.
+"""
+
+from __future__ import annotations
+
+from .errors import ConnectionClosed, Error, InvalidPacket, InvalidSettings, ServerRefused
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "DEFAULT_MAX_DELAY",
+    "DEFAULT_MIN_DELAY",
+    "FATAL_RETURN_CODES",
+    "TAKEOVER_COUNT",
+    "TAKEOVER_WINDOW",
+    "GivingUp",
+    "Reconnect",
+    "Reconnecting",
+    "TakeoverSuspected",
+]
+
+DEFAULT_MIN_DELAY = 1.0
+DEFAULT_MAX_DELAY = 120.0
+#: CONNACK return codes that a retry cannot change (MQTT 3.1.1 §3.2.2.3).
+FATAL_RETURN_CODES = frozenset({2, 4, 5})
+#: A connection the server ends within this many seconds of its CONNACK counts toward a
+#: suspected takeover.
+TAKEOVER_WINDOW = 10.0
+TAKEOVER_COUNT = 3
+
+
+class Reconnect:
+    """The reconnection policy of one client.
+
+    ``connected(now)`` when a CONNACK 0 arrives; ``ended(error, now)`` when a connection
+    or an attempt ends, which returns the delay before the next attempt or None to stop.
+    ``takeover_suspected`` turns True (and stays) once the pattern was seen; read it
+    after ``ended`` to say so.
+    """
+
+    def __init__(
+        self,
+        min_delay: float = DEFAULT_MIN_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+        *,
+        random: Callable[[], float],
+    ) -> None:
+        """``random`` returns floats in [0, 1): ``random.random`` of the standard library,
+        or a fixed sequence in tests. Raises ValueError unless 0 < min_delay <= max_delay."""
+        if not 0 < min_delay <= max_delay:
+            raise ValueError(f"expected 0 < min_delay <= max_delay, got {min_delay}, {max_delay}")
+        self.min_delay = min_delay
+        self.max_delay = max_delay
+        self._random = random
+        self.attempt = 0
+        self.takeover_suspected = False
+        self._connected_at: float | None = None
+        self._short_lived = 0
+
+    def connected(self, now: float) -> None:
+        self.attempt = 0
+        self._connected_at = now
+
+    def ended(self, error: Error | None, now: float) -> float | None:
+        """The delay in seconds before the next attempt, or None: stop (our own
+        disconnect, or a refusal that retrying cannot fix)."""
+        connected_at, self._connected_at = self._connected_at, None
+        if error is None or isinstance(error, (InvalidSettings, InvalidPacket)):
+            return None
+        if isinstance(error, ServerRefused) and int(error.return_code) in FATAL_RETURN_CODES:
+            return None
+        if connected_at is not None:
+            # The server ended an accepted connection: a takeover if it keeps doing so soon.
+            if isinstance(error, ConnectionClosed) and now - connected_at < TAKEOVER_WINDOW:
+                self._short_lived += 1
+                if self._short_lived >= TAKEOVER_COUNT:
+                    self.takeover_suspected = True
+            else:
+                self._short_lived = 0
+        if self.takeover_suspected and self._short_lived:
+            return self.max_delay
+        ceiling = min(self.max_delay, self.min_delay * 2.0 ** min(self.attempt, 60))
+        self.attempt += 1
+        return self.min_delay + (ceiling - self.min_delay) * self._random()
+
+
+class Reconnecting:
+    """The connection ended with ``error``; attempt ``attempt`` follows in ``delay`` s."""
+
+    __slots__ = ("attempt", "delay", "error")
+
+    def __init__(self, error: Error, delay: float, attempt: int) -> None:
+        self.error = error
+        self.delay = delay
+        self.attempt = attempt
+
+    def __repr__(self) -> str:
+        return f"Reconnecting(error={self.error!r}, delay={self.delay:.3f}, attempt={self.attempt})"
+
+
+class TakeoverSuspected:
+    """The server keeps ending accepted connections soon after CONNACK: another client
+    probably uses the same client ID."""
+
+    __slots__ = ("client_id",)
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+
+    def __repr__(self) -> str:
+        return f"TakeoverSuspected(client_id={self.client_id!r})"
+
+
+class GivingUp:
+    """No further attempt: ``error`` is one that retrying cannot fix."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Error) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"GivingUp(error={self.error!r})"
