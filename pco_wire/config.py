@@ -93,17 +93,14 @@ def load(path: str) -> tuple[Settings, list[str]]:
     """The settings in the file at ``path``, and warnings about it (a password others can
     read). Raises InvalidSettings listing every problem: unreadable file, TOML syntax,
     unknown keys, wrong types, and every rule of ``Settings.problems()``."""
+    text = _read_text(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
-    settings = loads(data.decode("utf-8", "replace"), source=path)
+    settings = loads(text, source=path)
     warnings = []
-    if (settings.password is not None or settings.security.keyfile_password is not None) and (
-        mode & (stat.S_IRGRP | stat.S_IROTH)
-    ):
+    if _holds_secret(settings) and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
     return settings, warnings
 
@@ -133,7 +130,7 @@ def from_dict(document: dict[str, Any]) -> Settings:
     if top["server_uri"] is None and not any(f == "server_uri" for f, _ in problems):
         problems.append(("server_uri", "expected a URI such as mqtt://host:1883, got none"))
     will = None
-    if "will" in document:
+    if isinstance(document.get("will"), dict):
         # A [will] table without a topic is checked like one with an empty topic, so that
         # its other mistakes are reported too.
         w = tables["will"]
@@ -334,7 +331,13 @@ def save(settings: Settings, path: str) -> None:
 
 
 def _holds_secret(settings: Settings) -> bool:
-    return settings.password is not None or settings.security.keyfile_password is not None
+    from .uri import _shown
+
+    return (
+        settings.password is not None
+        or settings.security.keyfile_password is not None
+        or _shown(settings.server_uri) != settings.server_uri  # user:password@ in the URI
+    )
 
 
 def _replace(path: str, text: str, secret: bool) -> None:
@@ -374,27 +377,60 @@ def _umask() -> int:
 
 def keep_client_id(settings: Settings, path: str) -> Settings:
     """A blank client ID generated and written to ``path`` before anything is sent, so
-    that one configuration is one client identity. Settings with an ID come back as they
-    are. Raises InvalidSettings (field "file") when the file cannot be written: an ID that
-    is not kept would make the next run another client."""
+    that one configuration is one client identity; returns ``settings`` with it. Settings
+    with an ID come back as they are. Only the ID is written: ``settings`` may hold
+    command-line overrides, which stay out of the file. Raises InvalidSettings (field
+    "file") when the file cannot be read or written: an ID that is not kept would make the
+    next run another client."""
     if settings.client_id:
         return settings
+    text = _read_text(path)
+    on_file = loads(text, source=path)
+    if on_file.client_id:  # written meanwhile, by another run of the same configuration
+        return settings.replace(client_id=on_file.client_id)
     client_id = generate_client_id()
-    kept = settings.replace(client_id=client_id)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
+    kept = on_file.replace(client_id=client_id)
     edited = _with_client_id(text, client_id)
     try:
         same = edited is not None and loads(edited, source=path) == kept
     except InvalidSettings:
         same = False
-    # One line edited keeps the person's comments; if that did not say exactly the same
-    # thing, the whole file is written anew.
-    _replace(path, edited if same and edited is not None else dumps(kept), _holds_secret(kept))
-    return kept
+    try:
+        # One line edited keeps the person's comments; if that did not say exactly the
+        # same thing, the file's settings are written anew with the ID.
+        _replace(path, edited if same and edited is not None else dumps(kept), _holds_secret(kept))
+    except InvalidSettings as exc:
+        reason = exc.problems[0][1]
+        raise InvalidSettings(
+            [
+                (
+                    "file",
+                    f"{reason}, to keep the generated client ID: nothing was sent; give "
+                    "client_id in the file or --client-id",
+                )
+            ]
+        ) from None
+    return settings.replace(client_id=client_id)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSettings(
+            [
+                (
+                    "file",
+                    f"{path} is not UTF-8 (TOML files are): byte 0x{data[exc.start]:02x} at "
+                    f"offset {exc.start}",
+                )
+            ]
+        ) from None
 
 
 def _with_client_id(text: str, client_id: str) -> str | None:

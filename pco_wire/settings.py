@@ -322,6 +322,8 @@ class Settings(Record):
         for name, value in self.ws_headers:
             if not name or not _TOKEN_CHARS.issuperset(name) or any(c in value for c in "\r\n\0"):
                 out.append(("ws_headers", f"expected 'Name: value', got {name!r}"))
+            elif value != value.strip():
+                out.append(("ws_headers", f"expected no spaces around the value of {name!r}"))
             elif name.lower() in _HANDSHAKE_HEADERS or name.lower().startswith("sec-websocket-"):
                 out.append(
                     (

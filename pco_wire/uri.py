@@ -73,11 +73,7 @@ class ServerURI(Record):
         """The resource with query values masked: presigned URLs carry tokens there."""
         if not self.query:
             return self.path
-        masked = "&".join(
-            f"{key}=***" if sep else key
-            for key, sep, _ in (item.partition("=") for item in self.query.split("&"))
-        )
-        return f"{self.path}?{masked}"
+        return f"{self.path}?{_mask_query(self.query)}"
 
     def __str__(self) -> str:
         # Never a secret: this string goes into logs and reports.
@@ -237,5 +233,17 @@ def _shown(text: str) -> str:
         return text
     userinfo, at, after = rest.rpartition("@")
     if at and ":" in userinfo:
-        return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{after}"
-    return text
+        rest = f"{userinfo.partition(':')[0]}:***@{after}"
+    # Query values may be tokens (presigned URLs): keys only.
+    rest, question, query = rest.partition("?")
+    if question:
+        query, hash_, fragment = query.partition("#")
+        rest += "?" + _mask_query(query) + hash_ + fragment
+    return f"{scheme}{sep}{rest}"
+
+
+def _mask_query(query: str) -> str:
+    return "&".join(
+        f"{key}=***" if sep else key
+        for key, sep, _ in (item.partition("=") for item in query.split("&"))
+    )
