@@ -652,3 +652,112 @@ def run_cli(
         check=False,
     )
     return CliRun(argv[3:], done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+# ---------------------------------------------------------------------------- more handlers
+# For tests/test_reliability.py: a server that dies, resets, goes quiet after a while, or
+# changes its answer from one connection to the next.
+
+
+def sequence(*handlers: Handler) -> Handler:
+    """The n-th connection is served by ``handlers[n]``; the last one serves the rest."""
+    if not handlers:
+        raise ValueError("expected at least one handler")
+
+    def handle(conn: PeerConnection) -> None:
+        index = min(len(conn.peer.recordings), len(handlers)) - 1
+        handlers[index](conn)
+
+    return handle
+
+
+def at_once() -> Handler:
+    """Do nothing: the peer closes the connection as soon as it is accepted."""
+
+    def handle(conn: PeerConnection) -> None:
+        pass
+
+    return handle
+
+
+class _Limited(PeerConnection):
+    """A connection that counts as over ``until`` (a ``time.monotonic()`` value)."""
+
+    def __init__(self, conn: PeerConnection, until: float) -> None:
+        super().__init__(conn.sock, conn.recording, conn.peer)
+        self.until = until
+
+    def alive(self) -> bool:
+        return time.monotonic() < self.until and super().alive()
+
+
+def for_at_most(handler: Handler, seconds: float) -> Handler:
+    """Run ``handler`` for at most ``seconds`` from the accept; then the peer closes."""
+
+    def handle(conn: PeerConnection) -> None:
+        handler(_Limited(conn, time.monotonic() + seconds))
+
+    return handle
+
+
+def aborting(handler: Handler) -> Handler:
+    """Run ``handler``, then reset the connection (SO_LINGER 0 and close: an RST, no FIN)."""
+
+    def handle(conn: PeerConnection) -> None:
+        handler(conn)
+        try:
+            # struct linger {int l_onoff; int l_linger;}: on, 0 seconds.
+            linger = (1).to_bytes(4, sys.byteorder) + (0).to_bytes(4, sys.byteorder)
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        except OSError:
+            pass
+
+    return handle
+
+
+def answer_then_close(answer: bytes = CONNACK_ACCEPTED) -> Handler:
+    """Read CONNECT, send ``answer`` and close at once."""
+
+    def handle(conn: PeerConnection) -> None:
+        first = conn.read_packet(5.0)
+        if first is not None and packet_name(first) == "CONNECT":
+            conn.send(answer)
+
+    return handle
+
+
+def connect_level(packet: bytes) -> tuple[str, int]:
+    """The protocol name and level of a CONNECT (MQTT 3.1.1 §3.1.2.1, §3.1.2.2)."""
+    assert packet_name(packet) == "CONNECT", packet.hex(" ")
+    # The variable header starts after the type byte and 1..4 Remaining Length bytes.
+    start = 1 + next(i for i in range(1, 5) if packet[i] < 0x80)
+    length = int.from_bytes(packet[start : start + 2], "big")
+    name = packet[start + 2 : start + 2 + length].decode("latin-1")
+    return name, packet[start + 2 + length]
+
+
+def by_protocol_level(answers: dict[int, bytes]) -> Handler:
+    """Answer CONNECT with ``answers[level]`` (return code 1 for a level not listed); an
+    accepted client is then served as by :func:`mqtt_server`, a refused one closed."""
+
+    def handle(conn: PeerConnection) -> None:
+        first = conn.read_packet(5.0)
+        if first is None or packet_name(first) != "CONNECT":
+            return
+        answer = answers.get(connect_level(first)[1], connack(1))
+        conn.send(answer)
+        if answer[3] != 0:
+            return  # MQTT 3.1.1 §3.2.2.3: the server closes after a refusal
+        while conn.alive():
+            packet = conn.read_packet(SLICE)
+            if packet is None:
+                if conn.recording.client_closed:
+                    return
+                continue
+            if packet_name(packet) == "PINGREQ":
+                conn.send(PINGRESP)
+            elif packet_name(packet) == "DISCONNECT":
+                conn.wait_closed(2.0)
+                return
+
+    return handle
