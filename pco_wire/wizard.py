@@ -1,0 +1,755 @@
+"""``python -m pco_wire wizard [-o FILE]``: a settings file, one question at a time.
+
+The questions come in the order a person thinks of a connection: where (scheme, host,
+port, and the path for ws/wss), who (client ID, user name, password), how (response
+timeout, keep-alive, clean session, protocol, will), then the security questions for
+mqtts:// and wss:// only and the extra WebSocket headers for ws:// and wss:// only. The
+default of each question is shown in brackets and Enter takes it; when the file exists
+and loads, its values are the defaults, and ``-`` empties an optional one.
+
+Every answer is checked at once by the product's own rules (``check_client_id``,
+``parse_uri``, ``Settings.problems()`` for the field concerned). At a terminal a refused
+answer is asked again with the reason; without one (answers piped in, one per line) it
+ends the wizard with exit 2, since a script asked again would loop forever.
+
+At the end: a summary (secrets as ``***``), an optional test connection, and an atomic
+save with ``config.save``. Exit statuses: 0 saved, 1 not saved (declined), 2 an invalid
+answer without a terminal, the end of the input, or a file that cannot be written, 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .config import load, save
+from .errors import InvalidSettings
+from .settings import (
+    PROTOCOLS,
+    TLS_VERSIONS,
+    Security,
+    Settings,
+    WillSettings,
+    check_client_id,
+    generate_client_id,
+)
+from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, parse_uri, valid_host
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO, TypeVar
+
+    from .client import TestResult
+
+    T = TypeVar("T")
+    #: A secret's three sources: the value kept in the file, a variable, a file of its own.
+    Secret = tuple[str | None, str | None, str | None]
+
+__all__ = ["CLEAR", "DEFAULT_FILE", "run"]
+
+DEFAULT_FILE = "./pco_wire.toml"
+#: The answer that empties an optional setting which has a value (Enter keeps the value).
+CLEAR = "-"
+_SOURCES = ("none", "keep", "env", "file")
+#: The Settings fields the questions cover.
+_ASKED = frozenset(
+    {
+        "server_uri",
+        "client_id",
+        "username",
+        "password",
+        "password_env",
+        "password_file",
+        "response_timeout",
+        "keep_alive",
+        "clean_session",
+        "protocol",
+        "will",
+        "security",
+        "ws_headers",
+    }
+)
+_SOURCE_HINT = (
+    "none; keep: in the settings file; env: an environment variable; file: a file of its own"
+)
+
+
+def run(output: str | None, *, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
+    """Ask for every setting, show a summary, offer a test connection, and save the
+    settings to ``output`` (default ./pco_wire.toml). Questions go to ``stdout``; answers
+    come from ``stdin``, one per line. ``interactive`` (a person at a terminal) asks a
+    refused question again and reads secrets without echo; otherwise a refused answer
+    ends the wizard. Returns the exit status (see the module docstring); raises nothing
+    for a user's mistake, a server's fault or a file that cannot be written."""
+    dialogue = _Dialogue(stdin, stdout, interactive)
+    try:
+        return _run(dialogue, output or DEFAULT_FILE)
+    except _Stop as stop:
+        dialogue.say(f"error: {stop}")
+        return stop.code
+    except KeyboardInterrupt:
+        dialogue.say()
+        dialogue.say("interrupted: nothing saved")
+        return 130
+
+
+class _Refused(Exception):
+    """An answer that breaks a rule; ``str()`` is the reason."""
+
+
+class _Stop(Exception):
+    """Ends the wizard with exit status ``code``; ``str()`` says why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------- dialogue
+
+
+class _Dialogue:
+    """Questions on ``stdout``, answers from ``stdin``, one per line."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = interactive
+
+    def say(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def ask(
+        self,
+        question: str,
+        default: str,
+        parse: Callable[[str], T],
+        *,
+        hint: str = "",
+        shown: str | None = None,
+        secret: bool = False,
+        clear: bool = False,
+        echo: Callable[[str], str] | None = None,
+    ) -> T:
+        """The parsed answer to ``question``. Enter takes ``default`` (shown in brackets
+        as ``shown``, or as itself unless ``secret``); with ``clear``, ``-`` stands for
+        the empty answer. ``parse`` raises _Refused with the reason for a bad answer.
+        Without a terminal the answer is written after its prompt, as ``echo`` shows it
+        (a secret not at all)."""
+        bracket = shown if shown is not None or secret else default
+        prompt = question + (f" ({hint})" if hint else "") + (f" [{bracket}]" if bracket else "")
+        while True:
+            answer = self._line(f"{prompt}: ", question, secret, echo)
+            # A secret is taken as typed: spaces may be part of it.
+            text = answer if secret else answer.strip()
+            if not text:
+                text = default
+            elif clear and text == CLEAR:
+                text = ""
+            try:
+                return parse(text)
+            except _Refused as exc:
+                if not self.interactive:
+                    raise _Stop(
+                        2,
+                        f"invalid answer to {question!r}: {exc} (without a terminal a "
+                        "question is not asked again); nothing saved",
+                    ) from None
+                self.say(f"  refused: {exc}")
+
+    def yes(self, question: str, default: bool, *, hint: str = "") -> bool:
+        return self.ask(
+            question, "yes" if default else "no", _yes_no, hint=hint, shown=_yn(default)
+        )
+
+    def _line(
+        self, prompt: str, question: str, secret: bool, echo: Callable[[str], str] | None
+    ) -> str:
+        if secret and self.interactive and _is_terminal(self.stdin):
+            line = self._hidden(prompt)
+        else:
+            self.stdout.write(prompt)
+            self.stdout.flush()
+            line = self.stdin.readline()
+            if line and not self.interactive:
+                # Nobody typed it, so nothing echoed it: shown here, the output reads as
+                # the dialogue it was. A secret never.
+                shown = line.rstrip("\r\n")
+                self.say("" if secret else echo(shown) if echo and shown else shown)
+        if not line:
+            self.say()
+            expected = "" if self.interactive else ": expected one answer a line to the end"
+            raise _Stop(2, f"end of input at {question!r}{expected}; nothing saved")
+        return line.removesuffix("\n").removesuffix("\r")
+
+    def _hidden(self, prompt: str) -> str:
+        """A line read from the terminal with echo off, as getpass does, but from our
+        ``stdin`` (getpass reads /dev/tty, which need not be the stream we were given)."""
+        import termios
+
+        fd = self.stdin.fileno()
+        before = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHO
+        # Echo goes off before the prompt appears, so nothing typed after it can show;
+        # TCSAFLUSH drops what was typed ahead, which would otherwise become the secret.
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        try:
+            self.stdout.write(prompt)
+            self.stdout.flush()
+            return self.stdin.readline()
+        finally:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+            self.say()  # the Enter was not echoed either
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _yn(default: bool) -> str:
+    return "Y/n" if default else "y/N"
+
+
+def _yes_no(text: str) -> bool:
+    word = text.lower()
+    if word in ("y", "yes"):
+        return True
+    if word in ("n", "no"):
+        return False
+    raise _Refused(f"expected yes or no, got {text!r}")
+
+
+def _optional(current: object, blank: str) -> str:
+    """The hint of an optional question: what blank means, or how to get there."""
+    return f"{CLEAR}: {blank}" if current else f"blank: {blank}"
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _check(settings: Settings, *fields: str) -> None:
+    """Raises _Refused with the first reason ``settings`` breaks for one of ``fields``."""
+    for field, reason in settings.problems():
+        if field in fields:
+            raise _Refused(reason)
+
+
+def _uri(text: str) -> str:
+    try:
+        parse_uri(text)
+    except InvalidSettings as exc:
+        raise _Refused("; ".join(reason for _, reason in exc.problems)) from None
+    return text
+
+
+def _as(text: str, kind: Callable[[str], object]) -> object:
+    """``text`` converted, or the text itself: the field's own rule then says what it
+    expected, in the same words as everywhere else."""
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
+def _seconds(value: float) -> str:
+    return repr(float(value)).removesuffix(".0")
+
+
+def _path(text: str) -> str | None:
+    # No shell expands "~" in an answer; the person surely meant their home.
+    return os.path.expanduser(text) if text else None
+
+
+# ---------------------------------------------------------------------------- questions
+
+
+def _run(d: _Dialogue, path: str) -> int:
+    base = _defaults(d, path)
+    settings = _ask_all(d, base)
+    problems = settings.problems()
+    if problems:
+        # Every answer was checked on its own; this is a rule across them that no
+        # single question could catch.
+        raise _Stop(2, "; ".join(f"{field}: {reason}" for field, reason in problems))
+    _summary(d, settings, path)
+    tested: bool | None = None
+    if d.yes("Test the connection now?", True):
+        if not settings.client_id:
+            # Generated here rather than by the test, so that the ID tested is the one
+            # saved: a configuration is one client identity.
+            settings = settings.replace(client_id=generate_client_id())
+            d.say(f"client ID {settings.client_id} generated; it is saved with the rest")
+        from .client import test_connection
+
+        result = test_connection(settings)
+        _report(d, result)
+        tested = result.ok
+    question = f"Save to {path}?" if tested is not False else f"Save to {path} anyway?"
+    if not d.yes(question, True):
+        d.say("not saved")
+        return 1
+    try:
+        save(settings, path)
+    except InvalidSettings as exc:
+        raise _Stop(2, "; ".join(reason for _, reason in exc.problems)) from None
+    secret = settings.password is not None or settings.security.keyfile_password is not None
+    d.say(f"saved {path}" + (" (readable by you only: it holds a password)" if secret else ""))
+    return 0
+
+
+def _defaults(d: _Dialogue, path: str) -> Settings:
+    d.say("pco_wire settings wizard. Enter takes the default in brackets; Ctrl-C quits.")
+    if not os.path.exists(path):
+        d.say(f"New settings for {path}.")
+        return Settings("")
+    try:
+        base, warnings = load(path)
+    except InvalidSettings as exc:
+        d.say(f"{path} does not load, so the defaults are the product's:")
+        for field, reason in exc.problems:
+            d.say(f"  {field}: {reason}")
+        return Settings("")
+    d.say(f"Editing {path}; its values are the defaults.")
+    for warning in warnings:
+        d.say(f"warning: {warning}")
+    return base
+
+
+def _ask_all(d: _Dialogue, base: Settings) -> Settings:
+    # Built on the loaded settings, so that those no question asks for stay as they are.
+    try:
+        old: ServerURI | None = parse_uri(base.server_uri)
+    except InvalidSettings:
+        old = None
+    s = base.replace(server_uri=_ask_server(d, base, old))
+    uri = parse_uri(s.server_uri)
+    s = _ask_client(d, base, old, s)
+    s = _ask_session(d, base, s)
+    s = s.replace(security=_ask_security(d, base, s) if uri.tls else Security())
+    return s.replace(ws_headers=_ask_headers(d, base, s) if uri.websocket else ())
+
+
+def _ask_server(d: _Dialogue, base: Settings, old: ServerURI | None) -> str:
+    def scheme_of(text: str) -> str:
+        name = text.lower().removesuffix("://")
+        if name not in SCHEMES:
+            raise _Refused(f"expected one of {', '.join(SCHEMES)}, got {text!r}")
+        return name
+
+    scheme = d.ask("scheme", old.scheme if old else "mqtt", scheme_of, hint=", ".join(SCHEMES))
+
+    def host_of(text: str) -> str:
+        host = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        if host.count(":") == 1:
+            raise _Refused(f"expected the host alone (the port comes next), got {text!r}")
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address, in brackets in a URI (RFC 3986 §3.2.2)
+        elif not valid_host(host):
+            raise _Refused(f"expected a host name or address, got {text!r}")
+        _uri(f"{scheme}://{host}")
+        return host
+
+    host = d.ask("host", old.host if old else "localhost", host_of, hint="name or address")
+    port = old.port if old is not None and old.scheme == scheme else DEFAULT_PORTS[scheme]
+    uri = d.ask("port", str(port), lambda text: _uri(f"{scheme}://{host}:{text}"))
+    if scheme in ("ws", "wss"):
+        plain = uri
+
+        def path_of(text: str) -> str:
+            if not text.startswith("/"):
+                raise _Refused(f"expected a path that starts with '/', got {text!r}")
+            return _uri(plain + text)
+
+        websocket = old is not None and old.websocket
+        uri = d.ask(
+            "path",
+            old.resource if old is not None and websocket else DEFAULT_WS_PATH,
+            path_of,
+            # Query values may be tokens (presigned URLs): masked, as in every message.
+            shown=old.shown_resource if old is not None and websocket else None,
+        )
+    # The file's own text when it says the same: "mqtt://host" stays as it was written.
+    return base.server_uri if old is not None and parse_uri(uri) == old else uri
+
+
+def _ask_client(d: _Dialogue, base: Settings, old: ServerURI | None, s: Settings) -> Settings:
+    def client_id_of(text: str) -> str:
+        reason = check_client_id(text) if text else None
+        if reason:
+            raise _Refused(reason)
+        return text
+
+    client_id = d.ask(
+        "client ID",
+        base.client_id,
+        client_id_of,
+        hint=_optional(base.client_id, "generated on the first connection, kept in the file"),
+        clear=bool(base.client_id),
+    )
+    # A user name or password written in the URI becomes a setting of its own.
+    user = base.username if base.username is not None else old.username if old else None
+    username = d.ask(
+        "user name",
+        user or "",
+        lambda text: text or None,
+        hint=_optional(user, "none"),
+        clear=bool(user),
+    )
+    s = s.replace(client_id=client_id, username=username)
+    password = base.password if base.password is not None else old.password if old else None
+
+    def with_password(secret: Secret) -> Settings:
+        return s.replace(password=secret[0], password_env=secret[1], password_file=secret[2])
+
+    secret = _ask_secret(
+        d, "password", "password", (password, base.password_env, base.password_file), with_password
+    )
+    return with_password(secret)
+
+
+def _ask_secret(
+    d: _Dialogue,
+    label: str,
+    field: str,
+    current: Secret,
+    draft: Callable[[Secret], Settings],
+) -> Secret:
+    """Where a secret comes from, and then the secret, its variable or its file."""
+    value, env, path = current
+    source = "keep" if value is not None else "env" if env else "file" if path else "none"
+
+    def source_of(text: str) -> str:
+        name = text.lower()
+        if name not in _SOURCES:
+            raise _Refused(f"expected one of {', '.join(_SOURCES)}, got {text!r}")
+        if name != "none":
+            # A password needs a user name (MQTT 3.1.1 §3.1.2.9): refused here, not after
+            # the password was typed.
+            _check(draft(("", None, None)), "username")
+        return name
+
+    chosen = d.ask(f"{label} source", source, source_of, hint=_SOURCE_HINT)
+    if chosen == "none":
+        return (None, None, None)
+    if chosen == "keep":
+
+        def secret_of(text: str) -> str:
+            if not text:
+                raise _Refused(f"expected a {label}, got nothing (source none: no {label})")
+            _check(draft((text, None, None)), field)
+            return text
+
+        typed = d.ask(
+            label,
+            value or "",
+            secret_of,
+            hint="not shown" + ("; Enter keeps the current one" if value else ""),
+            secret=True,
+        )
+        return (typed, None, None)
+    if chosen == "env":
+
+        def env_of(text: str) -> str:
+            _check(draft((None, text, None)), f"{field}_env")
+            return text
+
+        return (None, d.ask(f"{label} variable", env or "", env_of, hint="its name"), None)
+
+    def file_of(text: str) -> str:
+        path = os.path.expanduser(text)
+        _check(draft((None, None, path)), f"{field}_file")
+        return path
+
+    return (None, None, d.ask(f"{label} file", path or "", file_of, hint="one line"))
+
+
+def _ask_session(d: _Dialogue, base: Settings, s: Settings) -> Settings:
+    def timeout_of(text: str) -> float:
+        _check(s.replace(response_timeout=_as(text, float)), "response_timeout")
+        return float(text)
+
+    timeout = d.ask(
+        "response timeout",
+        _seconds(base.response_timeout),
+        timeout_of,
+        hint="seconds for each phase and each answer",
+    )
+
+    def keep_alive_of(text: str) -> int:
+        _check(s.replace(keep_alive=_as(text, int)), "keep_alive")
+        return int(text)
+
+    keep_alive = d.ask(
+        "keep-alive", str(base.keep_alive), keep_alive_of, hint="whole seconds; 0: no PINGREQ"
+    )
+    s = s.replace(response_timeout=timeout, keep_alive=keep_alive)
+
+    def clean_of(text: str) -> bool:
+        clean = _yes_no(text)
+        # Clean session off needs an ID of its own (a generated one would leave an orphan
+        # session on the server): the rule is the client ID's.
+        _check(s.replace(clean_session=clean), "client_id")
+        return clean
+
+    clean = d.ask(
+        "clean session",
+        "yes" if base.clean_session else "no",
+        clean_of,
+        hint="no: the server keeps the session and missed messages",
+        shown=_yn(base.clean_session),
+    )
+
+    def protocol_of(text: str) -> str:
+        _check(s.replace(protocol=text), "protocol")
+        return text
+
+    protocol = d.ask("protocol", base.protocol, protocol_of, hint=", ".join(PROTOCOLS))
+    s = s.replace(clean_session=clean, protocol=protocol)
+    return s.replace(will=_ask_will(d, base.will, s))
+
+
+def _ask_will(d: _Dialogue, old: WillSettings | None, s: Settings) -> WillSettings | None:
+    hint = "a message the server publishes if the gateway vanishes"
+    if not d.yes("add a will?", old is not None, hint=hint):
+        return None
+    will = old if old is not None else WillSettings("")
+
+    def topic_of(text: str) -> str:
+        _check(s.replace(will=will.replace(topic=text)), "will.topic")
+        return text
+
+    def message_of(text: str) -> str:
+        _check(s.replace(will=will.replace(message=text)), "will.message")
+        return text
+
+    topic = d.ask("will topic", will.topic, topic_of)
+    message = d.ask(
+        "will message",
+        will.message,
+        message_of,
+        hint=_optional(will.message, "empty"),
+        clear=bool(will.message),
+    )
+
+    def qos_of(text: str) -> int:
+        _check(s.replace(will=will.replace(qos=_as(text, int))), "will.qos")
+        return int(text)
+
+    qos = d.ask("will QoS", str(will.qos), qos_of, hint="0, 1 or 2")
+    retain = d.yes("will retain?", will.retain)
+    return WillSettings(topic, message, qos, retain)
+
+
+def _ask_security(d: _Dialogue, base: Settings, s: Settings) -> Security:
+    # What no question asks (insecure, ALPN) stays as the file had it.
+    b = base.security
+    sec = b.replace(
+        cafile=None,
+        certfile=None,
+        keyfile=None,
+        keyfile_password=None,
+        keyfile_password_env=None,
+        keyfile_password_file=None,
+    )
+
+    def file_question(question: str, name: str, current: str | None, blank: str) -> str | None:
+        def check(text: str) -> str | None:
+            path = _path(text)
+            _check(s.replace(security=sec.replace(**{name: path})), f"security.{name}")
+            return path
+
+        return d.ask(
+            question, current or "", check, hint=_optional(current, blank), clear=bool(current)
+        )
+
+    sec = sec.replace(
+        cafile=file_question("CA file", "cafile", b.cafile, "the system's trust store")
+    )
+    sec = sec.replace(certfile=file_question("client certificate", "certfile", b.certfile, "none"))
+    if sec.certfile is not None:
+        sec = sec.replace(
+            keyfile=file_question("client key", "keyfile", b.keyfile, "in the certificate file")
+        )
+
+        def with_key_password(secret: Secret) -> Settings:
+            return s.replace(security=_key_password(sec, secret))
+
+        current = (b.keyfile_password, b.keyfile_password_env, b.keyfile_password_file)
+        secret = _ask_secret(
+            d, "key password", "security.keyfile_password", current, with_key_password
+        )
+        sec = _key_password(sec, secret)
+    verify = d.yes(
+        "verify hostname?",
+        b.verify_hostname,
+        hint="no: any certificate from a trusted CA is accepted, whatever its name",
+    )
+
+    def server_name_of(text: str) -> str | None:
+        name = text or None
+        _check(s.replace(security=sec.replace(server_name=name)), "security.server_name")
+        return name
+
+    server_name = d.ask(
+        "server name",
+        b.server_name or "",
+        server_name_of,
+        hint=_optional(b.server_name, "the host"),
+        clear=bool(b.server_name),
+    )
+
+    def version_of(text: str) -> str:
+        _check(s.replace(security=sec.replace(tls_min_version=text)), "security.tls_min_version")
+        return text
+
+    version = d.ask(
+        "minimum TLS version", b.tls_min_version, version_of, hint=", ".join(TLS_VERSIONS)
+    )
+    return sec.replace(verify_hostname=verify, server_name=server_name, tls_min_version=version)
+
+
+def _key_password(sec: Security, secret: Secret) -> Security:
+    return sec.replace(
+        keyfile_password=secret[0], keyfile_password_env=secret[1], keyfile_password_file=secret[2]
+    )
+
+
+def _ask_headers(d: _Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, str], ...]:
+    headers = list(base.ws_headers)
+    if headers and not d.yes(
+        f"keep the extra WebSocket headers ({', '.join(name for name, _ in headers)})?", True
+    ):
+        headers = []
+
+    def header_of(text: str) -> tuple[str, str] | None:
+        if not text:
+            return None
+        name, colon, value = text.partition(":")
+        if not colon or not name.strip():
+            raise _Refused(f"expected 'Name: value', got {text!r}")
+        header = (name.strip(), value.strip())
+        _check(s.replace(ws_headers=(*headers, header)), "ws_headers")
+        return header
+
+    while True:
+        header = d.ask(
+            "extra WebSocket header",
+            "",
+            header_of,
+            hint="Name: value; blank: done",
+            # The value may be a credential (Authorization): not in a script's log.
+            echo=lambda text: f"{text.partition(':')[0]}: ***",
+        )
+        if header is None:
+            return tuple(headers)
+        headers.append(header)
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def _summary(d: _Dialogue, s: Settings, path: str) -> None:
+    uri = parse_uri(s.server_uri)
+    no = "(none)"
+    rows = [
+        ("server URI", str(uri)),
+        ("client ID", s.client_id or "(generated on the first connection, kept in the file)"),
+        ("user name", s.username if s.username is not None else no),
+        ("password", _secret_shown(s.password, s.password_env, s.password_file)),
+        ("response timeout", f"{_seconds(s.response_timeout)} s"),
+        ("keep-alive", f"{s.keep_alive} s" if s.keep_alive else "0 (no PINGREQ)"),
+        ("clean session", "yes" if s.clean_session else "no"),
+        ("protocol", s.protocol),
+    ]
+    w = s.will
+    rows.append(
+        (
+            "will",
+            no
+            if w is None
+            else f"topic {w.topic!r}, message {w.message!r}, QoS {w.qos}, "
+            f"retain {'yes' if w.retain else 'no'}",
+        )
+    )
+    if uri.tls:
+        sec = s.security
+        rows += [
+            ("CA file", sec.cafile or "(the system's trust store)"),
+            ("client certificate", sec.certfile or no),
+        ]
+        if sec.certfile is not None:
+            rows += [
+                ("client key", sec.keyfile or "(in the certificate file)"),
+                (
+                    "key password",
+                    _secret_shown(
+                        sec.keyfile_password, sec.keyfile_password_env, sec.keyfile_password_file
+                    ),
+                ),
+            ]
+        rows += [
+            ("verify hostname", "yes" if sec.verify_hostname else "no"),
+            ("server name", sec.server_name or "(the host)"),
+            ("minimum TLS version", sec.tls_min_version),
+        ]
+        if sec.insecure:
+            rows.append(("insecure", "yes: no certificate is verified"))
+        if sec.alpn:
+            rows.append(("ALPN", ", ".join(sec.alpn)))
+    if uri.websocket:
+        # Header values may be credentials (Authorization): names only, as in the repr.
+        names = ", ".join(name for name, _ in s.ws_headers)
+        rows.append(("WebSocket headers", f"{names} (values not shown)" if names else no))
+    # Settings no question asks for, kept from the file: shown when they are not the
+    # defaults, so that the summary is all the file will say.
+    defaults = Settings("")
+    rows += [
+        (name, repr(getattr(s, name)))
+        for name in s._fields
+        if name not in _ASKED and getattr(s, name) != getattr(defaults, name)
+    ]
+    d.say()
+    d.say(f"Settings for {path}:")
+    for name, value in rows:
+        d.say(f"  {name:<20} {value}")
+    d.say()
+
+
+def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
+    if value is not None:
+        return "*** (kept in the file, readable by you only)"
+    if env is not None:
+        return f"from environment variable {env}"
+    if path is not None:
+        return f"from file {path}"
+    return "(none)"
+
+
+def _report(d: _Dialogue, result: TestResult) -> None:
+    """The lines of ``python -m pco_wire test``, so that both read the same."""
+    for warning in result.warnings:
+        d.say(f"warning: {warning}")
+    d.say(f"pco_wire test {result.uri}" + (f" as {result.client_id}" if result.client_id else ""))
+    for phase in result.phases:
+        mark = "ok" if phase.ok else "FAILED"
+        d.say(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
+    if result.tls:
+        t = result.tls
+        d.say(
+            f"  TLS: {t['version']} {t['cipher']}; server certificate {t['subject']!s}, "
+            f"issued by {t['issuer']}, valid until {t['not_after']}"
+        )
+    if result.ok:
+        present = "yes" if result.session_present else "no"
+        d.say(
+            f"OK: {result.message}; return code 0 ({result.return_code_text}); "
+            f"session present: {present}"
+        )
+    else:
+        d.say(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
