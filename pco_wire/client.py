@@ -302,9 +302,10 @@ class Attempt:
             raise
         self.head = conn.head
         present = "session present" if session.session_present else ""
-        self.phases.append(Phase("CONNACK", time.monotonic() - start, not session.error, present))
-        if session.error is not None:
+        self.phases.append(Phase("CONNACK", time.monotonic() - start, session.accepted, present))
+        if not session.accepted:
             stream.close()
+            assert session.error is not None
             raise session.error
         _set_phase(stream, "session")
         return conn
@@ -462,6 +463,10 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         warnings=prepared.warnings,
     )
     try:
+        if session.error is not None:  # accepted, and closed in the same breath
+            result.exit_code, result.category, result.message = attempt.diagnose(session.error)
+            result.error = session.error
+            return result
         result.address = conn.stream.address
         result.tls = _tls_report(conn.stream)
         result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
@@ -565,7 +570,11 @@ class Client:
         TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError."""
         if self._thread is not None or self._conn is not None:
             raise RuntimeError("connect() once per Client")
-        self._conn = self._open()
+        try:
+            self._conn = self._open()
+        except BaseException:
+            self._done.set()  # stopped before it started: wait() must not block
+            raise
         for warning in self.info.warnings if self.info else ():
             _log.warning("%s", warning)
         import threading
@@ -633,6 +642,7 @@ class Client:
                         delay = policy.ended(exc, time.monotonic())
                         continue
                     self._conn = conn
+                    self.error = None
                     policy.connected(time.monotonic())
                     break
                 else:

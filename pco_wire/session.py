@@ -26,12 +26,13 @@ from .errors import (
     ConnectionClosed,
     Error,
     LocalProtocolError,
+    MalformedPacket,
     RemoteProtocolError,
     ResponseTimeout,
     ServerRefused,
     UnexpectedPacket,
 )
-from .packets import DISCONNECT, PINGREQ, ConnAck, Connect, OtherPacket, PingResp
+from .packets import DISCONNECT, PINGREQ, ConnAck, Connect, OtherPacket, PacketType, PingResp
 
 __all__ = [
     "DEFAULT_RESPONSE_TIMEOUT",
@@ -169,6 +170,8 @@ class Session:
         #: Why the session closed; None while it runs and after our own disconnect().
         self.error: Error | None = None
         self.session_present = False
+        #: A CONNACK with return code 0 arrived (the session may have ended since).
+        self.accepted = False
         #: Packets of other types received (stored PUBLISH and the like).
         self.other_packets = 0
         #: When the client last queued a packet: the keep-alive interval counts from it.
@@ -242,6 +245,19 @@ class Session:
             else:
                 reason = "the server closed the connection"
             self._close(ConnectionClosed(self._phase(), reason))
+            return
+        if self.state is State.CONNECTING and self._received == 0 and data[0] != 0x20:
+            # MQTT 3.1.1 §3.2: the server's first packet is a CONNACK, whose first byte is
+            # 0x20; anything else is known to be wrong before the rest of it arrives.
+            kind = data[0] >> 4
+            self._received = len(data)
+            if 1 <= kind <= 14:
+                error: Error = UnexpectedPacket(
+                    f"expected CONNACK first, got {PacketType(kind).name}", 0
+                )
+            else:
+                error = MalformedPacket(f"expected a packet type 1..14, got {kind} (reserved)", 0)
+            self._close(error)
             return
         tail = self._tail
         start = self._received - len(tail)  # where the first packet of this call begins
@@ -359,6 +375,7 @@ class Session:
                 # MQTT 3.1.1 §3.2.2.2: a clean session has nothing to be present.
                 raise UnexpectedPacket("expected session present 0 with clean session on, got 1", 0)
             self.state = State.CONNECTED
+            self.accepted = True
             self.session_present = packet.session_present
             self._events.append(Connected(packet.session_present))
         elif type(packet) is OtherPacket:

@@ -716,12 +716,19 @@ def aborting(handler: Handler) -> Handler:
 
 
 def answer_then_close(answer: bytes = CONNACK_ACCEPTED) -> Handler:
-    """Read CONNECT, send ``answer`` and close at once."""
+    """Read CONNECT, send ``answer`` and close at once: the answer and the FIN leave in
+    one TCP segment (held with MSG_MORE, then pushed out by the shutdown), so the client
+    always finds both in its receive queue together, never one without the other."""
 
     def handle(conn: PeerConnection) -> None:
         first = conn.read_packet(5.0)
-        if first is not None and packet_name(first) == "CONNECT":
-            conn.send(answer)
+        if first is None or packet_name(first) != "CONNECT":
+            return
+        try:
+            conn.sock.send(answer, socket.MSG_MORE)
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.recording.client_closed = True
 
     return handle
 
@@ -759,5 +766,44 @@ def by_protocol_level(answers: dict[int, bytes]) -> Handler:
             elif packet_name(packet) == "DISCONNECT":
                 conn.wait_closed(2.0)
                 return
+
+    return handle
+
+
+def raw_relay(port: int) -> Handler:
+    """Forward bytes both ways to 127.0.0.1:``port`` without reading them as MQTT (for
+    TLS, which :func:`relay` cannot parse); ends when either side ends its stream."""
+
+    def handle(conn: PeerConnection) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as upstream:
+            other = {conn.sock: upstream, upstream: conn.sock}
+            while conn.alive():
+                ready, _, _ = select.select(list(other), [], [], SLICE)
+                for sock in ready:
+                    try:
+                        data = sock.recv(65536)
+                        if data:
+                            other[sock].sendall(data)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        conn.recording.client_closed |= sock is conn.sock
+                        return
+
+    return handle
+
+
+def trickle(data: bytes, interval: float) -> Handler:
+    """Wait for the client's first bytes, then send ``data`` one byte every ``interval``
+    seconds: a peer that is never silent for long, yet never done."""
+
+    def handle(conn: PeerConnection) -> None:
+        if not conn.receive(time.monotonic() + 5.0):
+            return
+        for byte in data:
+            if not conn.alive() or not conn.send(bytes([byte])):
+                return
+            time.sleep(interval)
+        conn.wait_closed(DEFAULT_LIFETIME)
 
     return handle
