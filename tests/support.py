@@ -30,6 +30,9 @@ from pco_wire._codec_py import Packet
 __all__ = [
     "FIELD_NAMES",
     "IMPLEMENTATIONS",
+    "JSON_KEYS",
+    "PHASE_KEYS",
+    "TLS_KEYS",
     "Codec",
     "FramerLike",
     "Outcome",
@@ -157,3 +160,24 @@ def outcome(call: Callable[[], object]) -> Outcome:
     except Error as exc:
         return ("error", type(exc), getattr(exc, "field", None), str(exc), exc.args)
     return ("ok", fields(result))
+
+
+# The documented `--json` document of `test` (README, "JSON"), stated once for the tests.
+JSON_KEYS = {
+    "ok",
+    "exit_code",
+    "category",
+    "message",
+    "uri",
+    "client_id",
+    "return_code",
+    "return_code_text",
+    "session_present",
+    "address",
+    "phases",
+    "tls",
+    "other_packets",
+    "warnings",
+}
+PHASE_KEYS = {"name", "seconds", "ok", "detail"}
+TLS_KEYS = {"version", "cipher", "alpn", "subject", "issuer", "not_after"}

@@ -21,28 +21,11 @@ import pytest
 from tests.broker import Broker, free_port
 from tests.peers import CliRun, Peer, Peers, run_cli, silent
 from tests.pki import Pki, require
+from tests.support import JSON_KEYS, PHASE_KEYS, TLS_KEYS
 
 #: A password no output has a reason to contain, in any form.
 SECRET = "Zx9~Kw.Secret-4711"
 SECRET_VAR = "PCO_WIRE_TEST_SECRET"
-JSON_KEYS = {
-    "ok",
-    "exit_code",
-    "category",
-    "message",
-    "uri",
-    "client_id",
-    "return_code",
-    "return_code_text",
-    "session_present",
-    "address",
-    "phases",
-    "tls",
-    "other_packets",
-    "warnings",
-}
-PHASE_KEYS = {"name", "seconds", "ok", "detail"}
-TLS_KEYS = {"version", "cipher", "alpn", "subject", "issuer", "not_after"}
 PHASES = {
     "mqtt": ["name resolution", "TCP connect", "CONNACK", "DISCONNECT"],
     "mqtts": ["name resolution", "TCP connect", "TLS handshake", "CONNACK", "DISCONNECT"],

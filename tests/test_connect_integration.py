@@ -36,24 +36,9 @@ from pco_wire.session import Event
 from tests.broker import Broker
 from tests.peers import Peers, relay
 from tests.pki import Pki
+from tests.support import JSON_KEYS
 
 RESPONSE_TIMEOUT = 5.0
-JSON_KEYS = {
-    "ok",
-    "exit_code",
-    "category",
-    "message",
-    "uri",
-    "client_id",
-    "return_code",
-    "return_code_text",
-    "session_present",
-    "address",
-    "phases",
-    "tls",
-    "other_packets",
-    "warnings",
-}
 PHASES = {
     "mqtt": ["name resolution", "TCP connect", "CONNACK", "DISCONNECT"],
     "mqtts": ["name resolution", "TCP connect", "TLS handshake", "CONNACK", "DISCONNECT"],
