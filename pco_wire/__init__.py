@@ -1,6 +1,7 @@
 """pco_wire: the connection side of an MQTT client, small, strict and fast."""
 
-from .client import Client, ConnectionInfo, TestResult, test_connection
+from .check import TestResult, test_connection
+from .client import Client, ConnectionInfo
 from .codec import DEFAULT_MAX_PACKET_SIZE, IMPLEMENTATION, Framer, decode, encode
 from .diagnose import EXIT_CODES
 from .errors import (

@@ -470,7 +470,7 @@ def _fail(
         _traceback(exc)
     if args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
-        from .client import TestResult
+        from .check import TestResult
         from .uri import _shown
 
         print(
@@ -497,7 +497,7 @@ def _traceback(exc: BaseException) -> None:
 
 
 def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
-    from .client import test_connection
+    from .check import test_connection
 
     result = test_connection(settings)
     result.warnings[:0] = warnings

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO, TypeVar
 
-    from .client import TestResult
+    from .check import TestResult
 
     T = TypeVar("T")
     #: A secret's three sources: the value kept in the file, a variable, a file of its own.
@@ -285,7 +285,7 @@ def _run(d: _Dialogue, path: str) -> int:
             # saved: a configuration is one client identity.
             settings = settings.replace(client_id=generate_client_id())
             d.say(f"client ID {settings.client_id} generated; it is saved with the rest")
-        from .client import test_connection
+        from .check import test_connection
 
         result = test_connection(settings)
         _report(d, result)
