@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 
 from .config import load, save
+from .dialogue import CLEAR, Dialogue, Refused, Stop, yes_no, yn
 from .errors import InvalidSettings
 from .settings import (
     PROTOCOLS,
@@ -38,19 +39,16 @@ from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, parse_uri, 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO, TypeVar
+    from typing import TextIO
 
     from .check import TestResult
 
-    T = TypeVar("T")
     #: A secret's three sources: the value kept in the file, a variable, a file of its own.
     Secret = tuple[str | None, str | None, str | None]
 
 __all__ = ["CLEAR", "DEFAULT_FILE", "run"]
 
 DEFAULT_FILE = "./pco_wire.toml"
-#: The answer that empties an optional setting which has a value (Enter keeps the value).
-CLEAR = "-"
 _SOURCES = ("none", "keep", "env", "file")
 #: The Settings fields the questions cover.
 _ASKED = frozenset(
@@ -82,147 +80,16 @@ def run(output: str | None, *, stdin: TextIO, stdout: TextIO, interactive: bool)
     refused question again and reads secrets without echo; otherwise a refused answer
     ends the wizard. Returns the exit status (see the module docstring); raises nothing
     for a user's mistake, a server's fault or a file that cannot be written."""
-    dialogue = _Dialogue(stdin, stdout, interactive)
+    dialogue = Dialogue(stdin, stdout, interactive)
     try:
         return _run(dialogue, output or DEFAULT_FILE)
-    except _Stop as stop:
+    except Stop as stop:
         dialogue.say(f"error: {stop}")
         return stop.code
     except KeyboardInterrupt:
         dialogue.say()
         dialogue.say("interrupted: nothing saved")
         return 130
-
-
-class _Refused(Exception):
-    """An answer that breaks a rule; ``str()`` is the reason."""
-
-
-class _Stop(Exception):
-    """Ends the wizard with exit status ``code``; ``str()`` says why."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# ---------------------------------------------------------------------------- dialogue
-
-
-class _Dialogue:
-    """Questions on ``stdout``, answers from ``stdin``, one per line."""
-
-    def __init__(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> None:
-        self.stdin = stdin
-        self.stdout = stdout
-        self.interactive = interactive
-
-    def say(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
-        self.stdout.flush()
-
-    def ask(
-        self,
-        question: str,
-        default: str,
-        parse: Callable[[str], T],
-        *,
-        hint: str = "",
-        shown: str | None = None,
-        secret: bool = False,
-        clear: bool = False,
-        echo: Callable[[str], str] | None = None,
-    ) -> T:
-        """The parsed answer to ``question``. Enter takes ``default`` (shown in brackets
-        as ``shown``, or as itself unless ``secret``); with ``clear``, ``-`` stands for
-        the empty answer. ``parse`` raises _Refused with the reason for a bad answer.
-        Without a terminal the answer is written after its prompt, as ``echo`` shows it
-        (a secret not at all)."""
-        bracket = shown if shown is not None or secret else default
-        prompt = question + (f" ({hint})" if hint else "") + (f" [{bracket}]" if bracket else "")
-        while True:
-            answer = self._line(f"{prompt}: ", question, secret, echo)
-            # A secret is taken as typed: spaces may be part of it.
-            text = answer if secret else answer.strip()
-            if not text:
-                text = default
-            elif clear and text == CLEAR:
-                text = ""
-            try:
-                return parse(text)
-            except _Refused as exc:
-                if not self.interactive:
-                    raise _Stop(
-                        2,
-                        f"invalid answer to {question!r}: {exc} (without a terminal a "
-                        "question is not asked again); nothing saved",
-                    ) from None
-                self.say(f"  refused: {exc}")
-
-    def yes(self, question: str, default: bool, *, hint: str = "") -> bool:
-        return self.ask(
-            question, "yes" if default else "no", _yes_no, hint=hint, shown=_yn(default)
-        )
-
-    def _line(
-        self, prompt: str, question: str, secret: bool, echo: Callable[[str], str] | None
-    ) -> str:
-        if secret and self.interactive and _is_terminal(self.stdin):
-            line = self._hidden(prompt)
-        else:
-            self.stdout.write(prompt)
-            self.stdout.flush()
-            line = self.stdin.readline()
-            if line and not self.interactive:
-                # Nobody typed it, so nothing echoed it: shown here, the output reads as
-                # the dialogue it was. A secret never.
-                shown = line.rstrip("\r\n")
-                self.say("" if secret else echo(shown) if echo and shown else shown)
-        if not line:
-            self.say()
-            expected = "" if self.interactive else ": expected one answer a line to the end"
-            raise _Stop(2, f"end of input at {question!r}{expected}; nothing saved")
-        return line.removesuffix("\n").removesuffix("\r")
-
-    def _hidden(self, prompt: str) -> str:
-        """A line read from the terminal with echo off, as getpass does, but from our
-        ``stdin`` (getpass reads /dev/tty, which need not be the stream we were given)."""
-        import termios
-
-        fd = self.stdin.fileno()
-        before = termios.tcgetattr(fd)
-        quiet = termios.tcgetattr(fd)
-        quiet[3] &= ~termios.ECHO
-        # Echo goes off before the prompt appears, so nothing typed after it can show;
-        # TCSAFLUSH drops what was typed ahead, which would otherwise become the secret.
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
-        try:
-            self.stdout.write(prompt)
-            self.stdout.flush()
-            return self.stdin.readline()
-        finally:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, before)
-            self.say()  # the Enter was not echoed either
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _yn(default: bool) -> str:
-    return "Y/n" if default else "y/N"
-
-
-def _yes_no(text: str) -> bool:
-    word = text.lower()
-    if word in ("y", "yes"):
-        return True
-    if word in ("n", "no"):
-        return False
-    raise _Refused(f"expected yes or no, got {text!r}")
 
 
 def _optional(current: object, blank: str) -> str:
@@ -234,17 +101,17 @@ def _optional(current: object, blank: str) -> str:
 
 
 def _check(settings: Settings, *fields: str) -> None:
-    """Raises _Refused with the first reason ``settings`` breaks for one of ``fields``."""
+    """Raises Refused with the first reason ``settings`` breaks for one of ``fields``."""
     for field, reason in settings.problems():
         if field in fields:
-            raise _Refused(reason)
+            raise Refused(reason)
 
 
 def _uri(text: str) -> str:
     try:
         parse_uri(text)
     except InvalidSettings as exc:
-        raise _Refused("; ".join(reason for _, reason in exc.problems)) from None
+        raise Refused("; ".join(reason for _, reason in exc.problems)) from None
     return text
 
 
@@ -269,14 +136,14 @@ def _path(text: str) -> str | None:
 # ---------------------------------------------------------------------------- questions
 
 
-def _run(d: _Dialogue, path: str) -> int:
+def _run(d: Dialogue, path: str) -> int:
     base = _defaults(d, path)
     settings = _ask_all(d, base)
     problems = settings.problems()
     if problems:
         # Every answer was checked on its own; this is a rule across them that no
         # single question could catch.
-        raise _Stop(2, "; ".join(f"{field}: {reason}" for field, reason in problems))
+        raise Stop(2, "; ".join(f"{field}: {reason}" for field, reason in problems))
     _summary(d, settings, path)
     tested: bool | None = None
     if d.yes("Test the connection now?", True):
@@ -297,13 +164,13 @@ def _run(d: _Dialogue, path: str) -> int:
     try:
         save(settings, path)
     except InvalidSettings as exc:
-        raise _Stop(2, "; ".join(reason for _, reason in exc.problems)) from None
+        raise Stop(2, "; ".join(reason for _, reason in exc.problems)) from None
     secret = settings.password is not None or settings.security.keyfile_password is not None
     d.say(f"saved {path}" + (" (readable by you only: it holds a password)" if secret else ""))
     return 0
 
 
-def _defaults(d: _Dialogue, path: str) -> Settings:
+def _defaults(d: Dialogue, path: str) -> Settings:
     d.say("pco_wire settings wizard. Enter takes the default in brackets; Ctrl-C quits.")
     if not os.path.exists(path):
         d.say(f"New settings for {path}.")
@@ -321,7 +188,7 @@ def _defaults(d: _Dialogue, path: str) -> Settings:
     return base
 
 
-def _ask_all(d: _Dialogue, base: Settings) -> Settings:
+def _ask_all(d: Dialogue, base: Settings) -> Settings:
     # Built on the loaded settings, so that those no question asks for stay as they are.
     try:
         old: ServerURI | None = parse_uri(base.server_uri)
@@ -335,11 +202,11 @@ def _ask_all(d: _Dialogue, base: Settings) -> Settings:
     return s.replace(ws_headers=_ask_headers(d, base, s) if uri.websocket else ())
 
 
-def _ask_server(d: _Dialogue, base: Settings, old: ServerURI | None) -> str:
+def _ask_server(d: Dialogue, base: Settings, old: ServerURI | None) -> str:
     def scheme_of(text: str) -> str:
         name = text.lower().removesuffix("://")
         if name not in SCHEMES:
-            raise _Refused(f"expected one of {', '.join(SCHEMES)}, got {text!r}")
+            raise Refused(f"expected one of {', '.join(SCHEMES)}, got {text!r}")
         return name
 
     scheme = d.ask("scheme", old.scheme if old else "mqtt", scheme_of, hint=", ".join(SCHEMES))
@@ -347,11 +214,11 @@ def _ask_server(d: _Dialogue, base: Settings, old: ServerURI | None) -> str:
     def host_of(text: str) -> str:
         host = text[1:-1] if text.startswith("[") and text.endswith("]") else text
         if host.count(":") == 1:
-            raise _Refused(f"expected the host alone (the port comes next), got {text!r}")
+            raise Refused(f"expected the host alone (the port comes next), got {text!r}")
         if ":" in host:
             host = f"[{host}]"  # an IPv6 address, in brackets in a URI (RFC 3986 §3.2.2)
         elif not valid_host(host):
-            raise _Refused(f"expected a host name or address, got {text!r}")
+            raise Refused(f"expected a host name or address, got {text!r}")
         _uri(f"{scheme}://{host}")
         return host
 
@@ -363,7 +230,7 @@ def _ask_server(d: _Dialogue, base: Settings, old: ServerURI | None) -> str:
 
         def path_of(text: str) -> str:
             if not text.startswith("/"):
-                raise _Refused(f"expected a path that starts with '/', got {text!r}")
+                raise Refused(f"expected a path that starts with '/', got {text!r}")
             return _uri(plain + text)
 
         websocket = old is not None and old.websocket
@@ -378,11 +245,11 @@ def _ask_server(d: _Dialogue, base: Settings, old: ServerURI | None) -> str:
     return base.server_uri if old is not None and parse_uri(uri) == old else uri
 
 
-def _ask_client(d: _Dialogue, base: Settings, old: ServerURI | None, s: Settings) -> Settings:
+def _ask_client(d: Dialogue, base: Settings, old: ServerURI | None, s: Settings) -> Settings:
     def client_id_of(text: str) -> str:
         reason = check_client_id(text) if text else None
         if reason:
-            raise _Refused(reason)
+            raise Refused(reason)
         return text
 
     client_id = d.ask(
@@ -414,7 +281,7 @@ def _ask_client(d: _Dialogue, base: Settings, old: ServerURI | None, s: Settings
 
 
 def _ask_secret(
-    d: _Dialogue,
+    d: Dialogue,
     label: str,
     field: str,
     current: Secret,
@@ -427,7 +294,7 @@ def _ask_secret(
     def source_of(text: str) -> str:
         name = text.lower()
         if name not in _SOURCES:
-            raise _Refused(f"expected one of {', '.join(_SOURCES)}, got {text!r}")
+            raise Refused(f"expected one of {', '.join(_SOURCES)}, got {text!r}")
         if name != "none":
             # A password needs a user name (MQTT 3.1.1 §3.1.2.9): refused here, not after
             # the password was typed.
@@ -441,7 +308,7 @@ def _ask_secret(
 
         def secret_of(text: str) -> str:
             if not text:
-                raise _Refused(f"expected a {label}, got nothing (source none: no {label})")
+                raise Refused(f"expected a {label}, got nothing (source none: no {label})")
             _check(draft((text, None, None)), field)
             return text
 
@@ -469,7 +336,7 @@ def _ask_secret(
     return (None, None, d.ask(f"{label} file", path or "", file_of, hint="one line"))
 
 
-def _ask_session(d: _Dialogue, base: Settings, s: Settings) -> Settings:
+def _ask_session(d: Dialogue, base: Settings, s: Settings) -> Settings:
     def timeout_of(text: str) -> float:
         _check(s.replace(response_timeout=_as(text, float)), "response_timeout")
         return float(text)
@@ -491,7 +358,7 @@ def _ask_session(d: _Dialogue, base: Settings, s: Settings) -> Settings:
     s = s.replace(response_timeout=timeout, keep_alive=keep_alive)
 
     def clean_of(text: str) -> bool:
-        clean = _yes_no(text)
+        clean = yes_no(text)
         # Clean session off needs an ID of its own (a generated one would leave an orphan
         # session on the server): the rule is the client ID's.
         _check(s.replace(clean_session=clean), "client_id")
@@ -502,7 +369,7 @@ def _ask_session(d: _Dialogue, base: Settings, s: Settings) -> Settings:
         "yes" if base.clean_session else "no",
         clean_of,
         hint="no: the server keeps the session and missed messages",
-        shown=_yn(base.clean_session),
+        shown=yn(base.clean_session),
     )
 
     def protocol_of(text: str) -> str:
@@ -514,7 +381,7 @@ def _ask_session(d: _Dialogue, base: Settings, s: Settings) -> Settings:
     return s.replace(will=_ask_will(d, base.will, s))
 
 
-def _ask_will(d: _Dialogue, old: WillSettings | None, s: Settings) -> WillSettings | None:
+def _ask_will(d: Dialogue, old: WillSettings | None, s: Settings) -> WillSettings | None:
     hint = "a message the server publishes if the gateway vanishes"
     if not d.yes("add a will?", old is not None, hint=hint):
         return None
@@ -546,7 +413,7 @@ def _ask_will(d: _Dialogue, old: WillSettings | None, s: Settings) -> WillSettin
     return WillSettings(topic, message, qos, retain)
 
 
-def _ask_security(d: _Dialogue, base: Settings, s: Settings) -> Security:
+def _ask_security(d: Dialogue, base: Settings, s: Settings) -> Security:
     # What no question asks (insecure, ALPN) stays as the file had it.
     b = base.security
     sec = b.replace(
@@ -620,7 +487,7 @@ def _key_password(sec: Security, secret: Secret) -> Security:
     )
 
 
-def _ask_headers(d: _Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, str], ...]:
+def _ask_headers(d: Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, str], ...]:
     headers = list(base.ws_headers)
     if headers and not d.yes(
         f"keep the extra WebSocket headers ({', '.join(name for name, _ in headers)})?", True
@@ -632,7 +499,7 @@ def _ask_headers(d: _Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, 
             return None
         name, colon, value = text.partition(":")
         if not colon or not name.strip():
-            raise _Refused(f"expected 'Name: value', got {text!r}")
+            raise Refused(f"expected 'Name: value', got {text!r}")
         header = (name.strip(), value.strip())
         _check(s.replace(ws_headers=(*headers, header)), "ws_headers")
         return header
@@ -654,7 +521,7 @@ def _ask_headers(d: _Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, 
 # ---------------------------------------------------------------------------- output
 
 
-def _summary(d: _Dialogue, s: Settings, path: str) -> None:
+def _summary(d: Dialogue, s: Settings, path: str) -> None:
     uri = parse_uri(s.server_uri)
     no = "(none)"
     rows = [
@@ -731,7 +598,7 @@ def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     return "(none)"
 
 
-def _report(d: _Dialogue, result: TestResult) -> None:
+def _report(d: Dialogue, result: TestResult) -> None:
     """The lines of ``python -m pco_wire test``, so that both read the same."""
     for warning in result.warnings:
         d.say(f"warning: {warning}")
