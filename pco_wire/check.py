@@ -131,6 +131,7 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
             return result
         result.address = conn.stream.address
         result.tls = tls_report(conn.stream)
+        result.warnings += getattr(conn.stream, "warnings", [])
         result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
         result.session_present = session.session_present
         start = time.monotonic()

@@ -118,7 +118,7 @@ class Client:
             conn.stream.address,
             phases,
             tls_report(conn.stream),
-            prepared.warnings,
+            [*prepared.warnings, *getattr(conn.stream, "warnings", [])],
         )
         return conn
 

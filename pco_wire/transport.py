@@ -274,6 +274,8 @@ class WebSocketStream:
         self.protocol = protocol
         self.address = inner.address
         self.tls = inner.tls
+        #: What the upgrade found worth saying (a subprotocol not selected).
+        self.warnings: list[str] = []
         self._early = early
         #: A close or text frame met after MQTT bytes of the same read, raised next time.
         self._deferred: Error | None = None
@@ -680,4 +682,12 @@ def _ws_upgrade(
             raise WebSocketError("WebSocket upgrade", f"the upgrade failed: {exc}") from exc
     inner.phase = "session"
     # Frames that came with the 101 answer are read like any later ones.
-    return WebSocketStream(inner, protocol, events[1:])
+    stream = WebSocketStream(inner, protocol, events[1:])
+    if protocol.subprotocol is None:
+        # MQTT 3.1.1 §6: the server must select the subprotocol. Lenient servers and
+        # proxies that drop the header still carry MQTT, so this is said, not refused.
+        stream.warnings.append(
+            f"the server did not select the WebSocket subprotocol {subprotocol!r} "
+            "(MQTT 3.1.1 §6 says it must); a proxy may have dropped the header"
+        )
+    return stream

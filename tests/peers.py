@@ -484,7 +484,9 @@ def mqtt_server(
     return handle
 
 
-def _upgrade_answer(conn: PeerConnection, status: int, body: bytes) -> bytes:
+def _upgrade_answer(
+    conn: PeerConnection, status: int, body: bytes, select_subprotocol: bool = True
+) -> bytes:
     headers = conn.recording.headers
     reason = _REASONS.get(status, "Whatever")
     if status != 101:
@@ -499,7 +501,7 @@ def _upgrade_answer(conn: PeerConnection, status: int, body: bytes) -> bytes:
         f"Sec-WebSocket-Accept: {accept}\r\n"
     )
     offered = headers.get("sec-websocket-protocol")
-    if offered:
+    if offered and select_subprotocol:
         # MQTT 3.1.1 §6.0: the server selects the subprotocol the client offered.
         answer += f"Sec-WebSocket-Protocol: {offered.split(',')[0].strip()}\r\n"
     return (answer + "\r\n").encode()
@@ -511,6 +513,7 @@ def websocket_server(
     body: bytes = b"",
     with_answer: bytes = b"",
     after_connect: Sequence[bytes] = (frame(BINARY, CONNACK_ACCEPTED),),
+    select_subprotocol: bool = True,
 ) -> Handler:
     """The HTTP upgrade answered with ``status`` (and ``body`` when it is not 101). After
     a 101, ``with_answer`` (raw frames) goes out in the same write as the answer, and
@@ -521,7 +524,10 @@ def websocket_server(
     def handle(conn: PeerConnection) -> None:
         if not conn.read_http_request(5.0):
             return
-        conn.send(_upgrade_answer(conn, status, body) + (with_answer if status == 101 else b""))
+        conn.send(
+            _upgrade_answer(conn, status, body, select_subprotocol)
+            + (with_answer if status == 101 else b"")
+        )
         if status != 101:
             conn.wait_closed(2.0)
             return

@@ -315,9 +315,7 @@ def _ws(peers: Peers, **script: Any) -> Peer:
     ],
     ids=["path-and-query", "no-path", "root", "non-ascii"],
 )
-def test_websocket_request_target(
-    peers: Peers, rest: str, request_line: str, shown: str
-) -> None:
+def test_websocket_request_target(peers: Peers, rest: str, request_line: str, shown: str) -> None:
     peer = _ws(peers)
     result = pco_wire.test_connection(_settings(peer.uri("ws", rest)))
 
@@ -471,3 +469,18 @@ def test_websocket_refusal_then_close_in_one_write_keeps_the_refusal(peers: Peer
     assert (result.exit_code, result.category, result.return_code) == (1, "not-authorized", 5)
     assert peer.finish()
 
+
+def test_websocket_subprotocol_not_selected_is_a_warning(peers: Peers) -> None:
+    # MQTT 3.1.1 §6: the server must select "mqtt"; one that does not (or a proxy that
+    # drops the header) still carries MQTT: connected, and said.
+    peer = _ws(peers, select_subprotocol=False)
+    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+
+    assert result.ok, result
+    assert any("did not select the WebSocket subprotocol 'mqtt'" in w for w in result.warnings)
+    selected = _ws(peers)
+    assert not [
+        w
+        for w in pco_wire.test_connection(_settings(selected.uri("ws"))).warnings
+        if "subprotocol" in w
+    ]
