@@ -1,5 +1,6 @@
 """pco_wire: the connection side of an MQTT client, small, strict and fast."""
 
+from . import config
 from .check import TestResult, test_connection
 from .client import Client, ConnectionInfo
 from .codec import DEFAULT_MAX_PACKET_SIZE, IMPLEMENTATION, Framer, decode, encode
@@ -84,6 +85,7 @@ __all__ = [
     "Will",
     "WillSettings",
     "check_client_id",
+    "config",
     "decode",
     "encode",
     "generate_client_id",

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+
 NAME = "pco_wire"
 
 
@@ -24,13 +28,20 @@ def debug(message: str, *args: object, name: str = NAME) -> None:
         logging.getLogger(name).debug(message, *args)
 
 
-def warning(message: str, *args: object) -> None:
+def _logger() -> logging.Logger:
     import logging
 
-    logging.getLogger(NAME).warning(message, *args)
+    logger = logging.getLogger(NAME)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        # A library never prints: without an application's configuration, Python's
+        # last-resort handler would write warnings to stderr.
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+def warning(message: str, *args: object) -> None:
+    _logger().warning(message, *args)
 
 
 def exception(message: str, *args: object) -> None:
-    import logging
-
-    logging.getLogger(NAME).exception(message, *args)
+    _logger().exception(message, *args)

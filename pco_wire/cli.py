@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .diagnose import EXIT_CODES, diagnose
 from .errors import Error, InvalidSettings
-from .settings import TLS_VERSIONS, Settings, WillSettings
+from .settings import TLS_VERSIONS, Settings, WillSettings, parse_header
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,10 +123,10 @@ def _keep_alive(text: str) -> int:
 
 
 def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
-    return name.strip(), value.strip()
+    try:
+        return parse_header(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
@@ -282,7 +282,9 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
     if path is not None:
         from .config import load
 
-        base, file_warnings = load(path)
+        # The rules are checked on the settings as the options leave them (an option may
+        # mend the file, e.g. --password-file for a variable not set here).
+        base, file_warnings = load(path, check=False)
         warnings += file_warnings
     elif given.get("uri"):
         base = Settings(given["uri"])
@@ -396,14 +398,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
             stream=sys.stderr,
         )
-    if args.command == "config":
-        return _config_command(args)
-    if args.command == "wizard":
-        from . import wizard
+    if args.command in ("config", "wizard"):
+        try:
+            if args.command == "config":
+                return _config_command(args)
+            from . import wizard
 
-        return wizard.run(
-            args.output, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty()
-        )
+            return wizard.run(
+                args.output, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty()
+            )
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:  # a bug: one line, no traceback (the rule of every command)
+            print(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 70
     warnings: list[str] = []
     try:
         settings, path = _settings(args, warnings)
@@ -552,9 +560,13 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         else:
             print(f"{_stamp()} {text}", flush=True)
 
+    connections = [0]
+
     def on_event(event: Any) -> None:
         if isinstance(event, Connected):
-            if client.info is not None and started:
+            # The first is said once connect() returns, with the address and client ID.
+            connections[0] += 1
+            if connections[0] > 1 and client.info is not None:
                 info = client.info
                 present = "yes" if event.session_present else "no"
                 emit(
@@ -578,7 +590,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             emit(
                 "reconnecting",
                 f"connecting again in {event.delay:.1f} s (attempt "
-                f"{event.attempt + 1}, after: {event.error})",
+                f"{event.attempt}, after: {event.error})",
                 delay=event.delay,
             )
         elif isinstance(event, TakeoverSuspected):
@@ -593,7 +605,6 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
 
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    started = False
     client = Client(settings, on_event=on_event)
     try:
         info = client.connect()
@@ -608,7 +619,6 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         f"connected to {info.uri} ({info.address}) as {info.client_id}; session present: {present}",
         session_present=info.session_present,
     )
-    started = True
     end = None if args.duration is None else time.monotonic() + args.duration
     # SIGTERM ends the watch like Ctrl-C: with a DISCONNECT.
     import signal
@@ -621,8 +631,9 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     except KeyboardInterrupt:
         emit("interrupted", "interrupted")
     if not client.wait(0):
+        connected = client.connected
         client.disconnect()
-        emit("disconnected", "DISCONNECT sent; done")
+        emit("disconnected", "DISCONNECT sent; done" if connected else "done (not connected)")
         return 0
     error = client.error
     if error is None:

@@ -137,12 +137,12 @@ class Client:
         from .reconnect import GivingUp, Reconnect, Reconnecting, TakeoverSuspected
 
         settings = self.settings
-        policy = Reconnect(
-            settings.reconnect_min_delay, settings.reconnect_max_delay, random=random.random
-        )
         conn = self._conn
         assert conn is not None
         try:
+            policy = Reconnect(
+                settings.reconnect_min_delay, settings.reconnect_max_delay, random=random.random
+            )
             policy.connected(time.monotonic())
             while True:
                 self._serve(conn)
@@ -166,6 +166,11 @@ class Client:
                         delay = policy.ended(exc, time.monotonic())
                         continue
                     self._conn = conn
+                    if self._stop:
+                        # disconnect() asked while the attempt ran: say goodbye at once.
+                        conn.session.disconnect(now=time.monotonic())
+                        conn.flush()
+                        return
                     self.error = None
                     policy.connected(time.monotonic())
                     break

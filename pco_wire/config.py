@@ -36,7 +36,14 @@ import os
 import stat
 
 from .errors import InvalidSettings
-from .settings import TLS_VERSIONS, Security, Settings, WillSettings, generate_client_id
+from .settings import (
+    TLS_VERSIONS,
+    Security,
+    Settings,
+    WillSettings,
+    generate_client_id,
+    parse_header,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,29 +90,32 @@ _SECURITY: dict[str, tuple[str, Any]] = {
 _WEBSOCKET: dict[str, tuple[str, Any]] = {"headers": ("strings", ())}
 _TABLES = {"will": _WILL, "security": _SECURITY, "websocket": _WEBSOCKET}
 _KNOWN = [*_TOP, *_TABLES, *(f"{t}.{k}" for t, keys in _TABLES.items() for k in keys)]
-_SECRETS = ("password", "security.keyfile_password")
+#: Keys whose values are never repeated in a message: secrets, and headers that may be.
+_UNSHOWN = frozenset({"password", "security.keyfile_password", "websocket.headers"})
 
 
 # ---------------------------------------------------------------------------- reading
 
 
-def load(path: str) -> tuple[Settings, list[str]]:
+def load(path: str, *, check: bool = True) -> tuple[Settings, list[str]]:
     """The settings in the file at ``path``, and warnings about it (a password others can
     read). Raises InvalidSettings listing every problem: unreadable file, TOML syntax,
-    unknown keys, wrong types, and every rule of ``Settings.problems()``."""
+    unknown keys, wrong types, and, with ``check``, every rule of ``Settings.problems()``
+    (without: for settings that command-line options will change before they are
+    checked)."""
     text = _read_text(path)
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
-    settings = loads(text, source=path)
+    settings = loads(text, source=path, check=check)
     warnings = []
     if _holds_secret(settings) and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
     return settings, warnings
 
 
-def loads(text: str, source: str = "the settings") -> Settings:
+def loads(text: str, source: str = "the settings", *, check: bool = True) -> Settings:
     """Settings from TOML text. Raises InvalidSettings listing every problem."""
     import tomllib  # about 13 ms at start-up: only when a file is read
 
@@ -113,11 +123,14 @@ def loads(text: str, source: str = "the settings") -> Settings:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidSettings([("file", f"{source} is not valid TOML: {exc}")]) from None
-    return from_dict(document)
+    except RecursionError:  # arrays nested thousands deep
+        raise InvalidSettings([("file", f"{source} nests too deep to read")]) from None
+    return from_dict(document, check=check)
 
 
-def from_dict(document: dict[str, Any]) -> Settings:
-    """Settings from a parsed document. Raises InvalidSettings listing every problem."""
+def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
+    """Settings from a parsed document. Raises InvalidSettings listing every problem
+    (the rules of ``Settings.problems()`` only with ``check``)."""
     problems: list[tuple[str, str]] = []
     top = _section(document, "", _TOP, problems)
     tables = {}
@@ -138,13 +151,10 @@ def from_dict(document: dict[str, Any]) -> Settings:
     s = tables["security"]
     headers = []
     for index, line in enumerate(tables["websocket"]["headers"]):
-        name, colon, value = line.partition(":")
-        if not colon or not name.strip():
-            problems.append(
-                (f"websocket.headers[{index}]", f"expected 'Name: value', got {line!r}")
-            )
-        else:
-            headers.append((name.strip(), value.strip()))
+        try:
+            headers.append(parse_header(line))
+        except ValueError as exc:
+            problems.append((f"websocket.headers[{index}]", str(exc)))
     settings = Settings(
         server_uri=top["server_uri"] or "",
         client_id=top["client_id"],
@@ -164,8 +174,9 @@ def from_dict(document: dict[str, Any]) -> Settings:
         security=Security(**s),
         ws_headers=tuple(headers),
     )
-    known = {field for field, _ in problems}
-    problems += [(f, r) for f, r in settings.problems() if f not in known]
+    if check:
+        known = {field for field, _ in problems}
+        problems += [(f, r) for f, r in settings.problems() if f not in known]
     if problems:
         raise InvalidSettings(problems)
     return settings
@@ -184,7 +195,7 @@ def _section(
             out[key] = default
             continue
         value = table[key]
-        reason = _type_problem(kind, value)
+        reason = _type_problem(kind, value, shown=f"{prefix}{key}" not in _UNSHOWN)
         if reason:
             problems.append((f"{prefix}{key}", reason))
             value = default
@@ -196,7 +207,7 @@ def _section(
     return out
 
 
-def _type_problem(kind: str, value: Any) -> str | None:
+def _type_problem(kind: str, value: Any, shown: bool = True) -> str | None:
     expected = {
         "string": "a string in quotes",
         "integer": "a whole number",
@@ -211,7 +222,9 @@ def _type_problem(kind: str, value: Any) -> str | None:
         "boolean": isinstance(value, bool),
         "strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
     }[kind]
-    return None if ok else f"expected {expected}, got {_kind(value)} {value!r}"
+    if ok:
+        return None
+    return f"expected {expected}, got {_kind(value)}" + (f" {value!r}" if shown else "")
 
 
 def _kind(value: Any) -> str:
@@ -348,9 +361,13 @@ def _replace(path: str, text: str, secret: bool) -> None:
         mode = 0o666 & ~_umask()
     if secret:
         mode &= 0o700  # the owner only (§ "Secrets" of the README)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    temporary = ""
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        import tempfile
+
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+        )
         try:
             os.write(descriptor, text.encode())
             os.fchmod(descriptor, mode)
@@ -359,10 +376,11 @@ def _replace(path: str, text: str, secret: bool) -> None:
             os.close(descriptor)
         os.replace(temporary, path)
     except OSError as exc:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
+        if temporary:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
         raise InvalidSettings([("file", f"cannot write {path!r}: {exc.strerror}")]) from None
 
 

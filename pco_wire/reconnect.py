@@ -4,17 +4,19 @@ Pure like the session: it is told what happened and when (``now``), and answers 
 delay before the next attempt, or None to stop; the random source is given, so tests can
 fix it. The blocking client sleeps, the policy decides.
 
-- Exponential backoff with full jitter: before attempt n (counting from 0 after the last
+- Exponential backoff with full jitter: before attempt n (counting from 1 after the last
   accepted CONNACK) wait a uniformly drawn time between ``min_delay`` and
   ``min(max_delay, min_delay * 2**n)``. Only a CONNACK with return code 0 resets n.
-- Refusals that retrying cannot fix stop: CONNACK 2 (identifier rejected), 4 (bad user
-  name or password), 5 (not authorised), and settings that are invalid. CONNACK 3 (server
+- Refusals that retrying cannot fix stop: CONNACK 1 (unacceptable protocol version; the
+  fallback of protocol "auto" is tried within the attempt), 2 (identifier rejected), 4
+  (bad user name or password), 5 (not authorised), and settings that are invalid. CONNACK 3 (server
   unavailable) and every network, TLS or protocol fault are retried.
 - Client-ID takeover: a connection that the server ends shortly after accepting it, again
   and again, is what a broker does when another client connects with the same ID (it
   drops the older one, MQTT 3.1.1 §3.1.4). After ``TAKEOVER_COUNT`` such ends in a row the
   policy says so once, and waits the maximum delay from then on, so that two gateways with
-  one ID do not throw each other off as fast as they can.
+  one ID do not throw each other off as fast as they can. A connection that lasts longer,
+  or ends another way, clears the count.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ __all__ = [
 DEFAULT_MIN_DELAY = 1.0
 DEFAULT_MAX_DELAY = 120.0
 #: CONNACK return codes that a retry cannot change (MQTT 3.1.1 §3.2.2.3).
-FATAL_RETURN_CODES = frozenset({2, 4, 5})
+#: 1 (unacceptable protocol version) is among them: with protocol "auto" the one retry in
+#: MQTT 3.1 happens inside the attempt.
+FATAL_RETURN_CODES = frozenset({1, 2, 4, 5})
 #: A connection the server ends within this many seconds of its CONNACK counts toward a
 #: suspected takeover.
 TAKEOVER_WINDOW = 10.0
@@ -96,9 +100,12 @@ class Reconnect:
             else:
                 self._short_lived = 0
         if self.takeover_suspected and self._short_lived:
+            self.attempt += 1
             return self.max_delay
-        ceiling = min(self.max_delay, self.min_delay * 2.0 ** min(self.attempt, 60))
+        # n counts from 1, so that even the first wait is drawn (from [min, 2 min]): a fleet
+        # of gateways that lost one broker does not come back at the same instant.
         self.attempt += 1
+        ceiling = min(self.max_delay, self.min_delay * 2.0 ** min(self.attempt, 60))
         return self.min_delay + (ceiling - self.min_delay) * self._random()
 
 

@@ -246,7 +246,7 @@ class Session:
                 reason = "the server closed the connection"
             self._close(ConnectionClosed(self._phase(), reason))
             return
-        if self.state is State.CONNECTING and self._received == 0 and data[0] != 0x20:
+        if self.state is State.CONNECTING and self._received == 0 and data[0] >> 4 != 2:
             # MQTT 3.1.1 §3.2: the server's first packet is a CONNACK, whose first byte is
             # 0x20; anything else is known to be wrong before the rest of it arrives.
             kind = data[0] >> 4

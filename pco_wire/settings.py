@@ -55,6 +55,20 @@ def check_client_id(client_id: str) -> str | None:
     return f"expected {CLIENT_ID_RULE}, got {bad!r} at position {client_id.index(bad) + 1}"
 
 
+def parse_header(text: str) -> tuple[str, str]:
+    """``"Name: value"`` (the form of --ws-header, the file and the wizard) as a pair.
+
+    Raises ValueError saying what is wrong without repeating the text: a header value may
+    be a credential.
+    """
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise ValueError(
+            f"expected 'Name: value', got {len(text)} characters without a name and a colon"
+        )
+    return name.strip(), value.strip()
+
+
 def generate_client_id() -> str:
     """A fresh valid client ID: "pw" and 21 characters from the operating system's random
     source, 125 bits, so two gateways never draw the same one."""
@@ -262,12 +276,13 @@ class Settings(Record):
         delays_ok = True
         for name in ("reconnect_min_delay", "reconnect_max_delay"):
             value = getattr(self, name)
+            # A floor of 0.1 s: a reconnection loop must never come close to spinning.
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
-                or not 0 < value < 1e6
+                or not 0.1 <= value < 1e6
             ):
-                out.append((name, f"expected a positive number of seconds, got {value!r}"))
+                out.append((name, f"expected seconds 0.1..1e6, got {value!r}"))
                 delays_ok = False
         if delays_ok and self.reconnect_min_delay > self.reconnect_max_delay:
             out.append(

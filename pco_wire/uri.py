@@ -230,7 +230,8 @@ def _shown(text: str) -> str:
     """
     scheme, sep, rest = text.partition("://")
     if not sep:
-        return text
+        # No scheme (a mistake being reported): "user:secret@host" still hides its secret.
+        scheme, rest = "", text
     userinfo, at, after = rest.rpartition("@")
     if at and ":" in userinfo:
         rest = f"{userinfo.partition(':')[0]}:***@{after}"

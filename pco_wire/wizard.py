@@ -33,8 +33,9 @@ from .settings import (
     WillSettings,
     check_client_id,
     generate_client_id,
+    parse_header,
 )
-from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, parse_uri, valid_host
+from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, _shown, parse_uri, valid_host
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -240,6 +241,7 @@ def _ask_server(d: Dialogue, base: Settings, old: ServerURI | None) -> str:
             path_of,
             # Query values may be tokens (presigned URLs): masked, as in every message.
             shown=old.shown_resource if old is not None and websocket else None,
+            echo=lambda text: _shown("ws://h" + text).removeprefix("ws://h"),
         )
     # The file's own text when it says the same: "mqtt://host" stays as it was written.
     return base.server_uri if old is not None and parse_uri(uri) == old else uri
@@ -497,10 +499,10 @@ def _ask_headers(d: Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, s
     def header_of(text: str) -> tuple[str, str] | None:
         if not text:
             return None
-        name, colon, value = text.partition(":")
-        if not colon or not name.strip():
-            raise Refused(f"expected 'Name: value', got {text!r}")
-        header = (name.strip(), value.strip())
+        try:
+            header = parse_header(text)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
         _check(s.replace(ws_headers=(*headers, header)), "ws_headers")
         return header
 

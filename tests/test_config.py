@@ -147,7 +147,8 @@ header_names = st.text(TOKEN, min_size=1, max_size=20).filter(
 header_values = any_text.filter(lambda v: not any(c in v for c in "\r\n\0") and v == v.strip())
 timeouts = st.one_of(
     st.integers(1, 999_999),
-    st.floats(min_value=0, max_value=1e6, exclude_min=True, exclude_max=True),
+    # From 0.1 s: the floor of the reconnection delays, which draw from this too.
+    st.floats(min_value=0.1, max_value=1e6, exclude_max=True),
 )
 hosts = st.sampled_from(["127.0.0.1", "localhost", "broker.plant.local", "[::1]", "10.20.0.5"])
 

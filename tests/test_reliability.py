@@ -285,11 +285,12 @@ def _check_backoff(attempts: list[tuple[float, Reconnecting]]) -> None:
     assert numbers == list(range(1, len(attempts) + 1)), numbers
     delays = [event.delay for _, event in attempts]
     for number, delay in zip(numbers, delays, strict=True):
-        ceiling = min(MAX_DELAY, MIN_DELAY * 2 ** (number - 1))
+        # Attempt n waits between the minimum and min(maximum, minimum * 2**n): even the
+        # first is drawn, so that a fleet does not come back at one instant.
+        ceiling = min(MAX_DELAY, MIN_DELAY * 2**number)
         assert MIN_DELAY <= delay <= ceiling + 1e-9, (number, delay, ceiling)
-    assert delays[0] == pytest.approx(MIN_DELAY), delays
-    if len(delays) > 1:
-        assert max(delays[1:]) > delays[0], delays  # the ceiling grew
+    # That the ceiling grows is the policy's, proven by tests/test_fuzz.py; the draws here
+    # are random, and a test of their size would fail now and then.
     for (at, event), (next_at, _) in itertools.pairwise(attempts):
         # The next Reconnecting comes after the delay and a failed attempt.
         assert next_at - at >= event.delay - 0.02, (next_at - at, event.delay)
@@ -552,7 +553,9 @@ def test_takeover_suspected_then_max_delay(peers: Peers, closes: str) -> None:
         assert len(events.of(Connected, before=suspected_at)) == 3, str(events)
         assert len(events.of(Closed, before=suspected_at)) == 3, str(events)
         before = events.of(Reconnecting, before=suspected_at)
-        assert [e.delay for _, e in before] == pytest.approx([MIN_DELAY] * 2), str(events)
+        # Each accepted connection resets the backoff: every wait is a first one.
+        assert len(before) == 2, str(events)
+        assert all(MIN_DELAY <= e.delay <= 2 * MIN_DELAY for _, e in before), str(events)
         # From then on: the maximum delay, every time.
         events.wait_for(Reconnecting, 3, timeout=3 * MAX_DELAY + SLACK, after=suspected_at)
         after = events.of(Reconnecting, after=suspected_at)
