@@ -402,8 +402,13 @@ def keep_client_id(settings: Settings, path: str) -> Settings:
     next run another client."""
     if settings.client_id:
         return settings
+    with _exclusive(path):
+        return _keep_client_id(settings, path)
+
+
+def _keep_client_id(settings: Settings, path: str) -> Settings:
     text = _read_text(path)
-    on_file = loads(text, source=path)
+    on_file = loads(text, source=path, check=False)
     if on_file.client_id:  # written meanwhile, by another run of the same configuration
         return settings.replace(client_id=on_file.client_id)
     client_id = generate_client_id()
@@ -429,6 +434,45 @@ def keep_client_id(settings: Settings, path: str) -> Settings:
             ]
         ) from None
     return settings.replace(client_id=client_id)
+
+
+class _exclusive:
+    """One run at a time between reading a blank client ID and writing the one generated:
+    two gateways started together from one file must not end with two identities. The
+    lock is on the directory (the file itself is replaced, so its lock would not hold),
+    and waiting for it has a deadline."""
+
+    TIMEOUT = 10.0
+
+    def __init__(self, path: str) -> None:
+        self.directory = os.path.dirname(os.path.abspath(path))
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        import fcntl
+        import time
+
+        try:
+            self.fd = os.open(self.directory, os.O_RDONLY)
+        except OSError as exc:
+            raise InvalidSettings(
+                [("file", f"cannot open {self.directory!r}: {exc.strerror}")]
+            ) from None
+        deadline = time.monotonic() + self.TIMEOUT
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(self.fd)
+                    raise InvalidSettings(
+                        [("file", f"another run keeps {self.directory!r} locked")]
+                    ) from None
+                time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing releases the lock
 
 
 def _read_text(path: str) -> str:

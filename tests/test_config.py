@@ -1236,3 +1236,27 @@ def test_tomllib_is_imported_only_with_a_settings_file(peers: Peers, tmp_path: P
     path = tmp_path / "gateway.toml"
     path.write_text(f'server_uri = "{peer.uri()}"\nclient_id = "gw17"\n')
     assert _probe("--config", str(path)) == "tomllib imported: True exit: 0"
+
+
+def test_runs_started_together_keep_one_identity(tmp_path: Path) -> None:
+    # Two gateways started at once from one file with a blank client ID must end with
+    # one identity: the first generates and writes it, the second reads it.
+    import threading
+
+    path = tmp_path / "shared.toml"
+    path.write_text('server_uri = "mqtt://127.0.0.1:1883"\nclient_id = ""\n')
+    settings, _ = config.load(str(path))
+    kept: list[str] = []
+    start = threading.Barrier(8)
+
+    def run() -> None:
+        start.wait(5)
+        kept.append(config.keep_client_id(settings, str(path)).client_id)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    on_file = config.load(str(path))[0].client_id
+    assert len(kept) == 8 and set(kept) == {on_file}, (kept, on_file)
