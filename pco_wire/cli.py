@@ -467,7 +467,10 @@ def _config_command(args: argparse.Namespace) -> int:
     if args.action == "check":
         print(f"{path}: ok")
         return 0
-    sys.stdout.write(config.dumps(config.masked(settings)))
+    # A masked secret is shown commented out, so that the output saved as a file does not
+    # carry "***" as a password.
+    for line in config.dumps(config.masked(settings)).splitlines():
+        print(f"# {line}  (masked)" if line.endswith('= "***"') else line)
     return 0
 
 
