@@ -502,8 +502,15 @@ def _with_client_id(text: str, client_id: str) -> str | None:
     line = f'client_id = "{client_id}"\n'
     first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
     for index in range(first_table):
-        key = lines[index].partition("=")[0].strip()
-        if key == "client_id":
+        key, _, rest = lines[index].partition("=")
+        if key.strip() == "client_id":
+            # Keep a comment after the value ('client_id = ""  # blank: generated').
+            value = rest.strip()
+            quote = value[:1]
+            closing = value.find(quote, 1) if quote in ("'", '"') else -1
+            comment = value[closing + 1 :].strip() if closing > 0 else ""
+            if comment.startswith("#"):
+                line = f'client_id = "{client_id}"  {comment}\n'
             lines[index] = line
             return "".join(lines)
     for index in range(first_table):

@@ -1262,3 +1262,13 @@ def test_runs_started_together_keep_one_identity(tmp_path: Path) -> None:
         thread.join(10)
     on_file = config.load(str(path))[0].client_id
     assert len(kept) == 8 and set(kept) == {on_file}, (kept, on_file)
+
+
+def test_keeping_an_id_keeps_the_comment_on_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "commented.toml"
+    path.write_text('server_uri = "mqtt://127.0.0.1"\nclient_id = ""  # blank: generated\n')
+    settings, _ = config.load(str(path))
+    kept = config.keep_client_id(settings, str(path))
+    assert path.read_text() == (
+        f'server_uri = "mqtt://127.0.0.1"\nclient_id = "{kept.client_id}"  # blank: generated\n'
+    )
