@@ -31,6 +31,7 @@ __all__ = [
     "FIELD_NAMES",
     "IMPLEMENTATIONS",
     "JSON_KEYS",
+    "PHASES",
     "PHASE_KEYS",
     "TLS_KEYS",
     "Codec",
@@ -181,3 +182,18 @@ JSON_KEYS = {
 }
 PHASE_KEYS = {"name", "seconds", "ok", "detail"}
 TLS_KEYS = {"version", "cipher", "alpn", "subject", "issuer", "not_after"}
+
+#: The phases of a successful test connection, by scheme, in order.
+PHASES = {
+    "mqtt": ["name resolution", "TCP connect", "CONNACK", "DISCONNECT"],
+    "mqtts": ["name resolution", "TCP connect", "TLS handshake", "CONNACK", "DISCONNECT"],
+    "ws": ["name resolution", "TCP connect", "WebSocket upgrade", "CONNACK", "DISCONNECT"],
+    "wss": [
+        "name resolution",
+        "TCP connect",
+        "TLS handshake",
+        "WebSocket upgrade",
+        "CONNACK",
+        "DISCONNECT",
+    ],
+}

@@ -21,24 +21,11 @@ import pytest
 from tests.broker import Broker, free_port
 from tests.peers import CliRun, Peer, Peers, run_cli, silent
 from tests.pki import Pki, require
-from tests.support import JSON_KEYS, PHASE_KEYS, TLS_KEYS
+from tests.support import JSON_KEYS, PHASE_KEYS, PHASES, TLS_KEYS
 
 #: A password no output has a reason to contain, in any form.
 SECRET = "Zx9~Kw.Secret-4711"
 SECRET_VAR = "PCO_WIRE_TEST_SECRET"
-PHASES = {
-    "mqtt": ["name resolution", "TCP connect", "CONNACK", "DISCONNECT"],
-    "mqtts": ["name resolution", "TCP connect", "TLS handshake", "CONNACK", "DISCONNECT"],
-    "ws": ["name resolution", "TCP connect", "WebSocket upgrade", "CONNACK", "DISCONNECT"],
-    "wss": [
-        "name resolution",
-        "TCP connect",
-        "TLS handshake",
-        "WebSocket upgrade",
-        "CONNACK",
-        "DISCONNECT",
-    ],
-}
 _PHASE_LINE = re.compile(r"^  (\S.*?)\s+(ok|FAILED)\s+\d+\.\d ms", re.MULTILINE)
 
 

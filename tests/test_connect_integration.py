@@ -36,22 +36,9 @@ from pco_wire.session import Event
 from tests.broker import Broker
 from tests.peers import Peers, relay
 from tests.pki import Pki
-from tests.support import JSON_KEYS
+from tests.support import JSON_KEYS, PHASES
 
 RESPONSE_TIMEOUT = 5.0
-PHASES = {
-    "mqtt": ["name resolution", "TCP connect", "CONNACK", "DISCONNECT"],
-    "mqtts": ["name resolution", "TCP connect", "TLS handshake", "CONNACK", "DISCONNECT"],
-    "ws": ["name resolution", "TCP connect", "WebSocket upgrade", "CONNACK", "DISCONNECT"],
-    "wss": [
-        "name resolution",
-        "TCP connect",
-        "TLS handshake",
-        "WebSocket upgrade",
-        "CONNACK",
-        "DISCONNECT",
-    ],
-}
 
 
 @pytest.fixture
