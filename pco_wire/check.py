@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 
 from ._record import Record
-from .connection import Connector, tls_report
-from .packets import ConnAckCode
+from ._text import printable
+from .connection import CLOSE_WAIT, Connector, tls_report
+from .packets import ConnAckCode, OtherPacket, PacketType
+from .session import PacketReceived, Session
 from .settings import Settings
 from .transport import Phase
 
@@ -36,6 +38,7 @@ class TestResult(Record):
         "phases",
         "tls",
         "other_packets",
+        "other_packet_count",
         "warnings",
         "error",
     )
@@ -55,7 +58,8 @@ class TestResult(Record):
         address: str | None = None,
         phases: list[Phase] | None = None,
         tls: dict[str, Any] | None = None,
-        other_packets: int = 0,
+        other_packets: list[dict[str, Any]] | None = None,
+        other_packet_count: int = 0,
         warnings: list[str] | None = None,
         error: BaseException | None = None,
     ) -> None:
@@ -71,7 +75,10 @@ class TestResult(Record):
         self.address = address
         self.phases = [] if phases is None else phases
         self.tls = tls
-        self.other_packets = other_packets
+        #: The first ``MAX_SHOWN`` packets of other types (stored PUBLISH and the like),
+        #: each as {type, flags, size} and, for PUBLISH, its topic; how many in all.
+        self.other_packets = [] if other_packets is None else other_packets
+        self.other_packet_count = other_packet_count
         self.warnings = [] if warnings is None else warnings
         self.error = error
 
@@ -95,6 +102,7 @@ class TestResult(Record):
             ],
             "tls": self.tls,
             "other_packets": self.other_packets,
+            "other_packet_count": self.other_packet_count,
             "warnings": self.warnings,
         }
 
@@ -135,13 +143,14 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
         result.session_present = session.session_present
         start = time.monotonic()
-        session.disconnect(now=start)
-        failed = conn.flush()
-        result.other_packets = session.other_packets
-        phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None))
-        if failed is not None:
-            result.exit_code, result.category, result.message = attempt.diagnose(failed)
-            result.error = failed
+        closed = conn.disconnect()
+        result.other_packets = _received(session)
+        result.other_packet_count = session.other_packets
+        detail = f"the server did not close within {CLOSE_WAIT:g} s" if closed is False else ""
+        phases.append(Phase("DISCONNECT", time.monotonic() - start, closed is not None, detail))
+        if session.error is not None:
+            result.exit_code, result.category, result.message = attempt.diagnose(session.error)
+            result.error = session.error
             return result
     finally:
         conn.stream.close()
@@ -156,6 +165,36 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         f"connected to {prepared.uri} ({result.address}) as {prepared.client_id}{level}{present}"
     )
     return result
+
+
+#: How many of the other packets a result lists (all are counted).
+MAX_SHOWN = 100
+
+
+def _received(session: Session) -> list[dict[str, Any]]:
+    """The packets of other types that came before our DISCONNECT, summarised."""
+    return [
+        packet_summary(event.packet)
+        for event in session.events()
+        if isinstance(event, PacketReceived)
+    ][:MAX_SHOWN]
+
+
+def packet_summary(packet: OtherPacket) -> dict[str, Any]:
+    """{type, flags, size} of a packet we do not decode, and the topic of a PUBLISH
+    (MQTT 3.1.1 §3.3.2.1), escaped: it is the server's text."""
+    kind = packet.packet_type
+    summary: dict[str, Any] = {
+        "type": kind.name if isinstance(kind, PacketType) else str(kind),
+        "flags": packet.flags,
+        "size": len(packet.body),
+    }
+    body = packet.body
+    if kind == PacketType.PUBLISH and len(body) >= 2:
+        length = int.from_bytes(body[:2], "big")
+        if len(body) >= 2 + length:
+            summary["topic"] = printable(body[2 : 2 + length].decode("utf-8", "replace"))
+    return summary
 
 
 def _failed(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from . import _console
 from .diagnose import EXIT_CODES, diagnose
 from .errors import Error, InvalidSettings
 from .settings import TLS_VERSIONS, Settings, WillSettings, parse_header
@@ -131,7 +132,9 @@ def _header(text: str) -> tuple[str, str]:
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
     # Every default is SUPPRESS: an option left out is absent from the namespace, so that
-    # a settings file's value stands unless the command line gives another.
+    # a settings file's value stands unless the command line gives another. Options the
+    # command added before these (monitor's --duration) keep their defaults.
+    first = len(p._actions)
     p.set_defaults(json=False, debug=False)
     p.add_argument(
         "uri",
@@ -269,7 +272,7 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wire log and tracebacks on stderr (passwords stay hidden)",
     )
-    for action in p._actions:
+    for action in p._actions[first:]:
         if action.dest not in ("help", "json", "debug"):
             action.default = argparse.SUPPRESS
 
@@ -386,9 +389,18 @@ def _keep_identity(settings: Settings, path: str | None) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser(argv[0] if argv else None).parse_args(argv)
+    """Run the CLI; returns the exit status. Without ``argv`` (a real run), the standard
+    streams and stop signals are set up first (see _console.py)."""
+    global _out, _err
+    if argv is None:
+        _console.prepare()
+        argv = sys.argv[1:]
+    _out, _err = _console.Output(sys.stdout), _console.Output(sys.stderr)
+    argv = list(argv)
+    try:
+        args = _parser(argv[0] if argv else None).parse_args(argv)
+    except KeyboardInterrupt as exc:
+        return _console.stop_status(exc)
     if getattr(args, "debug", False) or args.command == "monitor":
         # Only then: logging costs more at start-up than a whole test on loopback.
         import logging
@@ -407,10 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return wizard.run(
                 args.output, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty()
             )
-        except KeyboardInterrupt:
-            return 130
+        except KeyboardInterrupt as exc:
+            return _console.stop_status(exc)
         except Exception as exc:  # a bug: one line, no traceback (the rule of every command)
-            print(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}", file=sys.stderr)
+            _err.line(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}")
             return 70
     warnings: list[str] = []
     try:
@@ -422,12 +434,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Error as exc:
         code, category, message = diagnose(exc)
         return _fail(args, code, category, message, exc)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        return _console.stop_status(exc)
     except Exception as exc:
         return _fail(
             args, 70, "internal-error", f"internal error: {type(exc).__name__}: {exc}", exc
         )
+
+
+#: Where the commands write: standard output and standard error, set by ``main``.
+_out = _console.Output(sys.stdout)
+_err = _console.Output(sys.stderr)
 
 
 def _config_command(args: argparse.Namespace) -> int:
@@ -436,21 +453,19 @@ def _config_command(args: argparse.Namespace) -> int:
     path = args.file
     if args.action == "init":
         if os.path.exists(path) and not args.force:
-            print(
-                f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it",
-                file=sys.stderr,
+            _err.line(
+                f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it"
             )
             return 2
         try:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(config.TEMPLATE)
         except OSError as exc:
-            print(
-                f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}",
-                file=sys.stderr,
+            _err.line(
+                f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}"
             )
             return 2
-        print(
+        _out.line(
             f"wrote {path}: every key with its default; edit it, then: "
             f"python -m pco_wire config check {path}"
         )
@@ -458,19 +473,19 @@ def _config_command(args: argparse.Namespace) -> int:
     try:
         settings, warnings = config.load(path)
     except InvalidSettings as exc:
-        print(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}")
+        _out.line(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}")
         for field, reason in exc.problems:
-            print(f"  {field}: {reason}")
+            _out.line(f"  {field}: {reason}")
         return 2
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _err.line(f"warning: {warning}")
     if args.action == "check":
-        print(f"{path}: ok")
+        _out.line(f"{path}: ok")
         return 0
     # A masked secret is shown commented out, so that the output saved as a file does not
     # carry "***" as a password.
     for line in config.dumps(config.masked(settings)).splitlines():
-        print(f"# {line}  (masked)" if line.endswith('= "***"') else line)
+        _out.line(f"# {line}  (masked)" if line.endswith('= "***"') else line)
     return 0
 
 
@@ -484,7 +499,7 @@ def _fail(
         from .check import TestResult
         from .uri import _shown
 
-        print(
+        _out.line(
             _json(
                 TestResult(
                     False, code, category, message, _shown(getattr(args, "uri", None) or "")
@@ -493,11 +508,11 @@ def _fail(
             )
         )
     elif args.json:
-        print(
+        _out.line(
             _json({"event": "failed", "exit_code": code, "category": category, "message": message})
         )
     else:
-        print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)
+        _err.line(f"FAILED ({category}, exit {code}): {message}")
     return code
 
 
@@ -515,28 +530,41 @@ def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> 
     if args.debug and result.error is not None:
         _traceback(result.error)
     if args.json:
-        print(_json(result.to_json(), indent=2))
+        _out.line(_json(result.to_json(), indent=2))
         return result.exit_code
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"pco_wire test {result.uri}" + (f" as {result.client_id}" if result.client_id else ""))
+        _err.line(f"warning: {warning}")
+    as_id = f" as {result.client_id}" if result.client_id else ""
+    _out.line(f"pco_wire test {result.uri}{as_id}")
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
-        print(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
+        _out.line(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
     if result.tls:
         t = result.tls
-        print(
+        _out.line(
             f"  TLS: {t['version']} {t['cipher']}; server certificate {t['subject']!s}, "
             f"issued by {t['issuer']}, valid until {t['not_after']}"
         )
+    if result.other_packet_count:
+        kinds: dict[str, int] = {}
+        for packet in result.other_packets:
+            kinds[packet["type"]] = kinds.get(packet["type"], 0) + 1
+        listed = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+        more = result.other_packet_count - len(result.other_packets)
+        _out.line(
+            f"  received {result.other_packet_count} other packet"
+            f"{'s' if result.other_packet_count > 1 else ''} before DISCONNECT ({listed}"
+            f"{f', and {more} more' if more else ''}): messages the server kept for this "
+            "session or sent at once; --json lists them"
+        )
     if result.ok:
         present = "yes" if result.session_present else "no"
-        print(
+        _out.line(
             f"OK: {result.message}; return code 0 ({result.return_code_text}); "
             f"session present: {present}"
         )
     else:
-        print(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
+        _out.line(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
     return result.exit_code
 
 
@@ -552,41 +580,63 @@ def _json(document: object, indent: int | None = None) -> str:
     return json.dumps(document, indent=indent)
 
 
+#: Lines the client thread may queue for the printer before it drops them.
+_QUEUED_LINES = 1000
+
+
 def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
+    """Hold the connection and print a line per event, in order, from this thread
+    only: the client thread formats each line and queues it (dropping, and counting,
+    what does not fit when the output is slower than the events), so that neither a
+    flood of packets nor a slow reader of our output keeps it from its keep-alive."""
+    import queue
+
     from .client import Client
+    from .connection import CLOSE_WAIT
     from .reconnect import GivingUp, Reconnecting, TakeoverSuspected
     from .session import Closed, Connected, PacketReceived, PingSent, PongReceived
 
-    def emit(kind: str, text: str, **extra: Any) -> None:
-        if args.json:
-            print(_json({"time": _stamp(), "event": kind, "message": text, **extra}), flush=True)
-        else:
-            print(f"{_stamp()} {text}", flush=True)
+    lines: queue.Queue[str] = queue.Queue(_QUEUED_LINES)
+    dropped = [0]
 
-    connections = [0]
+    def line(kind: str, text: str, **extra: Any) -> str:
+        if args.json:
+            return _json({"time": _stamp(), "event": kind, "message": text, **extra})
+        return f"{_stamp()} {text}"
+
+    def emit(kind: str, text: str, **extra: Any) -> None:
+        try:
+            lines.put_nowait(line(kind, text, **extra))
+        except queue.Full:
+            dropped[0] += 1
 
     def on_event(event: Any) -> None:
         if isinstance(event, Connected):
-            # The first is said once connect() returns, with the address and client ID.
-            connections[0] += 1
-            if connections[0] > 1 and client.info is not None:
-                info = client.info
-                present = "yes" if event.session_present else "no"
-                emit(
-                    "connected",
-                    f"connected again to {info.address} as {info.client_id}; "
-                    f"session present: {present}",
-                    session_present=event.session_present,
-                )
+            info = client.info
+            assert info is not None
+            present = "yes" if event.session_present else "no"
+            again = "again " if client.connections > 1 else ""
+            where = f"{info.address}" if again else f"{info.uri} ({info.address})"
+            emit(
+                "connected",
+                f"connected {again}to {where} as {info.client_id}; session present: {present}",
+                session_present=event.session_present,
+            )
         elif isinstance(event, PingSent):
             emit("pingreq", "PINGREQ sent")
         elif isinstance(event, PongReceived):
             ms = event.round_trip * 1000
             emit("pingresp", f"PINGRESP received, round trip {ms:.1f} ms", round_trip=ms)
         elif isinstance(event, PacketReceived):
-            packet = event.packet
-            name = getattr(packet.packet_type, "name", str(packet.packet_type))
-            emit("packet", f"{name} received ({len(packet.body)} bytes)", type=name)
+            from .check import packet_summary
+
+            summary = packet_summary(event.packet)
+            topic = f" on {summary['topic']!r}" if "topic" in summary else ""
+            emit(
+                "packet",
+                f"{summary['type']} received ({summary['size']} bytes){topic}",
+                **summary,
+            )
         elif isinstance(event, Closed) and event.error is not None:
             emit("lost", f"connection lost: {client.diagnose(event.error)[2]}")
         elif isinstance(event, Reconnecting):
@@ -606,8 +656,23 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         elif isinstance(event, GivingUp):
             emit("giving-up", f"not connecting again: {client.diagnose(event.error)[2]}")
 
+    def show(deadline: float | None = None) -> bool:
+        """Print what is queued; False when the output has gone."""
+        while True:
+            if dropped[0]:
+                count, dropped[0] = dropped[0], 0
+                text = f"{count} events not shown: the output is slower than the events"
+                if not _out.line(line("dropped", text, count=count), deadline):
+                    return not _out.closed
+            try:
+                text = lines.get_nowait()
+            except queue.Empty:
+                return True
+            if not _out.line(text, deadline):
+                return not _out.closed
+
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _err.line(f"warning: {warning}")
     client = Client(settings, on_event=on_event)
     try:
         info = client.connect()
@@ -615,34 +680,56 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         code, category, message = client.diagnose(exc)
         return _fail(args, code, category, message, exc)
     for warning in info.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    present = "yes" if info.session_present else "no"
-    emit(
-        "connected",
-        f"connected to {info.uri} ({info.address}) as {info.client_id}; session present: {present}",
-        session_present=info.session_present,
-    )
+        _err.line(f"warning: {warning}")
     end = None if args.duration is None else time.monotonic() + args.duration
-    # SIGTERM ends the watch like Ctrl-C: with a DISCONNECT.
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop: KeyboardInterrupt | None = None
     try:
-        while not client.wait(0.5 if end is None else max(0.0, min(0.5, end - time.monotonic()))):
-            if end is not None and time.monotonic() >= end:
+        while not client.wait(0):
+            remaining = 0.5 if end is None else min(0.5, end - time.monotonic())
+            if remaining <= 0:
                 break
-    except KeyboardInterrupt:
-        emit("interrupted", "interrupted")
+            try:
+                text = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if not _out.line(text) or not show():
+                break  # the reader has gone: a stop like any other
+    except KeyboardInterrupt as exc:
+        stop = exc
+    # From here on every line has a deadline: a reader that stopped reading must not
+    # keep us from saying goodbye to the server.
+    soon = time.monotonic() + 1.0
+    if stop is not None:
+        show(soon)
+        emit("interrupted", "interrupted" if type(stop) is KeyboardInterrupt else "terminated")
     if not client.wait(0):
         connected = client.connected
         client.disconnect()
-        emit("disconnected", "DISCONNECT sent; done" if connected else "done (not connected)")
-        return 0
+        show(soon + client.settings.response_timeout)
+        if connected:
+            farewell = {
+                True: "DISCONNECT sent; the server closed the connection",
+                False: f"DISCONNECT sent; the server had not closed the connection "
+                f"{CLOSE_WAIT:g} s later, so we did",
+                None: "DISCONNECT could not be sent; connection closed",
+            }[client.server_closed]
+            _out.line(line("disconnected", farewell), soon + 1.0)
+            return 0
+        # Stopped while connecting again: the connection that was lost is the outcome.
+        error = client.error
+        if error is None:
+            _out.line(line("disconnected", "done; not connected"), soon + 1.0)
+            return 0
+        code, category, message = client.diagnose(error)
+        _out.line(line("disconnected", f"done; not connected since: {message}"), soon + 1.0)
+        _err.line(f"FAILED ({category}, exit {code}): not connected when stopped: {message}")
+        return code
+    show(soon)
     error = client.error
     if error is None:
         return 0
     code, category, message = client.diagnose(error)
     if args.debug:
         _traceback(error)
-    print(f"FAILED ({category}, exit {code}): {message}", file=sys.stderr)
+    _err.line(f"FAILED ({category}, exit {code}): {message}")
     return code

@@ -86,8 +86,14 @@ class Client:
         self._done = threading.Event()
         self._conn: Connection | None = None
         self.info: ConnectionInfo | None = None
+        #: How many connections were accepted so far (the first one and each again).
+        self.connections = 0
         #: Why the (last) connection ended: None while it runs and after our disconnect.
         self.error: Error | None = None
+        #: After disconnect(): True when the server closed the connection after our
+        #: DISCONNECT, False when it had not within ``CLOSE_WAIT``, None when no
+        #: DISCONNECT went out (not connected, or the send failed).
+        self.server_closed: bool | None = None
 
     def connect(self) -> ConnectionInfo:
         """Raises InvalidSettings, ServerRefused, ResponseTimeout, TransportError (and its
@@ -110,6 +116,7 @@ class Client:
     def _open(self) -> Connection:
         phases: list[Phase] = []
         conn = self._connector.open(phases)
+        self.connections += 1
         prepared = self._connector.attempt.prepared  # type: ignore[union-attr]
         self.info = ConnectionInfo(
             str(prepared.uri),
@@ -168,8 +175,7 @@ class Client:
                     self._conn = conn
                     if self._stop:
                         # disconnect() asked while the attempt ran: say goodbye at once.
-                        conn.session.disconnect(now=time.monotonic())
-                        conn.flush()
+                        self.server_closed = conn.disconnect()
                         return
                     self.error = None
                     policy.connected(time.monotonic())
@@ -195,12 +201,10 @@ class Client:
             while session.state is not State.CLOSED:
                 if conn.step(self._wake_r):
                     self._drain_wake()
-                if self._stop:
-                    session.disconnect(now=time.monotonic())
-                    conn.flush()
+                if self._stop and not session.closed:
                     # MQTT 3.1.1 §3.14.4: after DISCONNECT the client closes the
                     # connection, before anything else (the server closes it too).
-                    conn.stream.close()
+                    self.server_closed = conn.disconnect()
                 self._dispatch(session.events())
         finally:
             conn.stream.close()

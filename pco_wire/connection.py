@@ -183,21 +183,40 @@ class Connection:
         return woken
 
     def _read(self) -> None:
-        while self.session.state is not State.CLOSED:
-            try:
-                data = self.stream.receive()
-            except Error as exc:
-                self.session.connection_lost(exc, now=time.monotonic())
-                return
-            if data is None:
-                return
-            if len(self.head) < 8:
-                self.head += data[: 8 - len(self.head)]
-            if _log.debugging():
-                _log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
-            self.session.receive_data(data, now=time.monotonic())
-            if not data:
-                return
+        """One read, at most a chunk: a server that keeps sending (a backlog, a flood)
+        must not keep the driver from its timers, its sends and a stop request, which
+        are served between two reads."""
+        try:
+            data = self.stream.receive()
+        except Error as exc:
+            self.session.connection_lost(exc, now=time.monotonic())
+            return
+        if data is None:
+            return
+        if len(self.head) < 8:
+            self.head += data[: 8 - len(self.head)]
+        if _log.debugging():
+            _log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
+        self.session.receive_data(data, now=time.monotonic())
+
+    def disconnect(self) -> bool | None:
+        """Send DISCONNECT (when the session still may) and close the stream at once
+        (MQTT 3.1.1 §3.14.4), letting the server's own close arrive so that what it
+        still sends does not turn our close into a reset. Returns True when the server
+        closed within ``CLOSE_WAIT``, False when it had not, None when the DISCONNECT
+        could not be sent."""
+        session = self.session
+        if session.state is not State.CLOSED:
+            session.disconnect(now=time.monotonic())
+        failed = self.flush()
+        if failed is not None:
+            self.stream.close()
+            return None
+        return self.stream.finish(time.monotonic() + CLOSE_WAIT)
+
+
+#: Seconds the server has to close the connection after our DISCONNECT.
+CLOSE_WAIT = 0.5
 
 
 class Connector:

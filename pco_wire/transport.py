@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["Phase", "Stream", "open_stream", "resolve"]
 
 
-_CHUNK = 65536
+#: The most one read takes: the driver serves its timers between two reads.
+_CHUNK = 16384
+#: The most a close after DISCONNECT reads and drops while waiting for the server's.
+_DRAIN_LIMIT = 1 << 20
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
@@ -175,6 +178,44 @@ class Stream:
             except OSError:
                 pass
 
+    def finish(self, deadline: float) -> bool:
+        """Close after our last packet: end our side (FIN), read and drop what the server
+        still sends until it closes too, or until ``deadline`` or ``_DRAIN_LIMIT`` bytes,
+        then close. Closing with unread bytes in the receive buffer would make the
+        kernel send a reset, and a server that sees a reset may drop the DISCONNECT
+        before it (and publish the will). Returns whether the server closed in time."""
+        if self.closed:
+            return False
+        try:
+            return self._drain(deadline)
+        finally:
+            self.close()
+
+    def _drain(self, deadline: float) -> bool:
+        sock = self.sock
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        drained = 0
+        while drained <= _DRAIN_LIMIT:
+            try:
+                # The plain socket's recv, under TLS too: the server's last records are
+                # dropped unread, without decrypting them.
+                data = socket.socket.recv(sock, _CHUNK)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                select.select([sock], [], [], remaining)
+                continue
+            except OSError:
+                return False
+            if not data:
+                return True
+            drained += len(data)
+        return False
+
     def _wants(self, exc: OSError) -> str | None:
         """What a non-blocking send that raised ``exc`` waits for: "read", "write" or
         nothing (a real failure)."""
@@ -258,6 +299,20 @@ class TLSStream(Stream):
             except (OSError, ValueError):
                 pass
         super().close()
+
+    def _drain(self, deadline: float) -> bool:
+        import ssl
+
+        # close_notify first (RFC 8446 §6.1), without waiting for the server's: that and
+        # whatever it still sends are read as plain bytes below.
+        tls = getattr(self.sock, "_sslobj", None)
+        try:
+            if tls is not None:
+                tls.shutdown()  # non-blocking: sends ours, then wants to read theirs
+        except (ssl.SSLError, OSError, ValueError):
+            pass
+        self.sock.setblocking(False)
+        return super()._drain(deadline)
 
 
 class WebSocketStream:
@@ -360,6 +415,18 @@ class WebSocketStream:
             except Exception:
                 pass
         self.inner.close()
+
+    def finish(self, deadline: float) -> bool:
+        """As ``Stream.finish``, after our close frame (RFC 6455 §7.1.2: the server
+        answers it and closes the TCP connection)."""
+        if self.inner.closed:
+            return False
+        try:
+            self.protocol.send_close(1000)
+            self._flush(min(deadline, time.monotonic() + 0.2))
+        except Exception:
+            pass
+        return self.inner.finish(deadline)
 
     @property
     def closed(self) -> bool:

@@ -178,6 +178,7 @@ JSON_KEYS = {
     "phases",
     "tls",
     "other_packets",
+    "other_packet_count",
     "warnings",
 }
 PHASE_KEYS = {"name", "seconds", "ok", "detail"}

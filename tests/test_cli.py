@@ -160,7 +160,7 @@ def test_each_scheme_json(broker: Broker, pki: Pki, scheme: str) -> None:
     assert doc["address"] == f"127.0.0.1:{port}"
     assert [p["name"] for p in doc["phases"]] == PHASES[scheme]
     assert all(p["ok"] is True and p["seconds"] >= 0 for p in doc["phases"]), doc["phases"]
-    assert (doc["other_packets"], doc["warnings"]) == (0, [])
+    assert (doc["other_packets"], doc["other_packet_count"], doc["warnings"]) == ([], 0, [])
     if scheme in ("mqtts", "wss"):
         tls = doc["tls"]
         assert tls["version"] in ("TLSv1.2", "TLSv1.3"), tls

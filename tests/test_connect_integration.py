@@ -92,7 +92,7 @@ def test_each_scheme_connects(broker: Broker, pki: Pki, scheme: str) -> None:
     assert (result.return_code, result.return_code_text) == (0, "connection accepted")
     assert result.session_present is False
     assert result.address == f"127.0.0.1:{port}"
-    assert result.other_packets == 0 and result.warnings == []
+    assert result.other_packets == [] and result.other_packet_count == 0 and result.warnings == []
     assert result.message.startswith(f"connected to {result.uri} (127.0.0.1:{port}) as ")
     assert result.client_id and result.client_id in result.message
     if scheme in ("mqtts", "wss"):

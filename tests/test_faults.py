@@ -195,7 +195,8 @@ def test_stored_publish_after_connack_is_not_a_failure(peers: Peers) -> None:
 
     assert (result.ok, result.exit_code, result.category) == (True, 0, "connected"), result
     assert result.session_present is True
-    assert result.other_packets == 2
+    assert result.other_packet_count == 2
+    assert [p["type"] for p in result.other_packets] == ["PUBLISH", "PUBLISH"]
     # Still exactly CONNECT and DISCONNECT: a test connection acknowledges nothing.
     assert peer.finish()
     assert peer.recording.names() == ["CONNECT", "DISCONNECT"]
@@ -207,7 +208,19 @@ def test_cli_counts_stored_publish(peers: Peers) -> None:
 
     assert run.code == 0, run
     doc = run.json()
-    assert (doc["ok"], doc["session_present"], doc["other_packets"]) == (True, True, 2), run
+    assert (doc["ok"], doc["session_present"], doc["other_packet_count"]) == (True, True, 2), run
+    assert doc["other_packets"] == [
+        {"type": "PUBLISH", "flags": 2, "size": 24, "topic": "plant/line1/temp"},
+        {"type": "PUBLISH", "flags": 0, "size": 22, "topic": "plant/line2/state"},
+    ]
+
+
+def test_cli_text_mentions_stored_publish(peers: Peers) -> None:
+    peer = peers.start(mqtt_server(connack(0, session_present=True) + STORED))
+    run = run_cli(peer.uri(), "--client-id", "gateway17", "--no-clean-session")
+
+    assert run.code == 0, run
+    assert "  received 2 other packets before DISCONNECT (2 PUBLISH)" in run.stdout, run
 
 
 def test_client_reports_publish_arriving_later(peers: Peers) -> None:
@@ -411,7 +424,7 @@ def test_websocket_connack_split_across_frames(peers: Peers, frames: tuple[bytes
     result = pco_wire.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code) == (True, 0), result
-    assert result.other_packets == 0
+    assert (result.other_packet_count, result.other_packets) == (0, [])
     assert peer.finish()
     assert peer.recording.names() == ["CONNECT", "DISCONNECT"]
 
@@ -420,7 +433,8 @@ def test_websocket_connack_and_publish_in_one_frame(peers: Peers) -> None:
     peer = _ws(peers, after_connect=(frame(BINARY, CONNACK_ACCEPTED + publish("t", b"x")),))
     result = pco_wire.test_connection(_settings(peer.uri("ws")))
 
-    assert (result.ok, result.exit_code, result.other_packets) == (True, 0, 1), result
+    assert (result.ok, result.exit_code, result.other_packet_count) == (True, 0, 1), result
+    assert result.other_packets == [{"type": "PUBLISH", "flags": 0, "size": 4, "topic": "t"}]
 
 
 def test_websocket_connack_with_the_101_answer(peers: Peers) -> None:

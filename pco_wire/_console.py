@@ -1,0 +1,125 @@
+"""Standard streams for the commands: whole lines, never an encoding error, never a
+traceback for a closed or broken output, and stop signals as exceptions.
+
+A command writes every line through an ``Output``. When the reader goes away (``monitor |
+head -1``) or the descriptor was closed before we started (``test URI >&-``), writing
+stops quietly and the command ends the way it would have: a closed output is not a
+failure of the connection being tested.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import TextIO
+
+__all__ = ["Output", "Stopped", "prepare", "stop_status"]
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than Ctrl-C; ``status`` is 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+def stop_status(exc: KeyboardInterrupt) -> int:
+    """The exit status of a command stopped before it finished: 130 after Ctrl-C
+    (SIGINT), 143 after SIGTERM, 129 after SIGHUP (the terminal went away)."""
+    return exc.status if isinstance(exc, Stopped) else 130
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+def prepare() -> None:
+    """Before anything else: descriptors 0, 1 and 2 open (a closed one is given
+    /dev/null, so that no socket takes its number and no write fails), text the
+    terminal's encoding cannot show written as escapes rather than failing, and SIGTERM
+    and SIGHUP raising ``Stopped`` in the main thread, as Ctrl-C raises
+    KeyboardInterrupt."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            # Python found the descriptor closed at start-up; it is /dev/null now.
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            continue
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stopped)
+
+
+class Output:
+    """Whole lines to a text stream's descriptor, each in one write.
+
+    ``line()`` returns False once the reader has gone (a broken pipe), and from then on
+    writes nothing; the descriptor is pointed at /dev/null, so that Python's own flush at
+    exit finds nothing to complain about. With a ``deadline`` (a ``time.monotonic()``
+    value), a line that cannot be written by then is dropped (False), so that a reader
+    that stopped reading cannot hold a stopping command forever.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            self.fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None  # not a real file (a test's StringIO): write through it
+        self.closed = False
+
+    def line(self, text: str, deadline: float | None = None) -> bool:
+        if self.closed:
+            return False
+        if self.fd is None:
+            self.stream.write(text + "\n")
+            return True
+        data = (text + "\n").encode(self.encoding, "backslashreplace")
+        try:
+            self.stream.flush()  # anything print() left in the buffer goes first
+            while data:
+                if deadline is not None:
+                    import time
+
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    _, ready, _ = select.select([], [self.fd], [], remaining)
+                    if not ready:
+                        return False
+                written = os.write(self.fd, data)
+                data = data[written:]
+        except (BrokenPipeError, ConnectionResetError):
+            self._gone()
+            return False
+        except BlockingIOError:
+            return False
+        return True
+
+    def _gone(self) -> None:
+        self.closed = True
+        assert self.fd is not None
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self.fd)
+        finally:
+            os.close(null)
