@@ -38,8 +38,9 @@ __all__ = ["Phase", "Stream", "open_stream", "resolve"]
 
 #: The most one read takes: the driver serves its timers between two reads.
 _CHUNK = 16384
-#: The most a close after DISCONNECT reads and drops while waiting for the server's.
-_DRAIN_LIMIT = 1 << 20
+#: The most a close after DISCONNECT reads and drops while waiting for the server's
+#: (loopback buffers hold several MiB of a flood).
+_DRAIN_LIMIT = 64 << 20
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
