@@ -453,17 +453,13 @@ def _config_command(args: argparse.Namespace) -> int:
     path = args.file
     if args.action == "init":
         if os.path.exists(path) and not args.force:
-            _err.line(
-                f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it"
-            )
+            _err.line(f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it")
             return 2
         try:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(config.TEMPLATE)
         except OSError as exc:
-            _err.line(
-                f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}"
-            )
+            _err.line(f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}")
             return 2
         _out.line(
             f"wrote {path}: every key with its default; edit it, then: "

@@ -18,6 +18,7 @@ State::
 
 from __future__ import annotations
 
+import collections
 import enum
 import itertools
 
@@ -36,6 +37,7 @@ from .packets import DISCONNECT, PINGREQ, ConnAck, Connect, OtherPacket, PacketT
 
 __all__ = [
     "DEFAULT_RESPONSE_TIMEOUT",
+    "MAX_UNANSWERED",
     "Closed",
     "Connected",
     "Event",
@@ -49,6 +51,9 @@ __all__ = [
 
 #: Seconds the server has to answer CONNECT and PINGREQ unless told otherwise.
 DEFAULT_RESPONSE_TIMEOUT = 10.0
+#: PINGREQs left unanswered, each a keep-alive interval after the last, before the
+#: session gives up on a server that keeps sending but never answers them.
+MAX_UNANSWERED = 100
 
 
 class State(enum.Enum):
@@ -83,7 +88,8 @@ class PingSent:
 
 
 class PongReceived:
-    """The PINGRESP to the outstanding PINGREQ arrived ``round_trip`` seconds after it."""
+    """The PINGRESP to the oldest outstanding PINGREQ arrived ``round_trip`` seconds
+    after it."""
 
     __slots__ = ("round_trip",)
 
@@ -139,8 +145,12 @@ class Session:
     session (with the same ``Connect``).
 
     ``response_timeout`` (seconds) bounds the wait for CONNACK, counted from ``connect()``,
-    and for each PINGRESP, counted from its PINGREQ. ``keep_alive`` comes from the
-    ``Connect`` packet. At most one PINGREQ is outstanding.
+    and for each PINGRESP, counted from its PINGREQ or from the last packet the server
+    sent, whichever is later: a server that is still sending a backlog (a persistent
+    session's messages, a busy topic) answers in turn, and is late, not gone; one that
+    falls silent is gone. ``keep_alive`` comes from the ``Connect`` packet and holds
+    whatever the answers do: when a PINGRESP is late by a whole keep-alive interval,
+    another PINGREQ goes out (MQTT 3.1.1 §3.1.2.10), up to ``MAX_UNANSWERED``.
     """
 
     def __init__(
@@ -177,7 +187,10 @@ class Session:
         #: When the client last queued a packet: the keep-alive interval counts from it.
         self.last_sent: float | None = None
         self._connack_deadline: float | None = None
-        self._ping_sent_at: float | None = None
+        #: When each unanswered PINGREQ was queued, oldest first.
+        self._pings: collections.deque[float] = collections.deque()
+        #: When the server's last complete packet arrived.
+        self._heard: float | None = None
         self._received = 0
         self._tail = b""
         self._out: list[bytes] = []
@@ -208,7 +221,7 @@ class Session:
             raise LocalProtocolError(
                 f"ping() needs a connected session, this one is {self.state.value}"
             )
-        if self._ping_sent_at is not None:
+        if self._pings:
             raise LocalProtocolError("ping() while a PINGREQ is outstanding")
         self._ping(now)
 
@@ -269,6 +282,8 @@ class Session:
             # among them is the better reason, so read them again, one by one.
             self._replay(tail + data, start, exc, now)
             return
+        if packets:
+            self._heard = now
         buffered = self._framer.buffered
         # The bytes of the incomplete packet the framer holds, kept only to find packet
         # boundaries when something goes wrong (usually empty: chunks end with packets).
@@ -305,13 +320,21 @@ class Session:
             if now >= self._connack_deadline:
                 self._close(ResponseTimeout("CONNACK", self.response_timeout))
         elif self.state is State.CONNECTED:
-            if self._ping_sent_at is not None:
-                if now >= self._ping_sent_at + self.response_timeout:
-                    self._close(ResponseTimeout("PINGRESP", self.response_timeout))
+            if self._pings and now >= self._pong_deadline():
+                self._close(ResponseTimeout("PINGRESP", self.response_timeout))
             elif self.keep_alive:
                 assert self.last_sent is not None
                 if now >= self.last_sent + self.keep_alive - self._margin:
-                    self._ping(now)
+                    if len(self._pings) >= MAX_UNANSWERED:
+                        self._close(
+                            ResponseTimeout(
+                                "PINGRESP",
+                                self.response_timeout,
+                                f"no answer to {MAX_UNANSWERED} PINGREQs in a row",
+                            )
+                        )
+                    else:
+                        self._ping(now)
 
     # ------------------------------------------------------------------ output
 
@@ -336,11 +359,12 @@ class Session:
         if self.state is State.CONNECTING:
             return self._connack_deadline
         if self.state is State.CONNECTED:
-            if self._ping_sent_at is not None:
-                return self._ping_sent_at + self.response_timeout
+            deadline = self._pong_deadline() if self._pings else None
             if self.keep_alive:
                 assert self.last_sent is not None
-                return self.last_sent + self.keep_alive - self._margin
+                due = self.last_sent + self.keep_alive - self._margin
+                deadline = due if deadline is None else min(deadline, due)
+            return deadline
         return None
 
     # ------------------------------------------------------------------ inside
@@ -351,8 +375,14 @@ class Session:
 
     def _ping(self, now: float) -> None:
         self._send(encode(PINGREQ), now)
-        self._ping_sent_at = now
+        self._pings.append(now)
         self._events.append(PingSent(now))
+
+    def _pong_deadline(self) -> float:
+        start = self._pings[0]
+        if self._heard is not None and self._heard > start:
+            start = self._heard
+        return start + self.response_timeout
 
     def _close(self, error: Error | None) -> None:
         self.state = State.CLOSED
@@ -381,9 +411,8 @@ class Session:
         elif type(packet) is OtherPacket:
             self.other_packets += 1
             self._events.append(PacketReceived(packet))
-        elif type(packet) is PingResp and self._ping_sent_at is not None:
-            self._events.append(PongReceived(now - self._ping_sent_at))
-            self._ping_sent_at = None
+        elif type(packet) is PingResp and self._pings:
+            self._events.append(PongReceived(now - self._pings.popleft()))
         else:
             what = {
                 PingResp: "with no PINGREQ outstanding",

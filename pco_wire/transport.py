@@ -210,6 +210,10 @@ class Stream:
                     return False
                 select.select([sock], [], [], remaining)
                 continue
+            except ConnectionResetError:
+                # Closed too: a server that closes with our last bytes unread (a TLS
+                # close_notify, a WebSocket close frame) makes its kernel reset.
+                return True
             except OSError:
                 return False
             if not data:
@@ -241,21 +245,43 @@ class Stream:
 
 class TLSStream(Stream):
     sock: ssl.SSLSocket
+    #: A failure met after bytes of the same read, raised by the next one.
+    _deferred: Error | None = None
 
     def pending(self) -> bool:
-        return self.sock.pending() > 0
+        return self.sock.pending() > 0 or self._deferred is not None
 
     def receive(self) -> bytes | None:
+        """As ``Stream.receive``, but up to a chunk from as many TLS records as have
+        arrived: one read gives one record, and a server that writes each packet in a
+        record of its own (as brokers do) would otherwise cost a turn of the driver's
+        loop per packet."""
         import ssl
 
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        parts: list[bytes] = []
+        size = 0
         try:
-            return self.sock.recv(_CHUNK)
+            while size < _CHUNK:
+                part = self.sock.recv(_CHUNK - size)
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-            return None
+            if not parts:
+                return None
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            return b""
+            pass  # closed: what came before is handed on, the end comes next time
         except OSError as exc:
-            raise self._error(exc, "receive") from exc
+            error = self._error(exc, "receive")
+            error.__cause__ = exc
+            if not parts:
+                raise error from exc
+            self._deferred = error  # after the bytes that came before it
+        return b"".join(parts)
 
     def _wants(self, exc: OSError) -> str | None:
         import ssl

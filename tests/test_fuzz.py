@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 from unittest import mock
 
 import hypothesis
@@ -56,6 +56,7 @@ from pco_wire import (
 from pco_wire.packets import CONNACKS, DISCONNECT, PINGREQ, PINGRESP
 from pco_wire.reconnect import TAKEOVER_COUNT, TAKEOVER_WINDOW, Reconnect
 from pco_wire.session import (
+    MAX_UNANSWERED,
     Closed,
     Connected,
     Event,
@@ -396,7 +397,11 @@ class Run:
         self.fed = 0  # bytes of the script delivered
         self.received = 0  # bytes the session took in (it ignores what comes after CLOSED)
         self.connect_at: float | None = None
-        self.ping_at: float | None = None  # the outstanding PINGREQ
+        self.pings: list[float] = []  # the unanswered PINGREQs, oldest first
+        self.heard: float | None = None  # when the server's last complete packet came
+        self.framer: Any = REFERENCE.Framer(
+            setup.max_packet_size, protocol_level=setup.connect.protocol_level
+        )
         self.last_sent: float | None = None
         self.closed_events = 0
         self.events: list[Event] = []
@@ -419,7 +424,7 @@ class Run:
         elif isinstance(step, Junk):
             self.receive(step.data)
         elif isinstance(step, Answer):
-            if self.ping_at is not None and not session.closed:
+            if self.pings and not session.closed:
                 end = next((end for end in self.ends if end >= self.fed), self.fed)
                 data = self.script[self.fed : end]
                 self.fed = end
@@ -450,6 +455,12 @@ class Run:
         before = self.session.state
         if before is not State.CLOSED:
             self.received += len(data)
+            if self.framer is not None and data:
+                try:
+                    if self.framer.feed(data):
+                        self.heard = self.now
+                except Error:
+                    self.framer = None
         self.session.receive_data(data, now=self.now)  # raises nothing, ever
         packets, events = self.take(before)
         assert packets == [], "the server's bytes alone made the client send"
@@ -473,14 +484,15 @@ class Run:
         session = self.session
         before = session.state
         deadline = session.next_deadline()
-        pinging = self.ping_at is not None
+        pong_due = bool(self.pings) and self.now >= self.pong_deadline()
+        unanswered = len(self.pings)
         session.handle_timer(now=self.now)  # raises nothing, ever
         packets, events = self.take(before)
         if deadline is None or self.now < deadline:
             # Early or with nothing timed: harmless.
             assert packets == [] and events == []
-        elif before is State.CONNECTED and not pinging:
-            # MQTT 3.1.1 §3.1.2.10: keep-alive is due, so a PINGREQ.
+        elif before is State.CONNECTED and not pong_due and unanswered < MAX_UNANSWERED:
+            # MQTT 3.1.1 §3.1.2.10: keep-alive is due, so a PINGREQ, answered or not.
             assert packets == [PINGREQ]
             assert [describe(event) for event in events] == [("PingSent", self.now)]
         else:
@@ -493,10 +505,18 @@ class Run:
         after = session.next_deadline()
         assert after is None or after > self.now, (after, self.now)
 
+    def pong_deadline(self) -> float:
+        """The PINGRESP is due within the response timeout of its PINGREQ or of the
+        server's last packet, whichever is later: a server still sending is late."""
+        start = self.pings[0]
+        if self.heard is not None and self.heard > start:
+            start = self.heard
+        return start + self.response_timeout
+
     def ping(self) -> None:
         session = self.session
         before = session.state
-        if before is State.CONNECTED and self.ping_at is None:
+        if before is State.CONNECTED and not self.pings:
             session.ping(now=self.now)
             packets, events = self.take(before)
             assert packets == [PINGREQ]
@@ -529,9 +549,10 @@ class Run:
             assert isinstance(event, Closed) and event.error is error
 
     def drain(self) -> None:
-        """No more input: the timer alone ends the session within two firings (a PINGREQ,
-        then its timeout), unless nothing is timed: connected with keep-alive 0."""
-        for _ in range(2):
+        """No more input: the timer alone ends the session (PINGREQs, one a keep-alive
+        interval after the other, then the timeout of the first), unless nothing is
+        timed: connected with keep-alive 0."""
+        for _ in range(MAX_UNANSWERED + 3):
             deadline = self.session.next_deadline()
             if deadline is None:
                 break
@@ -540,7 +561,7 @@ class Run:
         assert self.session.next_deadline() is None
         if not self.session.closed:
             assert self.session.state is State.CONNECTED
-            assert self.connect.keep_alive == 0 and self.ping_at is None
+            assert self.connect.keep_alive == 0 and not self.pings
 
     # ------------------------------------------------------------ the promises
 
@@ -565,8 +586,7 @@ class Run:
                 self.connect_at = self.now
             elif type(packet) is PingReq:
                 assert before is State.CONNECTED
-                assert self.ping_at is None, "a second PINGREQ while one is outstanding"
-                self.ping_at = self.now
+                self.pings.append(self.now)
             else:
                 assert type(packet) is Disconnect, packet
                 assert after is State.CLOSED and session.error is None
@@ -589,11 +609,10 @@ class Run:
                 assert state is State.CONNECTED and type(event.packet) is OtherPacket
                 self.other_packets += 1
             elif isinstance(event, PongReceived):
-                assert state is State.CONNECTED and self.ping_at is not None
-                assert event.round_trip == self.now - self.ping_at
-                self.ping_at = None
+                assert state is State.CONNECTED and self.pings
+                assert event.round_trip == self.now - self.pings.pop(0)
             elif isinstance(event, PingSent):
-                assert event.at == self.now == self.ping_at
+                assert event.at == self.now == self.pings[-1]
             else:
                 assert event.error is None or isinstance(event.error, Error), event
                 assert event.error is session.error
@@ -613,11 +632,12 @@ class Run:
             expected = self.connect_at + rt
         elif after is State.CONNECTED:
             keep_alive = self.connect.keep_alive
-            if self.ping_at is not None:
-                expected = self.ping_at + rt
-            elif keep_alive:
+            if self.pings:
+                expected = self.pong_deadline()
+            if keep_alive:
                 assert self.last_sent is not None
-                expected = self.last_sent + keep_alive - ping_margin(keep_alive)
+                due = self.last_sent + keep_alive - ping_margin(keep_alive)
+                expected = due if expected is None else min(expected, due)
         deadline = session.next_deadline()
         assert deadline == expected, (deadline, expected)
         assert deadline is None or math.isfinite(deadline)

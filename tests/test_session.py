@@ -35,6 +35,7 @@ from pco_wire.errors import (
 )
 from pco_wire.session import (
     DEFAULT_RESPONSE_TIMEOUT,
+    MAX_UNANSWERED,
     Closed,
     Connected,
     Event,
@@ -364,8 +365,9 @@ def test_first_pingreq_goes_out_at_keep_alive_minus_margin(keep_alive: int) -> N
     assert session.data_to_send() == PINGREQ_BYTES
     assert describe(session.events()) == [("PingSent", deadline)]
     assert session.last_sent == deadline
-    # Now the PINGRESP is due.
-    assert session.next_deadline() == deadline + 10.0
+    # Now the PINGRESP is due, or the next PINGREQ if the keep-alive comes first.
+    margin = ping_margin(keep_alive)
+    assert session.next_deadline() == min(deadline + 10.0, deadline + keep_alive - margin)
 
 
 @pytest.mark.parametrize("keep_alive", KEEP_ALIVES)
@@ -463,20 +465,68 @@ def test_pingresp_byte_by_byte() -> None:
     assert describe(session.events()) == [("PongReceived", 1.0)]
 
 
-def test_only_one_pingreq_outstanding() -> None:
-    session = connected(Connect("gw", keep_alive=10))
+def test_a_late_pingresp_does_not_stop_the_keep_alive() -> None:
+    # MQTT 3.1.1 §3.1.2.10 holds whatever the answers do: a server still sending a
+    # backlog answers the first PINGREQ late, and a second one goes out on time.
+    session = connected(Connect("gw", keep_alive=10), response_timeout=15.0)
     session.handle_timer(now=T0 + 9.0)
     assert session.data_to_send() == PINGREQ_BYTES
     assert describe(session.events()) == [("PingSent", T0 + 9.0)]
-    # Keep-alive time passes again before the PINGRESP: no second PINGREQ.
-    session.handle_timer(now=T0 + 18.5)
-    assert session.data_to_send() == b""
-    assert session.events() == []
+    session.handle_timer(now=T0 + 18.0)
+    assert session.data_to_send() == PINGREQ_BYTES
+    assert describe(session.events()) == [("PingSent", T0 + 18.0)]
+    # Only the keep-alive sends them: ping() is for when nothing is outstanding.
     with pytest.raises(LocalProtocolError) as info:
         session.ping(now=T0 + 18.5)
     assert str(info.value) == "ping() while a PINGREQ is outstanding"
     assert session.data_to_send() == b""
+    # The answers come in order: each round trip from its own PINGREQ.
+    session.receive_data(PINGRESP_BYTES, now=T0 + 20.0)
+    session.receive_data(PINGRESP_BYTES, now=T0 + 20.5)
+    assert describe(session.events()) == [("PongReceived", 11.0), ("PongReceived", 2.5)]
     assert session.state is State.CONNECTED
+
+
+def test_a_server_still_sending_is_late_not_gone() -> None:
+    # The PINGRESP deadline counts from the server's last packet when that is later.
+    session = connected(Connect("gw", keep_alive=60), response_timeout=5.0)
+    session.ping(now=T0 + 1.0)
+    session.events()
+    session.receive_data(bytes.fromhex("30030001") + b"t", now=T0 + 4.0)
+    assert session.next_deadline() == T0 + 9.0
+    session.handle_timer(now=T0 + 8.9)
+    assert session.state is State.CONNECTED
+    assert describe(session.events()) == [("PacketReceived", OtherPacket(3, 0, b"\x00\x01t"))]
+    # A partial packet is not a sign of life: bytes trickled to keep us waiting.
+    session.receive_data(bytes.fromhex("3003"), now=T0 + 8.0)
+    assert session.next_deadline() == T0 + 9.0
+    session.handle_timer(now=T0 + 9.0)
+    assert describe_error(closing_error(session)) == describe_error(
+        ResponseTimeout("PINGRESP", 5.0)
+    )
+
+
+def test_a_server_that_never_answers_a_pingreq_is_given_up() -> None:
+    session = connected(Connect("gw", keep_alive=1), response_timeout=30.0)
+    now = T0
+    for _ in range(MAX_UNANSWERED):
+        deadline = session.next_deadline()
+        assert deadline is not None
+        now = deadline
+        session.handle_timer(now=now)
+        assert session.data_to_send() == PINGREQ_BYTES
+        # It keeps sending other packets, so it is not silent.
+        session.receive_data(bytes.fromhex("30030001") + b"t", now=now)
+    session.events()
+    now = session.next_deadline() or 0.0
+    session.handle_timer(now=now)
+    assert session.data_to_send() == b""
+    [event] = session.events()
+    assert isinstance(event, Closed)
+    assert (
+        str(event.error)
+        == f"PINGRESP: no answer within 30 s (no answer to {MAX_UNANSWERED} PINGREQs in a row)"
+    )
 
 
 @pytest.mark.parametrize("response_timeout", [0.5, 10.0, 30])

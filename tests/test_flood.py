@@ -1,0 +1,143 @@
+"""The library Client under a flood, on every scheme, against the real Mosquitto.
+
+A persistent session subscribed to a topic, and a publisher that sends to it as fast as
+Mosquitto takes: every PUBLISH comes to our client, which never subscribed itself (the
+session did), as a gateway's backlog or a busy plant would. The client must keep its
+keep-alive (PINGREQ and PINGRESP go on), stop promptly when asked, and say goodbye in a
+way the server hears: DISCONNECT, then a close that is not a reset.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pco_wire import (
+    Client,
+    Closed,
+    Connect,
+    PacketReceived,
+    PingSent,
+    PongReceived,
+    Security,
+    Settings,
+    encode,
+)
+from tests.broker import Broker
+from tests.pki import Pki
+
+PORTS = {"mqtt": "tcp", "mqtts": "tls", "ws": "ws", "wss": "wss"}
+TOPIC = "plant/flood"
+FLOOD_SECONDS = 4.0
+
+
+def _send_and_read(sock: socket.socket, data: bytes, expect: int) -> bytes:
+    sock.sendall(data)
+    answer = b""
+    while len(answer) < expect:
+        chunk = sock.recv(expect - len(answer))
+        assert chunk, "mosquitto closed the connection"
+        answer += chunk
+    return answer
+
+
+def _subscribed_session(broker: Broker, client_id: str) -> None:
+    """A session kept by Mosquitto (clean session off) with a subscription to TOPIC."""
+    with socket.create_connection(("127.0.0.1", broker.ports.tcp), timeout=5) as sock:
+        connack = _send_and_read(sock, encode(Connect(client_id, clean_session=False)), 4)
+        assert connack[:2] == b"\x20\x02" and connack[3] == 0, connack.hex()
+        topic = TOPIC.encode()
+        body = b"\x00\x01" + len(topic).to_bytes(2, "big") + topic + b"\x00"
+        suback = _send_and_read(sock, bytes([0x82, len(body)]) + body, 5)
+        assert suback == b"\x90\x03\x00\x01\x00", suback.hex()
+        sock.sendall(b"\xe0\x00")
+
+
+class _Publisher(threading.Thread):
+    """QoS 0 PUBLISH to TOPIC as fast as Mosquitto reads them, until stopped."""
+
+    def __init__(self, broker: Broker) -> None:
+        super().__init__(name="flood-publisher", daemon=True)
+        self.port = broker.ports.tcp
+        self.stopped = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        topic = TOPIC.encode()
+        one = bytes([0x30, 2 + len(topic) + 32]) + len(topic).to_bytes(2, "big") + topic
+        burst = (one + b"v" * 32) * 500
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            _send_and_read(sock, encode(Connect("pub" + secrets.token_hex(6), keep_alive=0)), 4)
+            while not self.stopped.is_set():
+                sock.sendall(burst)
+                self.sent += len(burst)
+
+
+def _log_says(log: Path, line: str, within: float = 3.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if line in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("scheme", list(PORTS))
+def test_client_under_a_flood(broker: Broker, pki: Pki, scheme: str) -> None:
+    client_id = "flood" + secrets.token_hex(6)
+    _subscribed_session(broker, client_id)
+    counts = {"packets": 0, "pings": 0, "pongs": 0}
+    errors: list[object] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, PacketReceived):
+            counts["packets"] += 1
+        elif isinstance(event, PingSent):
+            counts["pings"] += 1
+        elif isinstance(event, PongReceived):
+            counts["pongs"] += 1
+        elif isinstance(event, Closed) and event.error is not None:
+            errors.append(event.error)
+
+    port = getattr(broker.ports, PORTS[scheme])
+    security = Security(cafile=str(pki.ca_cert)) if scheme in ("mqtts", "wss") else None
+    settings = Settings(
+        f"{scheme}://127.0.0.1:{port}",
+        client_id=client_id,
+        clean_session=False,
+        keep_alive=1,
+        response_timeout=3.0,
+        security=security,
+        reconnect=False,
+    )
+    publisher = _Publisher(broker)
+    client = Client(settings, on_event=on_event)
+    client.connect()
+    publisher.start()
+    try:
+        # The keep-alive goes on under the flood: a PINGREQ each second, while the
+        # answers queue behind the messages Mosquitto is still sending us.
+        deadline = time.monotonic() + FLOOD_SECONDS
+        while time.monotonic() < deadline and not client.wait(0.1):
+            pass
+        assert errors == [], errors
+        assert counts["packets"] > 1000, counts
+        assert counts["pings"] >= FLOOD_SECONDS - 1, counts
+    finally:
+        start = time.monotonic()
+        ended = client.disconnect()
+        took = time.monotonic() - start
+        publisher.stopped.set()
+        publisher.join(5)
+    assert ended and took < settings.response_timeout, took
+    assert client.server_closed is True, (counts, broker.log.read_text()[-1500:])
+    # Mosquitto heard the DISCONNECT (a reset would read "closed its connection" or a
+    # socket error, and would publish a will).
+    assert _log_says(broker.log, f"Client {client_id} disconnected."), broker.log.read_text()[
+        -2000:
+    ]
