@@ -128,8 +128,13 @@ def load_lenient(
     of the file, and the warnings of ``load``: for the wizard, which offers what a file
     has even when it does not load. Raises InvalidSettings only when nothing can be taken
     from the file: it cannot be read, or it is not TOML."""
-    document = _document(_read_text(path), path)
+    text, marked = _read_marked(path)
+    try:
+        document = _document(text, path)
+    except InvalidSettings as exc:
+        raise InvalidSettings([*marked, *exc.problems]) from None
     settings, problems = _build(document)
+    problems[:0] = marked
     if check:
         known = {field for field, _ in problems}
         problems += [(f, r) for f, r in settings.problems() if f not in known]
@@ -569,19 +574,35 @@ class _exclusive:
 
 
 def _read_text(path: str) -> str:
+    text, problems = _read_marked(path)
+    if problems:
+        raise InvalidSettings(problems)
+    return text
+
+
+def _read_marked(path: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text of the settings file at ``path``, and the problem of a UTF-8 byte-order
+    mark, which is read past (so that the wizard can offer what such a file says, and
+    its save writes it without the mark). Raises InvalidSettings for the rest."""
     data = read_bounded(path, "file", SETTINGS_LIMIT)
+    problems = []
+    if data.startswith(_BOM):
+        problems.append(
+            ("file", f"{path} starts with a byte-order mark (BOM): save it as UTF-8 without BOM")
+        )
+        data = data[len(_BOM) :]
     problem = _text_problem(data)
     if problem is not None:
-        raise InvalidSettings([("file", f"{path} {problem}")])
-    return data.decode("utf-8")
+        raise InvalidSettings([*problems, ("file", f"{path} {problem}")])
+    return data.decode("utf-8"), problems
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _text_problem(data: bytes) -> str | None:
     """What keeps ``data`` from being the text of a TOML file, or None (TOML 1.0:
-    UTF-8; a byte-order mark is not a key, and tomllib would call it an invalid
-    statement at line 1)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "starts with a byte-order mark (BOM): save it as UTF-8 without BOM"
+    UTF-8, and no byte-order mark: tomllib would call one an invalid statement)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"
     nul = data.find(b"\0")

@@ -1445,6 +1445,21 @@ def test_a_byte_order_mark_is_named(tmp_path: Path, start: bytes, problem: str) 
     assert run.stdout.splitlines() == [f"{path}: 1 problem", f"  file: {path} {problem}"], run
 
 
+def test_a_byte_order_mark_is_named_with_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "marked.toml"
+    path.write_bytes(b'\xef\xbb\xbfserver_uri = "mqtt://127.0.0.1"\nkeep_alive = -1\n')
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert [field for field, _ in caught.value.problems] == ["file", "keep_alive"]
+    path.write_bytes(b"\xef\xbb\xbfserver_uri = \n")
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert [reason.split(": ")[0] for _, reason in caught.value.problems] == [
+        f"{path} starts with a byte-order mark (BOM)",
+        f"{path} is not valid TOML",
+    ]
+
+
 def test_utf16_without_a_mark_is_named_by_its_nul_bytes(tmp_path: Path) -> None:
     path = tmp_path / "utf16.toml"
     path.write_bytes('server_uri = "mqtt://127.0.0.1"\n'.encode("utf-16-le"))

@@ -539,6 +539,19 @@ def test_a_file_that_is_not_toml_gives_the_product_defaults(tmp_path: Path) -> N
     assert "gateway17" in path.read_text()  # declined: left as it was
 
 
+def test_a_file_with_a_byte_order_mark_is_offered_and_saved_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_bytes(b'\xef\xbb\xbfserver_uri = "mqtt://127.0.0.1"\nclient_id = "gateway17"\n')
+    run = run_wizard(path, [*[""] * 11, "n", ""])
+    assert run.code == 0, run
+    assert f"  file: {path} starts with a byte-order mark (BOM): save it as UTF-8 without BOM" in (
+        run.output.splitlines()
+    ), run
+    assert run.default("client ID") == "gateway17"
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert config.load(str(path))[0] == Settings("mqtt://127.0.0.1", client_id="gateway17")
+
+
 def test_a_read_only_file_is_not_saved(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     config.save(Settings("mqtt://127.0.0.1", client_id="gateway17"), str(path))
