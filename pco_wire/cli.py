@@ -442,13 +442,10 @@ def _config_command(args: argparse.Namespace) -> int:
             )
             return 2
         try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(config.TEMPLATE)
-        except OSError as exc:
-            print(
-                f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}",
-                file=sys.stderr,
-            )
+            # As every save: atomic, through a link, never over a device or a FIFO.
+            config.save_text(config.TEMPLATE, path)
+        except InvalidSettings as exc:
+            print(f"FAILED (invalid-settings, exit 2): {exc.problems[0][1]}", file=sys.stderr)
             return 2
         print(
             f"wrote {path}: every key with its default; edit it, then: "

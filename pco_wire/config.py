@@ -59,6 +59,7 @@ __all__ = [
     "load_lenient",
     "loads",
     "save",
+    "save_text",
     "to_dict",
 ]
 
@@ -387,6 +388,11 @@ def save(settings: Settings, path: str) -> None:
     person who made it read-only meant otherwise), a file with other hard links (the
     rename would part them) and one that is not a regular file."""
     _replace(path, dumps(settings), _holds_secret(settings))
+
+
+def save_text(text: str, path: str) -> None:
+    """Write ``text`` (the template) to ``path`` the way ``save`` writes settings."""
+    _replace(path, text, False)
 
 
 def _holds_secret(settings: Settings) -> bool:

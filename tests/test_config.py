@@ -1738,3 +1738,23 @@ def test_save_over_something_that_is_not_a_regular_file_is_refused(tmp_path: Pat
         ("file", f"cannot write {str(fifo)!r}: expected a regular file, got a FIFO")
     ]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "read-only"])
+def test_config_init_force_never_writes_into_a_fifo_or_a_read_only_file(
+    tmp_path: Path, kind: str
+) -> None:
+    if kind == "fifo":
+        path = _fifo(tmp_path, "gateway.toml")
+        reason = "expected a regular file, got a FIFO"
+    else:
+        path = tmp_path / "gateway.toml"
+        path.write_text("# mine\n")
+        path.chmod(0o444)
+        reason = "read-only"
+    run = run_cli("init", str(path), "--force", command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert (
+        run.stderr == f"FAILED (invalid-settings, exit 2): cannot write {str(path)!r}: {reason}\n"
+    )
+    assert kind == "fifo" or path.read_text() == "# mine\n"
