@@ -456,10 +456,10 @@ def _config_command(args: argparse.Namespace) -> int:
             _err.line(f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it")
             return 2
         try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(config.TEMPLATE)
-        except OSError as exc:
-            _err.line(f"FAILED (invalid-settings, exit 2): cannot write {path}: {exc.strerror}")
+            # As every save: atomic, through a link, never over a device or a FIFO.
+            config.save_text(config.TEMPLATE, path)
+        except InvalidSettings as exc:
+            _err.line(f"FAILED (invalid-settings, exit 2): {exc.problems[0][1]}")
             return 2
         _out.line(
             f"wrote {path}: every key with its default; edit it, then: "

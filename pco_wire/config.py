@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import stat
 
+from ._files import SETTINGS_LIMIT, file_kind, read_bounded
 from .errors import InvalidSettings
 from .settings import (
     TLS_VERSIONS,
@@ -47,9 +48,20 @@ from .settings import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
-__all__ = ["TEMPLATE", "dumps", "keep_client_id", "load", "loads", "save", "to_dict"]
+__all__ = [
+    "TEMPLATE",
+    "dumps",
+    "keep_client_id",
+    "load",
+    "load_lenient",
+    "loads",
+    "save",
+    "save_text",
+    "to_dict",
+]
 
 # (kind, default) of every key, by table; the order is the order written.
 _TOP: dict[str, tuple[str, Any]] = {
@@ -99,38 +111,74 @@ _UNSHOWN = frozenset({"password", "security.keyfile_password", "websocket.header
 
 def load(path: str, *, check: bool = True) -> tuple[Settings, list[str]]:
     """The settings in the file at ``path``, and warnings about it (a password others can
-    read). Raises InvalidSettings listing every problem: unreadable file, TOML syntax,
-    unknown keys, wrong types, and, with ``check``, every rule of ``Settings.problems()``
-    (without: for settings that command-line options will change before they are
-    checked)."""
-    text = _read_text(path)
+    read). Raises InvalidSettings listing every problem: unreadable file (not a regular
+    file, over 1 MiB, not UTF-8, a byte-order mark), TOML syntax, unknown keys, wrong
+    types, and, with ``check``, every rule of ``Settings.problems()`` (without: for
+    settings that command-line options will change before they are checked)."""
+    settings, problems, warnings = load_lenient(path, check=check)
+    if problems:
+        raise InvalidSettings(problems)
+    return settings, warnings
+
+
+def load_lenient(
+    path: str, *, check: bool = True
+) -> tuple[Settings, list[tuple[str, str]], list[str]]:
+    """The settings of the file at ``path`` as far as they are valid (a wrong value or a
+    missing ``server_uri`` takes the default, an unknown key is left out), every problem
+    of the file, and the warnings of ``load``: for the wizard, which offers what a file
+    has even when it does not load. Raises InvalidSettings only when nothing can be taken
+    from the file: it cannot be read, or it is not TOML."""
+    text, marked = _read_marked(path)
+    try:
+        document = _document(text, path)
+    except InvalidSettings as exc:
+        raise InvalidSettings([*marked, *exc.problems]) from None
+    settings, problems = _build(document)
+    problems[:0] = marked
+    if check:
+        known = {field for field, _ in problems}
+        problems += [(f, r) for f, r in settings.problems() if f not in known]
+    warnings = []
     try:
         mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
-    settings = loads(text, source=path, check=check)
-    warnings = []
+    except OSError:
+        mode = 0
     if _holds_secret(settings) and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
-    return settings, warnings
+    return settings, problems, warnings
 
 
 def loads(text: str, source: str = "the settings", *, check: bool = True) -> Settings:
     """Settings from TOML text. Raises InvalidSettings listing every problem."""
+    return from_dict(_document(text, source), check=check)
+
+
+def _document(text: str, source: str) -> dict[str, Any]:
     import tomllib  # about 13 ms at start-up: only when a file is read
 
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidSettings([("file", f"{source} is not valid TOML: {exc}")]) from None
     except RecursionError:  # arrays nested thousands deep
         raise InvalidSettings([("file", f"{source} nests too deep to read")]) from None
-    return from_dict(document, check=check)
 
 
 def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
     """Settings from a parsed document. Raises InvalidSettings listing every problem
     (the rules of ``Settings.problems()`` only with ``check``)."""
+    settings, problems = _build(document)
+    if check:
+        known = {field for field, _ in problems}
+        problems += [(f, r) for f, r in settings.problems() if f not in known]
+    if problems:
+        raise InvalidSettings(problems)
+    return settings
+
+
+def _build(document: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
+    """The settings of ``document``, defaults in place of what is wrong, and what is."""
     problems: list[tuple[str, str]] = []
     top = _section(document, "", _TOP, problems)
     tables = {}
@@ -174,12 +222,7 @@ def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
         security=Security(**s),
         ws_headers=tuple(headers),
     )
-    if check:
-        known = {field for field, _ in problems}
-        problems += [(f, r) for f, r in settings.problems() if f not in known]
-    if problems:
-        raise InvalidSettings(problems)
-    return settings
+    return settings, problems
 
 
 def _section(
@@ -337,10 +380,19 @@ def _string(text: str) -> str:
 
 def save(settings: Settings, path: str) -> None:
     """Write ``settings`` to ``path`` atomically: a temporary file in the same directory,
-    flushed to disk, renamed over the original. The original's permissions are kept; a
-    file holding a password is made readable by its owner only. Raises InvalidSettings
-    (field "file") when the file cannot be written."""
+    flushed to disk, renamed over the original. A symbolic link is written through: its
+    target is replaced and the link kept. The original's permissions, owner and group are
+    kept; a file holding a password is made readable by its owner only. Raises
+    InvalidSettings (field "file") when the file cannot be written, which includes a
+    read-only file (no write permission for anyone: root could rename over it, but the
+    person who made it read-only meant otherwise), a file with other hard links (the
+    rename would part them) and one that is not a regular file."""
     _replace(path, dumps(settings), _holds_secret(settings))
+
+
+def save_text(text: str, path: str) -> None:
+    """Write ``text`` (the template) to ``path`` the way ``save`` writes settings."""
+    _replace(path, text, False)
 
 
 def _holds_secret(settings: Settings) -> bool:
@@ -354,11 +406,31 @@ def _holds_secret(settings: Settings) -> bool:
 
 
 def _replace(path: str, text: str, secret: bool) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    shown = repr(path) if target == os.path.abspath(path) else f"{path!r} (a link to {target!r})"
+
+    def refuse(reason: str) -> InvalidSettings:
+        return InvalidSettings([("file", f"cannot write {shown}: {reason}")])
+
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        info: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from None
+    if info is None:
         mode = 0o666 & ~_umask()
+    else:
+        mode = stat.S_IMODE(info.st_mode)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse(f"expected a regular file, got {file_kind(info.st_mode)}")
+        if not mode & 0o222 or not os.access(target, os.W_OK):
+            raise refuse("read-only")
+        if info.st_nlink > 1:
+            raise refuse(
+                f"it has {info.st_nlink} hard links, which replacing it would part "
+                "(a symbolic link is written through)"
+            )
     if secret:
         mode &= 0o700  # the owner only (§ "Secrets" of the README)
     temporary = ""
@@ -366,22 +438,37 @@ def _replace(path: str, text: str, secret: bool) -> None:
         import tempfile
 
         descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
         )
         try:
-            os.write(descriptor, text.encode())
+            data = text.encode()
+            while data:
+                data = data[os.write(descriptor, data) :]
+            if info is not None:
+                made = os.fstat(descriptor)
+                if (made.st_uid, made.st_gid) != (info.st_uid, info.st_gid):
+                    # Before fchmod: a change of owner clears the set-ID bits.
+                    try:
+                        os.fchown(descriptor, info.st_uid, info.st_gid)
+                    except OSError as exc:
+                        raise refuse(
+                            f"cannot keep its owner and group ({info.st_uid}:{info.st_gid}): "
+                            f"{exc.strerror}"
+                        ) from None
             os.fchmod(descriptor, mode)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
+        temporary = ""
     except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from None
+    finally:
         if temporary:
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
-        raise InvalidSettings([("file", f"cannot write {path!r}: {exc.strerror}")]) from None
 
 
 def _umask() -> int:
@@ -408,20 +495,29 @@ def keep_client_id(settings: Settings, path: str) -> Settings:
 
 def _keep_client_id(settings: Settings, path: str) -> Settings:
     text = _read_text(path)
-    on_file = loads(text, source=path, check=False)
+    document = _document(text, path)
+    on_file = from_dict(document, check=False)
     if on_file.client_id:  # written meanwhile, by another run of the same configuration
         return settings.replace(client_id=on_file.client_id)
     client_id = generate_client_id()
-    kept = on_file.replace(client_id=client_id)
-    edited = _with_client_id(text, client_id)
+    # One line edited or added, and nothing else: the edited file must say exactly what
+    # it said, with the ID (the document compared, not the rules, which options may have
+    # mended for this run).
+    wanted = {**document, "client_id": client_id}
+    edited = next((e for e in _edits(text, client_id) if _says(e, wanted)), None)
     try:
-        same = edited is not None and loads(edited, source=path) == kept
-    except InvalidSettings:
-        same = False
-    try:
-        # One line edited keeps the person's comments; if that did not say exactly the
-        # same thing, the file's settings are written anew with the ID.
-        _replace(path, edited if same and edited is not None else dumps(kept), _holds_secret(kept))
+        if edited is None:
+            # Never the whole file written anew: that would lose the person's comments.
+            raise InvalidSettings(
+                [
+                    (
+                        "file",
+                        f"cannot set client_id in {path!r} by editing one line (expected "
+                        'a line client_id = "" among the top-level keys)',
+                    )
+                ]
+            )
+        _replace(path, edited, _holds_secret(on_file))
     except InvalidSettings as exc:
         reason = exc.problems[0][1]
         raise InvalidSettings(
@@ -436,16 +532,24 @@ def _keep_client_id(settings: Settings, path: str) -> Settings:
     return settings.replace(client_id=client_id)
 
 
+def _says(text: str, document: dict[str, Any]) -> bool:
+    try:
+        return _document(text, "") == document
+    except InvalidSettings:
+        return False
+
+
 class _exclusive:
     """One run at a time between reading a blank client ID and writing the one generated:
     two gateways started together from one file must not end with two identities. The
-    lock is on the directory (the file itself is replaced, so its lock would not hold),
-    and waiting for it has a deadline."""
+    lock is on the directory of the file a symbolic link leads to (the file itself is
+    replaced, so its lock would not hold; two links to one file take one lock), and
+    waiting for it has a deadline."""
 
     TIMEOUT = 10.0
 
     def __init__(self, path: str) -> None:
-        self.directory = os.path.dirname(os.path.abspath(path))
+        self.directory = os.path.dirname(os.path.realpath(path))
         self.fd = -1
 
     def __enter__(self) -> None:
@@ -476,48 +580,83 @@ class _exclusive:
 
 
 def _read_text(path: str) -> str:
+    text, problems = _read_marked(path)
+    if problems:
+        raise InvalidSettings(problems)
+    return text
+
+
+def _read_marked(path: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text of the settings file at ``path``, and the problem of a UTF-8 byte-order
+    mark, which is read past (so that the wizard can offer what such a file says, and
+    its save writes it without the mark). Raises InvalidSettings for the rest."""
+    data = read_bounded(path, "file", SETTINGS_LIMIT)
+    problems = []
+    if data.startswith(_BOM):
+        problems.append(
+            ("file", f"{path} starts with a byte-order mark (BOM): save it as UTF-8 without BOM")
+        )
+        data = data[len(_BOM) :]
+    problem = _text_problem(data)
+    if problem is not None:
+        raise InvalidSettings([*problems, ("file", f"{path} {problem}")])
+    return data.decode("utf-8"), problems
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _text_problem(data: bytes) -> str | None:
+    """What keeps ``data`` from being the text of a TOML file, or None (TOML 1.0:
+    UTF-8, and no byte-order mark: tomllib would call one an invalid statement)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"
+    nul = data.find(b"\0")
+    if nul >= 0:
+        # UTF-16 without a mark is half NUL bytes; a text file has none at all.
+        return f"has a NUL byte at offset {nul} (UTF-16, or not text?): save it as UTF-8 text"
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InvalidSettings([("file", f"cannot read {path!r}: {exc.strerror}")]) from None
-    try:
-        return data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidSettings(
-            [
-                (
-                    "file",
-                    f"{path} is not UTF-8 (TOML files are): byte 0x{data[exc.start]:02x} at "
-                    f"offset {exc.start}",
-                )
-            ]
-        ) from None
+        return f"is not UTF-8 (TOML files are): byte 0x{data[exc.start]:02x} at offset {exc.start}"
+    return None
 
 
-def _with_client_id(text: str, client_id: str) -> str | None:
-    """``text`` with ``client_id = "..."`` set among the top-level keys, or None when the
-    file is not simple enough to edit by line."""
+def _edits(text: str, client_id: str) -> Iterator[str]:
+    """``text`` with ``client_id = "..."`` among its top-level keys, the ways one line
+    can do it, best first: the line that gives it edited (its comment and line ending
+    kept), a line added after ``server_uri``, a line added at the very top (the start of
+    a document is always among its top-level keys). Only line by line: the caller keeps
+    the first that says what ``text`` said, with the ID."""
     lines = text.splitlines(keepends=True)
-    line = f'client_id = "{client_id}"\n'
     first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
+
+    def key_of(line: str) -> str:
+        key, equals, _ = line.partition("=")
+        return key.strip().strip("\"'") if equals else ""
+
+    def ending_of(line: str) -> str:
+        return line[len(line.rstrip("\r\n")) :]
+
     for index in range(first_table):
-        key, _, rest = lines[index].partition("=")
-        if key.strip() == "client_id":
+        if key_of(lines[index]) == "client_id":
+            key, _, rest = lines[index].partition("=")
             # Keep a comment after the value ('client_id = ""  # blank: generated').
             value = rest.strip()
             quote = value[:1]
             closing = value.find(quote, 1) if quote in ("'", '"') else -1
             comment = value[closing + 1 :].strip() if closing > 0 else ""
-            if comment.startswith("#"):
-                line = f'client_id = "{client_id}"  {comment}\n'
-            lines[index] = line
-            return "".join(lines)
+            kept = f"  {comment}" if comment.startswith("#") else ""
+            edited = f'{key.rstrip()} = "{client_id}"{kept}{ending_of(rest)}'
+            yield "".join([*lines[:index], edited, *lines[index + 1 :]])
+    ending = "\r\n" if "\r\n" in text else "\n"
+    line = f'client_id = "{client_id}"{ending}'
     for index in range(first_table):
-        if lines[index].partition("=")[0].strip() == "server_uri":
-            lines.insert(index + 1, line)
-            return "".join(lines)
-    return None
+        if key_of(lines[index]) == "server_uri":
+            # The last line may have no line ending of its own.
+            after = lines[index] if ending_of(lines[index]) else lines[index] + ending
+            yield "".join([*lines[:index], after, line, *lines[index + 1 :]])
+    yield line + text
 
 
 # ---------------------------------------------------------------------------- template

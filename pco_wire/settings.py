@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ._files import PEM_LIMIT, SECRET_LIMIT, file_problem, read_bounded
 from ._record import Record
 from .codec import DEFAULT_MAX_PACKET_SIZE
 from .errors import InvalidSettings
@@ -363,14 +364,12 @@ class Settings(Record):
                     )
                 )
             return out
-        if sec.cafile is not None and not os.access(sec.cafile, os.R_OK):
-            out.append(
-                ("security.cafile", f"expected a readable file or directory, got {sec.cafile!r}")
-            )
-        for name in ("certfile", "keyfile"):
+        for name in ("cafile", "certfile", "keyfile"):
             path = getattr(sec, name)
-            if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
-                out.append((f"security.{name}", f"expected a readable file, got {path!r}"))
+            # A CA directory of hashed certificates is read by OpenSSL itself.
+            reason = path and file_problem(path, PEM_LIMIT, directory_ok=name == "cafile")
+            if reason:
+                out.append((f"security.{name}", reason))
         if sec.keyfile is not None and sec.certfile is None:
             out.append(("security.certfile", "expected a client certificate with the key"))
         out += _secret_problems(
@@ -472,8 +471,9 @@ def _secret_problems(
         ]
     if env is not None and env not in os.environ:
         return [(f"{name}_env", f"expected environment variable {env!r} to be set, it is not")]
-    if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
-        return [(f"{name}_file", f"expected a readable file, got {path!r}")]
+    reason = path and file_problem(path, SECRET_LIMIT)
+    if reason:
+        return [(f"{name}_file", reason)]
     return []
 
 
@@ -488,12 +488,7 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
                 [(f"{name}_env", f"environment variable {env!r} is not set")]
             ) from None
     if path is not None:
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-                text = handle.read()
-        except OSError as exc:
-            reason = exc.strerror
-            raise InvalidSettings([(f"{name}_file", f"cannot read {path!r}: {reason}")]) from None
+        text = read_bounded(path, f"{name}_file", SECRET_LIMIT).decode("utf-8", "surrogateescape")
         # One line ending (\n or \r\n) is what an editor leaves; the rest is the secret.
         return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
     return None

@@ -10,6 +10,7 @@ import os
 import ssl
 import tempfile
 
+from ._files import PEM_LIMIT, file_problem
 from .errors import InvalidSettings, TLSError
 from .settings import Security
 
@@ -48,6 +49,7 @@ def build_context(security: Security, key_password: str | None) -> ssl.SSLContex
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
+        _check_file(security.cafile, "security.cafile", directory_ok=True)
         try:
             if security.cafile is None:
                 context.load_default_certs()
@@ -71,6 +73,8 @@ def build_context(security: Security, key_password: str | None) -> ssl.SSLContex
             # Never let OpenSSL prompt on the terminal: no password given means none.
             return (key_password or "").encode("utf-8", "surrogateescape")
 
+        _check_file(security.certfile, "security.certfile")
+        _check_file(security.keyfile, "security.keyfile")
         try:
             context.load_cert_chain(security.certfile, security.keyfile, password)
         except (ssl.SSLError, OSError, ValueError) as exc:
@@ -84,6 +88,14 @@ def build_context(security: Security, key_password: str | None) -> ssl.SSLContex
     if security.alpn:
         context.set_alpn_protocols(list(security.alpn))
     return context
+
+
+def _check_file(path: str | None, field: str, *, directory_ok: bool = False) -> None:
+    """OpenSSL opens these files itself, and would wait forever on a FIFO or read a
+    device without end: checked again here, at the moment of use."""
+    reason = path and file_problem(path, PEM_LIMIT, directory_ok=directory_ok)
+    if reason:
+        raise InvalidSettings([(field, reason)])
 
 
 def _why(exc: BaseException) -> str:

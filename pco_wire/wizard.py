@@ -4,8 +4,9 @@ The questions come in the order a person thinks of a connection: where (scheme, 
 port, and the path for ws/wss), who (client ID, user name, password), how (response
 timeout, keep-alive, clean session, protocol, will), then the security questions for
 mqtts:// and wss:// only and the extra WebSocket headers for ws:// and wss:// only. The
-default of each question is shown in brackets and Enter takes it; when the file exists
-and loads, its values are the defaults, and ``-`` empties an optional one.
+default of each question is shown in brackets and Enter takes it; when the file exists,
+its values are the defaults (even when it does not load here: every problem is named
+first), and ``-`` empties an optional one.
 
 Every answer is checked at once by the product's own rules (``check_client_id``,
 ``parse_uri``, ``Settings.problems()`` for the field concerned). At a terminal a refused
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from .config import load, save
+from .config import load_lenient, save
 from .dialogue import CLEAR, Dialogue, Refused, Stop, yes_no, yn
 from .errors import InvalidSettings
 from .settings import (
@@ -177,13 +178,24 @@ def _defaults(d: Dialogue, path: str) -> Settings:
         d.say(f"New settings for {path}.")
         return Settings("")
     try:
-        base, warnings = load(path)
+        # Every value the file has, even when it does not load here (a variable not set
+        # in this environment, one bad value): saving must not lose its client ID.
+        base, problems, warnings = load_lenient(path)
     except InvalidSettings as exc:
-        d.say(f"{path} does not load, so the defaults are the product's:")
+        d.say(f"{path} cannot be read, so the defaults are the product's:")
         for field, reason in exc.problems:
             d.say(f"  {field}: {reason}")
         return Settings("")
-    d.say(f"Editing {path}; its values are the defaults.")
+    if problems:
+        d.say(
+            f"Editing {path}; its values are the defaults, but it does not load as it is "
+            "(a value of the wrong type is offered as the product's default, an unknown "
+            "key is not saved):"
+        )
+        for field, reason in problems:
+            d.say(f"  {field}: {reason}")
+    else:
+        d.say(f"Editing {path}; its values are the defaults.")
     for warning in warnings:
         d.say(f"warning: {warning}")
     return base

@@ -968,7 +968,8 @@ def test_an_id_that_cannot_be_kept_sends_nothing(
     capsys: pytest.CaptureFixture[str],
     failing: str,
 ) -> None:
-    # Root writes into a read-only file in a read-only directory, so the failure is made
+    # Root writes into a read-only directory (a read-only file is refused, tested below),
+    # so the failure is made
     # in-process instead: the rename (or the flush) of the temporary file fails.
     peer = peers.start(silent())
     path = tmp_path / "gateway.toml"
@@ -1272,3 +1273,488 @@ def test_keeping_an_id_keeps_the_comment_on_its_line(tmp_path: Path) -> None:
     assert path.read_text() == (
         f'server_uri = "mqtt://127.0.0.1"\nclient_id = "{kept.client_id}"  # blank: generated\n'
     )
+
+
+# ---------------------------------------------------------------------------- what is read
+# Files named by a person may be FIFOs (open waits for a writer), devices (/dev/zero never
+# ends), directories, or huge: each is a quick exit 2 naming the field and why, never a
+# hang and never more than the bound (and one byte) read.
+
+QUICK = 10.0  # a refusal is immediate; the timeout only stops a hang from stalling the run
+INVALID = "FAILED (invalid-settings, exit 2): invalid settings: "
+
+
+def _fifo(tmp_path: Path, name: str = "fifo") -> Path:
+    path = tmp_path / name
+    os.mkfifo(path)
+    return path
+
+
+def _failed(run: CliRun) -> str:
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("FAILED")]
+    assert len(lines) == 1, run
+    return lines[0]
+
+
+def test_config_check_of_a_device_is_refused_at_once() -> None:
+    run = run_cli("check", "/dev/zero", command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert run.stdout.splitlines() == [
+        "/dev/zero: 1 problem",
+        "  file: cannot read '/dev/zero': expected a regular file, got a character device",
+    ], run
+
+
+def test_config_check_of_a_directory_is_refused(tmp_path: Path) -> None:
+    run = run_cli("check", str(tmp_path), command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert "expected a regular file, got a directory" in run.stdout, run
+
+
+@pytest.mark.parametrize("command", ["test", "monitor"])
+def test_a_fifo_as_config_is_refused_without_waiting(tmp_path: Path, command: str) -> None:
+    fifo = _fifo(tmp_path)
+    run = run_cli("--config", str(fifo), command=command, timeout=QUICK)
+    assert run.code == 2, run
+    assert _failed(run) == (
+        f"{INVALID}file: cannot read {str(fifo)!r}: expected a regular file, got a FIFO"
+    ), run
+
+
+def test_a_settings_file_over_1_mib_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text('server_uri = "mqtt://127.0.0.1"\n' + "#" * (1 << 20) + "\n")
+    run = run_cli("check", str(path), command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert f"file: cannot read {str(path)!r}: expected at most 1 MiB, got more" in run.stdout
+
+
+def test_a_fifo_as_password_file_is_refused_without_waiting(peers: Peers, tmp_path: Path) -> None:
+    peer = peers.start(silent())
+    fifo = _fifo(tmp_path)
+    run = run_cli(peer.uri(), "-u", "plant", "--password-file", str(fifo), timeout=QUICK)
+    peer.stop()
+    assert peer.recordings == []
+    assert run.code == 2, run
+    assert _failed(run) == (
+        f"{INVALID}password_file: expected a regular file, got a FIFO ({str(fifo)!r})"
+    ), run
+
+
+def test_a_100_mb_password_file_is_refused_unread(peers: Peers, tmp_path: Path) -> None:
+    peer = peers.start(silent())
+    path = tmp_path / "password"
+    with open(path, "wb") as handle:
+        handle.truncate(100_000_000)  # sparse: 100 MB that take no disk
+    run = run_cli(peer.uri(), "-u", "plant", "--password-file", str(path), timeout=QUICK)
+    peer.stop()
+    assert peer.recordings == []
+    assert run.code == 2, run
+    assert _failed(run) == (
+        f"{INVALID}password_file: expected at most 65,537 bytes, got more ({str(path)!r})"
+    ), run
+
+
+def test_a_password_file_of_the_largest_mqtt_password_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(b"p" * 65_535 + b"\r\n")
+    settings = Settings("mqtt://127.0.0.1", username="u", password_file=str(path))
+    assert settings.problems() == []
+    assert settings.resolved_password() == b"p" * 65_535
+
+
+def test_a_secret_file_that_grew_past_its_bound_is_refused_when_read(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(b"p" * 65_538)
+    settings = Settings("mqtt://127.0.0.1", username="u", password_file=str(path))
+    with pytest.raises(InvalidSettings) as caught:
+        settings.resolved_password()
+    assert caught.value.problems == [
+        ("password_file", f"cannot read {str(path)!r}: expected at most 65,537 bytes, got more")
+    ]
+
+
+def test_a_file_larger_than_it_says_is_read_no_further_than_the_bound() -> None:
+    # Files of /proc say they are empty and are not: the bound holds on what is read.
+    from pco_wire._files import read_bounded
+
+    assert os.stat("/proc/self/status").st_size == 0
+    with pytest.raises(InvalidSettings) as caught:
+        read_bounded("/proc/self/status", "file", 16)
+    assert caught.value.problems == [
+        ("file", "cannot read '/proc/self/status': expected at most 16 bytes, got more")
+    ]
+    assert read_bounded("/proc/self/status", "file", 1 << 20).startswith(b"Name:")
+
+
+@pytest.mark.parametrize(
+    ("field", "line"),
+    [
+        ("security.cafile", 'cafile = "/etc/ssl/a\\u0000b.pem"'),
+        ("security.certfile", 'certfile = "a\\u0000b.pem"'),
+        ("security.keyfile_password_file", 'keyfile_password_file = "a\\u0000b"'),
+    ],
+)
+def test_a_path_with_a_nul_character_is_a_named_problem(
+    tmp_path: Path, field: str, line: str
+) -> None:
+    path = tmp_path / "nul.toml"
+    extra = ""
+    if "keyfile_password" in line:
+        pem = tmp_path / "client.pem"
+        pem.write_text("x")
+        extra = f'certfile = "{pem}"\n'
+    path.write_text(f'server_uri = "mqtts://127.0.0.1"\n\n[security]\n{extra}{line}\n')
+    run = run_cli("check", str(path), command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert f"  {field}: expected a readable file, got a path with a NUL character" in (
+        run.stdout.splitlines()
+    ) or f"  {field}: expected a readable file or directory, got a path with a NUL character" in (
+        run.stdout.splitlines()
+    ), run
+
+
+def test_a_password_file_path_with_a_nul_character_is_a_named_problem(tmp_path: Path) -> None:
+    path = tmp_path / "nul.toml"
+    path.write_text(
+        'server_uri = "mqtt://127.0.0.1"\nusername = "u"\npassword_file = "pass\\u0000word"\n'
+    )
+    run = run_cli("--config", str(path), timeout=QUICK)
+    assert run.code == 2, run
+    assert _failed(run) == (
+        f"{INVALID}password_file: expected a readable file, got a path with a NUL character"
+    ), run
+
+
+@pytest.mark.parametrize(
+    ("start", "problem"),
+    [
+        (b"\xef\xbb\xbf", "starts with a byte-order mark (BOM): save it as UTF-8 without BOM"),
+        (b"\xff\xfe", "is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"),
+        (b"\xfe\xff", "is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"),
+    ],
+    ids=["utf-8-bom", "utf-16-le", "utf-16-be"],
+)
+def test_a_byte_order_mark_is_named(tmp_path: Path, start: bytes, problem: str) -> None:
+    path = tmp_path / "marked.toml"
+    text = 'server_uri = "mqtt://127.0.0.1"\nclient_id = "gw17"\n'
+    encoded = text.encode("utf-16-le" if start == b"\xff\xfe" else "utf-16-be")
+    path.write_bytes(start + (text.encode() if start == b"\xef\xbb\xbf" else encoded))
+    run = run_cli("check", str(path), command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert run.stdout.splitlines() == [f"{path}: 1 problem", f"  file: {path} {problem}"], run
+
+
+def test_a_byte_order_mark_is_named_with_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "marked.toml"
+    path.write_bytes(b'\xef\xbb\xbfserver_uri = "mqtt://127.0.0.1"\nkeep_alive = -1\n')
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert [field for field, _ in caught.value.problems] == ["file", "keep_alive"]
+    path.write_bytes(b"\xef\xbb\xbfserver_uri = \n")
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert [reason.split(": ")[0] for _, reason in caught.value.problems] == [
+        f"{path} starts with a byte-order mark (BOM)",
+        f"{path} is not valid TOML",
+    ]
+
+
+def test_utf16_without_a_mark_is_named_by_its_nul_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.toml"
+    path.write_bytes('server_uri = "mqtt://127.0.0.1"\n'.encode("utf-16-le"))
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert caught.value.problems == [
+        ("file", f"{path} has a NUL byte at offset 1 (UTF-16, or not text?): save it as UTF-8 text")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["cafile", "certfile"])
+def test_a_fifo_as_a_tls_file_is_refused_without_waiting(
+    peers: Peers, tmp_path: Path, kind: str
+) -> None:
+    peer = peers.start(silent())
+    fifo = _fifo(tmp_path)
+    run = run_cli(f"mqtts://127.0.0.1:{peer.port}", f"--{kind}", str(fifo), timeout=QUICK)
+    peer.stop()
+    assert peer.recordings == []
+    assert run.code == 2, run
+    expected = "a regular file or a directory" if kind == "cafile" else "a regular file"
+    assert _failed(run) == (
+        f"{INVALID}security.{kind}: expected {expected}, got a FIFO ({str(fifo)!r})"
+    ), run
+
+
+@pytest.mark.parametrize("field", ["cafile", "certfile", "keyfile"])
+def test_a_tls_file_that_became_a_fifo_is_refused_when_the_context_is_built(
+    tmp_path: Path, field: str
+) -> None:
+    # Checked by Settings.problems() first, and again where OpenSSL opens the file.
+    from pco_wire import tls
+
+    fifo = str(_fifo(tmp_path))
+    pem = tmp_path / "client.pem"
+    pem.write_text("not read")
+    security = {
+        "cafile": Security(cafile=fifo),
+        "certfile": Security(certfile=fifo),
+        "keyfile": Security(certfile=str(pem), keyfile=fifo),
+    }[field]
+    with pytest.raises(InvalidSettings) as caught:
+        tls.build_context(security, None)
+    expected = "a regular file or a directory" if field == "cafile" else "a regular file"
+    assert caught.value.problems == [
+        (f"security.{field}", f"expected {expected}, got a FIFO ({fifo!r})")
+    ]
+
+
+# ---------------------------------------------------------------------------- write-back
+# The generated client ID goes into the file a person keeps: through a symbolic link to
+# its target, with its owner, group and mode, by editing that one line and nothing else.
+# What cannot be written that way is refused before anything is sent.
+
+OTHER_USER = 1234
+
+
+def _blank(tmp_path: Path, name: str = "gateway.toml", uri: str = "mqtt://127.0.0.1:1") -> Path:
+    path = tmp_path / name
+    path.write_text(f'# the plant gateway\nserver_uri = "{uri}"\nclient_id = ""  # kept here\n')
+    return path
+
+
+def _kept(path: Path) -> str:
+    return config.load(str(path))[0].client_id
+
+
+def test_two_links_to_one_file_are_one_identity(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    target = _blank(real)
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.toml").symlink_to(target)
+    (tmp_path / "b.toml").symlink_to(os.path.relpath(target, tmp_path))
+
+    ids = []
+    for link in (links / "a.toml", tmp_path / "b.toml"):
+        settings, _ = config.load(str(link))
+        ids.append(config.keep_client_id(settings, str(link)).client_id)
+
+    assert ids[0] == ids[1] == _kept(target), ids
+    assert (links / "a.toml").is_symlink() and (tmp_path / "b.toml").is_symlink()
+    assert sorted(os.listdir(real)) == ["gateway.toml"]
+    assert target.read_text().endswith(f'client_id = "{ids[0]}"  # kept here\n')
+
+
+def test_links_started_together_keep_one_identity(tmp_path: Path) -> None:
+    # The lock is on the target's directory: runs through links in two directories
+    # still take turns.
+    import threading
+
+    (tmp_path / "real").mkdir()
+    target = _blank(tmp_path / "real")
+    links = []
+    for index in range(6):
+        directory = tmp_path / f"d{index}"
+        directory.mkdir()
+        (directory / "gw.toml").symlink_to(target)
+        links.append(str(directory / "gw.toml"))
+    settings, _ = config.load(str(target))
+    kept: list[str] = []
+    start = threading.Barrier(len(links))
+
+    def run(link: str) -> None:
+        start.wait(5)
+        kept.append(config.keep_client_id(settings, link).client_id)
+
+    threads = [threading.Thread(target=run, args=(link,)) for link in links]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert len(kept) == len(links) and set(kept) == {_kept(target)}, kept
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_write_back_keeps_owner_group_and_mode(tmp_path: Path, mode: int) -> None:
+    path = _blank(tmp_path)
+    os.chown(path, OTHER_USER, OTHER_USER + 1)
+    path.chmod(mode)
+    settings, _ = config.load(str(path))
+    config.keep_client_id(settings, str(path))
+    after = path.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (
+        OTHER_USER,
+        OTHER_USER + 1,
+        mode,
+    )
+    assert check_client_id(_kept(path)) is None
+
+
+def test_save_keeps_owner_and_group_through_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "target.toml"
+    config.save(Settings("mqtt://127.0.0.1"), str(target))
+    os.chown(target, OTHER_USER, OTHER_USER)
+    target.chmod(0o644)
+    link = tmp_path / "link.toml"
+    link.symlink_to(target)
+    config.save(Settings("mqtt://127.0.0.1", client_id="gw17"), str(link))
+    assert link.is_symlink()
+    info = target.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (OTHER_USER, OTHER_USER, 0o644)
+    assert _kept(link) == "gw17"
+
+
+def _refused_sentence(path: Path, reason: str) -> str:
+    return (
+        f"FAILED (invalid-settings, exit 2): invalid settings: file: cannot write {str(path)!r}: "
+        f"{reason}, to keep the generated client ID: nothing was sent; give client_id in the "
+        "file or --client-id"
+    )
+
+
+@pytest.mark.parametrize("command", ["test", "monitor"])
+def test_a_read_only_file_is_not_rewritten_and_nothing_is_sent(
+    broker: Broker, peers: Peers, tmp_path: Path, command: str
+) -> None:
+    peer = peers.start(relay(broker.ports.tcp))
+    path = _blank(tmp_path, uri=peer.uri())
+    path.chmod(0o444)  # root could rename over it: the person who made it so meant no
+    before = path.stat()
+    extra = ["--duration", "1"] if command == "monitor" else []
+    run = run_cli("--config", str(path), *extra, command=command, timeout=QUICK)
+    peer.stop()
+    assert peer.recordings == [], "a connection was made though the ID could not be kept"
+    assert run.code == 2, run
+    assert _failed(run) == _refused_sentence(path, "read-only"), run
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, stat.S_IMODE(after.st_mode)) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        0o444,
+    )
+    assert os.listdir(tmp_path) == ["gateway.toml"]
+
+
+def test_a_read_only_target_of_a_link_is_named(tmp_path: Path) -> None:
+    target = _blank(tmp_path, "target.toml")
+    target.chmod(0o440)
+    link = tmp_path / "link.toml"
+    link.symlink_to(target)
+    settings, _ = config.load(str(link))
+    with pytest.raises(InvalidSettings) as caught:
+        config.keep_client_id(settings, str(link))
+    assert caught.value.problems[0][1].startswith(
+        f"cannot write {str(link)!r} (a link to {str(target)!r}): read-only, to keep"
+    ), caught.value
+
+
+def test_a_file_with_hard_links_is_not_parted(tmp_path: Path) -> None:
+    path = _blank(tmp_path)
+    os.link(path, tmp_path / "copy.toml")
+    settings, _ = config.load(str(path))
+    with pytest.raises(InvalidSettings) as caught:
+        config.keep_client_id(settings, str(path))
+    assert "it has 2 hard links, which replacing it would part" in caught.value.problems[0][1]
+    assert _kept(path) == "" and os.path.samefile(path, tmp_path / "copy.toml")
+
+
+def test_an_option_that_mends_the_file_still_edits_one_line(
+    broker: Broker, peers: Peers, tmp_path: Path
+) -> None:
+    # The file's password variable is not set here; --password-env mends it for this
+    # run. The ID is written back by editing its line, comments kept.
+    peer = peers.start(relay(broker.ports.tcp))
+    path = tmp_path / "gateway.toml"
+    start = _template_for(
+        peer.uri(),
+        **{
+            '# username = "gateway"': 'username = "a"',
+            '# password_env = "MQTT_PASSWORD"': f'password_env = "{UNSET_VAR}"',
+        },
+    )
+    path.write_text(start)
+    run = run_cli("--config", str(path), "--password-env", PASSWORD_VAR)
+    _ok(run, broker)
+    kept = _connect_seen(peer).client_id
+    assert path.read_text() == start.replace(BLANK_ID_LINE, f'client_id = "{kept}"')
+
+
+@pytest.mark.parametrize(
+    ("start", "edited"),
+    [
+        # No client_id line: one added after server_uri.
+        ("{uri}\n# end\n", "{uri}\n{id}\n# end\n"),
+        # A multi-line server URI: not inside it, at the top.
+        ('# gw\nserver_uri = """\nmqtt://127.0.0.1"""\n', '{id}\n# gw\nserver_uri = """\nmqtt://127.0.0.1"""\n'),
+        # What looks like a client_id line is inside a string: added after server_uri.
+        ('{uri}\nusername = """\nclient_id = ""\n"""\n',
+         '{uri}\n{id}\nusername = """\nclient_id = ""\n"""\n'),
+        # CRLF line endings stay CRLF.
+        ('{uri}\r\nclient_id = ""\r\n', "{uri}\r\n{id}\r\n"),
+        # A literal string and a quoted key.
+        ("{uri}\n\"client_id\" = ''\n", '{uri}\n"client_id" = "{bare}"\n'),
+        # The last line without a line ending.
+        ("{uri}", "{uri}\n{id}\n"),
+    ],
+    ids=["added", "at-the-top", "in-a-string", "crlf", "quoted-key", "no-final-newline"],
+)  # fmt: skip
+def test_write_back_edits_one_line_in_every_layout(tmp_path: Path, start: str, edited: str) -> None:
+    path = tmp_path / "gateway.toml"
+    uri = 'server_uri = "mqtt://127.0.0.1"'
+    path.write_bytes(start.replace("{uri}", uri).encode())
+    settings, _ = config.load(str(path))
+    client_id = config.keep_client_id(settings, str(path)).client_id
+    expected = edited.replace("{uri}", uri).replace("{id}", f'client_id = "{client_id}"')
+    expected = expected.replace("{bare}", client_id)
+    assert path.read_bytes() == expected.encode()
+
+
+def test_a_file_that_cannot_be_edited_by_one_line_is_refused(peers: Peers, tmp_path: Path) -> None:
+    # A blank ID as a multi-line string: no one line can say it. Nothing is rewritten,
+    # nothing sent.
+    peer = peers.start(silent())
+    path = tmp_path / "gateway.toml"
+    start = f'server_uri = "{peer.uri()}"\nclient_id = """\n"""\n'
+    path.write_text(start)
+    run = run_cli("--config", str(path), timeout=QUICK)
+    peer.stop()
+    assert peer.recordings == []
+    assert run.code == 2, run
+    assert _failed(run) == (
+        f"{INVALID}file: cannot set client_id in {str(path)!r} by editing one line (expected "
+        'a line client_id = "" among the top-level keys), to keep the generated client ID: '
+        "nothing was sent; give client_id in the file or --client-id"
+    ), run
+    assert path.read_text() == start
+
+
+def test_save_over_something_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = _fifo(tmp_path)
+    with pytest.raises(InvalidSettings) as caught:
+        config.save(Settings("mqtt://127.0.0.1"), str(fifo))
+    assert caught.value.problems == [
+        ("file", f"cannot write {str(fifo)!r}: expected a regular file, got a FIFO")
+    ]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "read-only"])
+def test_config_init_force_never_writes_into_a_fifo_or_a_read_only_file(
+    tmp_path: Path, kind: str
+) -> None:
+    if kind == "fifo":
+        path = _fifo(tmp_path, "gateway.toml")
+        reason = "expected a regular file, got a FIFO"
+    else:
+        path = tmp_path / "gateway.toml"
+        path.write_text("# mine\n")
+        path.chmod(0o444)
+        reason = "read-only"
+    run = run_cli("init", str(path), "--force", command="config", timeout=QUICK)
+    assert run.code == 2, run
+    assert (
+        run.stderr == f"FAILED (invalid-settings, exit 2): cannot write {str(path)!r}: {reason}\n"
+    )
+    assert kind == "fifo" or path.read_text() == "# mine\n"

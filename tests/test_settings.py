@@ -507,7 +507,7 @@ def test_missing_files_refused(tmp_path: Path, pem: Path) -> None:
         (
             # A directory is not a readable file.
             Settings("mqtt://broker", username="plant", password_file=str(tmp_path)),
-            [("password_file", f"expected a readable file, got {str(tmp_path)!r}")],
+            [("password_file", f"expected a regular file, got a directory ({str(tmp_path)!r})")],
         ),
     ]
     for settings, expected in cases:

@@ -483,16 +483,97 @@ def test_settings_no_question_asks_for_are_kept_and_shown(tmp_path: Path) -> Non
     assert config.load(str(path))[0] == original
 
 
-def test_a_file_that_does_not_load_gives_the_product_defaults(tmp_path: Path) -> None:
+def test_a_file_that_does_not_load_offers_every_value_it_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its password variable is not set here, one value has the wrong type, one key is
+    # misspelt: every problem is named, every value it has is a default, and saving keeps
+    # its client ID.
+    monkeypatch.delenv("PCO_WIRE_TEST_UNSET", raising=False)
+    monkeypatch.setenv("PCO_WIRE_TEST_SET", "secret")
     path = tmp_path / "gateway.toml"
-    path.write_text('server_uri = "mqtt://plant"\nkeep_alive = "sixty"\nkepp_alive = 1\n')
+    path.write_text(
+        'server_uri = "mqtt://plant:1884"\nclient_id = "gateway17"\nusername = "plant"\n'
+        'password_env = "PCO_WIRE_TEST_UNSET"\nresponse_timeout = "ten"\nkeep_alive = 30\n'
+        "kepp_alive = 1\n"
+    )
+    answers = ["", "", "", "", "", "", "PCO_WIRE_TEST_SET", *[""] * 5, "n", ""]
+    run = run_wizard(path, answers)
+    assert run.code == 0, run
+    assert f"Editing {path}; its values are the defaults, but it does not load as it is" in (
+        run.output
+    )
+    for problem in (
+        "  password_env: expected environment variable 'PCO_WIRE_TEST_UNSET' to be set, it is not",
+        "  response_timeout: expected a number of seconds, got a string 'ten'",
+        "  kepp_alive: unknown key (did you mean 'keep_alive'?)",
+    ):
+        assert problem in run.output.splitlines(), (problem, run)
+    shown = {q: run.default(q) for q in ("host", "port", "client ID", "user name")}
+    assert shown == {
+        "host": "plant",
+        "port": "1884",
+        "client ID": "gateway17",
+        "user name": "plant",
+    }
+    assert run.default("password source") == "env"
+    assert run.default("password variable") == "PCO_WIRE_TEST_UNSET"
+    assert run.default("keep-alive") == "30" and run.default("response timeout") == "10"
+    assert config.load(str(path))[0] == Settings(
+        "mqtt://plant:1884",
+        client_id="gateway17",
+        username="plant",
+        password_env="PCO_WIRE_TEST_SET",
+        keep_alive=30,
+    )
+
+
+def test_a_file_that_is_not_toml_gives_the_product_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('server_uri = "mqtt://plant\nclient_id = "gateway17"\n')
     run = run_wizard(path, [*[""] * 11, "n", "n"])
     assert run.code == 1, run
-    assert f"{path} does not load, so the defaults are the product's:" in run.output
-    assert "  keep_alive: expected a whole number" in run.output
-    assert "  kepp_alive: unknown key (did you mean 'keep_alive'?)" in run.output
+    assert f"{path} cannot be read, so the defaults are the product's:" in run.output
+    assert f"  file: {path} is not valid TOML: " in run.output
     assert run.default("host") == "localhost" and run.default("keep-alive") == "60"
-    assert "keep_alive" in path.read_text()  # declined: left as it was
+    assert "gateway17" in path.read_text()  # declined: left as it was
+
+
+def test_a_file_with_a_byte_order_mark_is_offered_and_saved_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_bytes(b'\xef\xbb\xbfserver_uri = "mqtt://127.0.0.1"\nclient_id = "gateway17"\n')
+    run = run_wizard(path, [*[""] * 11, "n", ""])
+    assert run.code == 0, run
+    assert f"  file: {path} starts with a byte-order mark (BOM): save it as UTF-8 without BOM" in (
+        run.output.splitlines()
+    ), run
+    assert run.default("client ID") == "gateway17"
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert config.load(str(path))[0] == Settings("mqtt://127.0.0.1", client_id="gateway17")
+
+
+def test_a_read_only_file_is_not_saved(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    config.save(Settings("mqtt://127.0.0.1", client_id="gateway17"), str(path))
+    path.chmod(0o444)
+    before = path.read_text()
+    run = run_process(path, [*[""] * 11, "n", ""])
+    assert run.code == 2, run
+    assert f"error: cannot write {str(path)!r}: read-only" in run.output, run
+    assert path.read_text() == before and os.listdir(tmp_path) == ["gateway.toml"]
+
+
+def test_saving_through_a_link_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "target.toml"
+    config.save(Settings("mqtt://127.0.0.1", client_id="gateway17"), str(target))
+    link = tmp_path / "gateway.toml"
+    link.symlink_to(target)
+    run = run_wizard(link, ["", "", "", "", "", "", "", "45", *[""] * 3, "n", ""])
+    assert run.code == 0, run
+    assert link.is_symlink()
+    assert config.load(str(target))[0] == Settings(
+        "mqtt://127.0.0.1", client_id="gateway17", keep_alive=45
+    )
 
 
 def test_password_kept_in_the_file_is_owner_only(broker: Broker, tmp_path: Path) -> None:
