@@ -350,8 +350,9 @@ class WebSocketStream:
     WebSocket binding (MQTT 3.1.1 §6) and is an error.
     """
 
-    def __init__(self, inner: Stream, protocol: Any, early: list[Any]) -> None:
-        """``early``: frames that came in the same read as the 101 answer."""
+    def __init__(self, inner: Stream, protocol: Any, early: list[Any], timeout: float) -> None:
+        """``early``: frames that came in the same read as the 101 answer; ``timeout``:
+        the response timeout, which bounds the answers (pongs) the protocol sends."""
         self.inner = inner
         self.protocol = protocol
         self.address = inner.address
@@ -359,6 +360,7 @@ class WebSocketStream:
         #: What the upgrade found worth saying (a subprotocol not selected).
         self.warnings: list[str] = []
         self._early = early
+        self.timeout = timeout
         #: A close or text frame met after MQTT bytes of the same read, raised next time.
         self._deferred: Error | None = None
 
@@ -382,7 +384,9 @@ class WebSocketStream:
             self.protocol.receive_data(raw)
         else:
             self.protocol.receive_eof()
-        self._flush(time.monotonic() + 1.0)
+        # A pong for each ping of the server's: the server must take it within the
+        # response timeout, as it must take every packet of ours.
+        self._flush(time.monotonic() + self.timeout)
         out = self._payload(self.protocol.events_received())
         if out:
             return out
@@ -776,7 +780,7 @@ def _ws_upgrade(
             raise WebSocketError("WebSocket upgrade", f"the upgrade failed: {exc}") from exc
     inner.phase = "session"
     # Frames that came with the 101 answer are read like any later ones.
-    stream = WebSocketStream(inner, protocol, events[1:])
+    stream = WebSocketStream(inner, protocol, events[1:], timeout)
     if protocol.subprotocol is None:
         # MQTT 3.1.1 §6: the server must select the subprotocol. Lenient servers and
         # proxies that drop the header still carry MQTT, so this is said, not refused.

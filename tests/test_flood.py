@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,29 @@ from pco_wire import (
     PacketReceived,
     PingSent,
     PongReceived,
+    ResponseTimeout,
     Security,
     Settings,
     encode,
 )
 from tests.broker import Broker
+from tests.peers import (
+    BINARY,
+    CONNACK_ACCEPTED,
+    PING,
+    PeerConnection,
+    Peers,
+    _upgrade_answer,
+    frame,
+)
 from tests.pki import Pki
+
+
+@pytest.fixture
+def peers() -> Iterator[Peers]:
+    with Peers.running() as running:
+        yield running
+
 
 PORTS = {"mqtt": "tcp", "mqtts": "tls", "ws": "ws", "wss": "wss"}
 TOPIC = "plant/flood"
@@ -143,3 +161,37 @@ def test_client_under_a_flood(broker: Broker, pki: Pki, scheme: str) -> None:
     assert _log_says(broker.log, f"Client {client_id} disconnected."), broker.log.read_text()[
         -2000:
     ]
+
+
+# ---------------------------------------------------------------------------- WebSocket pings
+
+
+def _pinging(conn: PeerConnection) -> None:
+    """Upgrade, accept the CONNECT, then WebSocket pings without end, never reading the
+    pongs: the client's answers back up until it can send no more."""
+    if not conn.read_http_request(5.0):
+        return
+    conn.send(_upgrade_answer(conn, 101, b""))
+    got = conn.read_frame(5.0)
+    if got is None:
+        return
+    conn.send(frame(BINARY, CONNACK_ACCEPTED))
+    ping = frame(PING, b"p" * 125) * 1000
+    conn.sock.settimeout(10.0)  # the client reads our pings; it is the pongs that stall
+    sent = 0
+    while conn.alive() and sent < 200_000_000 and conn.send(ping):
+        sent += len(ping)
+
+
+def test_pongs_the_server_does_not_read_time_out_after_the_response_timeout(
+    peers: Peers,
+) -> None:
+    peer = peers.start(_pinging, lifetime=30.0)
+    client = Client(Settings(peer.uri("ws"), keep_alive=0, response_timeout=2.0, reconnect=False))
+    client.connect()
+    assert client.wait(20.0), "the client did not notice"
+    error = client.error
+    # The limit said is the response timeout, not a second of its own.
+    assert isinstance(error, ResponseTimeout), error
+    assert (error.phase, error.timeout) == ("session", 2.0), error
+    assert client.diagnose(error)[:2] == (5, "timeout")
