@@ -115,6 +115,12 @@ class Output:
             return False
         return True
 
+    def closed_by_reader(self) -> None:
+        """What ``line()`` does when it meets a broken pipe, for a writer of its own
+        that met one (the wizard's dialogue)."""
+        if self.fd is not None and not self.closed:
+            self._gone()
+
     def _gone(self) -> None:
         self.closed = True
         assert self.fd is not None

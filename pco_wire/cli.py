@@ -421,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt as exc:
             return _console.stop_status(exc)
+        except BrokenPipeError:
+            # The person's side of the dialogue went away: nothing more can be asked.
+            _console.Output(sys.stdout).closed_by_reader()
+            return 2
         except Exception as exc:  # a bug: one line, no traceback (the rule of every command)
             _err.line(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}")
             return 70

@@ -386,3 +386,38 @@ def test_monitor_under_a_flood_keeps_alive_stops_on_time_and_stays_small(
     dropped = sum(d["count"] for d in documents if d["event"] == "dropped")
     assert shown > 1000, shown
     assert shown + dropped <= flood.sent // 17
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["config", "show", "{dir}/given.toml"], 0),
+        (["config", "check", "{dir}/given.toml"], 0),
+        (["config", "init", "{dir}/new.toml"], 0),
+        (["test", "mqtt://127.0.0.1:1", "-t", "1"], 3),
+        (["test", "mqtt://127.0.0.1:1", "--json"], 3),
+        (["wizard", "-o", "{dir}/wizard.toml"], 2),
+    ],
+    ids=["config-show", "config-check", "config-init", "test", "test-json", "wizard"],
+)
+def test_a_broken_output_pipe_ends_quietly(tmp_path: Path, args: list[str], status: int) -> None:
+    # The reader of our output is gone before we write a byte: every write meets EPIPE.
+    (tmp_path / "given.toml").write_text('server_uri = "mqtt://127.0.0.1:1"\n')
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pco_wire", *(a.format(dir=tmp_path) for a in args)],
+            cwd=ROOT,
+            input="mqtt\n127.0.0.1\n" if args[0] == "wizard" else "",
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
