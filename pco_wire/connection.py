@@ -283,28 +283,34 @@ class Attempt:
 
     def diagnose(self, error: BaseException) -> tuple[int, str, str]:
         """(exit status, category, sentence) for an error of this attempt. After a silent
-        close on a plain port, the port is probed with a TLS hello to tell a TLS port."""
+        close (or a reset) before CONNACK on a plain port, the port is probed with a TLS
+        hello, within a short time of its own (``transport.DIAGNOSIS_TIMEOUT``), to tell
+        a TLS port from a broker that refused us without a word."""
         from .diagnose import diagnose
 
         prepared = self.prepared
         uri = prepared.uri
-        tls_answered = (
+        probe = None
+        if (
             isinstance(error, ConnectionClosed)
             and error.phase == "CONNACK"
             and not uri.tls
             and not uri.websocket
             and not error.websocket
             and not self.head
-            and probe_tls(uri, prepared.settings.response_timeout, self.phases)
-        )
+        ):
+            probe = probe_tls(uri, prepared.settings.response_timeout, self.phases)
+        packet = prepared.session.connect_packet
         return diagnose(
             error,
             uri,
             head=self.head,
-            tls_answered=tls_answered,
+            probe=probe,
             client_id=prepared.client_id,
-            username=prepared.session.connect_packet.username,
+            username=packet.username,
             protocol=prepared.settings.protocol,
+            protocol_level=packet.protocol_level,
+            client_certificate=prepared.settings.security.certfile is not None,
         )
 
 

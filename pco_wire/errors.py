@@ -223,6 +223,13 @@ class TLSError(HandshakeError):
         self.ssl_reason = ssl_reason
         #: The server certificate's subject, issuer, dates and names, when known.
         self.certificate: dict[str, Any] = {}
+        #: After a failed certificate check: what the second, unverified handshake that
+        #: reads the certificate came to (a ``transport.Probe``), None when not tried.
+        self.certificate_fetch: Any = None
+        #: The server answered our ClientHello / asked for a client certificate, during
+        #: the handshake; None when not known.
+        self.server_hello: bool | None = None
+        self.certificate_requested: bool | None = None
 
 
 class WebSocketError(HandshakeError):
@@ -232,3 +239,7 @@ class WebSocketError(HandshakeError):
     def __init__(self, phase: str, reason: str, status: int = 0) -> None:
         super().__init__(phase, reason)
         self.status = status
+        #: The subprotocol we offered and the one the server chose instead, when the
+        #: upgrade failed on that ("" when not).
+        self.offered_subprotocol = ""
+        self.selected_subprotocol = ""
