@@ -19,7 +19,7 @@ _WHITESPACE = " \t\n\r\v\f"
 def printable(text: str | bytes | bytearray | memoryview, limit: int = LIMIT) -> str:
     """``text`` as one printable line of at most ``limit`` characters (plus "..." when
     cut): a run of ASCII whitespace with a line break or a tab in it becomes one space
-(runs of spaces stay, leading and trailing whitespace goes), and every character
+    (runs of spaces stay, leading and trailing whitespace goes), and every character
     that is not printable (C0 and C1 controls, DEL, ESC, bidi overrides such as U+202E,
     line and paragraph separators, other format characters) is written as ``\\xNN``,
     ``\\uNNNN`` or ``\\UNNNNNNNN``. Bytes are read as UTF-8, undecodable bytes escaped.

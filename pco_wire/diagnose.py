@@ -6,11 +6,16 @@ and a sentence that says what happened and what to try. The exit statuses::
     0  connected
     1  the server refused (CONNACK return code 1..5)
     2  invalid settings or usage, found before any network traffic
-    3  network: name not resolved, refused, unreachable, reset, closed before CONNACK
+    3  network: name not resolved, refused, unreachable, reset, closed before CONNACK;
+       or the wrong scheme for the port (plain MQTT to a TLS or WebSocket port)
     4  TLS or WebSocket handshake failed (certificates, TLS alerts, non-101 answer)
     5  a deadline passed (the message names the phase)
-    6  protocol error in the reply (malformed or unexpected packet)
+    6  protocol error in the reply (malformed or unexpected packet, undefined return code)
     70 internal error (a bug)
+
+Each category has one status, in ``CATEGORIES``; the README's table is that one. What the
+server chose to say (HTTP bodies, certificate names, close reasons) reaches a sentence
+only as one printable line (``_text.printable``), and so does the whole sentence.
 """
 
 from __future__ import annotations
@@ -44,10 +49,11 @@ EXIT_CODES = {
     0: "connected",
     1: "the server refused the connection (CONNACK return code 1..5)",
     2: "invalid settings or usage, found before any network traffic",
-    3: "network: name not resolved, refused, unreachable, reset, or closed before CONNACK",
+    3: "network: name not resolved, refused, unreachable, reset, closed before CONNACK, "
+    "or the wrong scheme for the port",
     4: "TLS or WebSocket handshake failed",
     5: "a deadline passed (the message names the phase)",
-    6: "protocol error in the server's reply",
+    6: "protocol error in the server's reply (or an undefined CONNACK return code)",
     70: "internal error (a bug; --debug shows the traceback)",
 }
 
