@@ -8,9 +8,11 @@ every way the binding allows (and a text frame, which it does not).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from pco_wire import (
     PacketType,
     PingSent,
     ResponseTimeout,
+    Security,
     ServerRefused,
     Settings,
 )
@@ -35,17 +38,24 @@ from tests.peers import (
     CONNACK_ACCEPTED,
     CONT,
     TEXT,
+    CliRun,
     Peer,
     Peers,
+    aborting,
+    at_once,
     closing,
+    closing_on_upgrade,
     connack,
     frame,
     mqtt_server,
     publish,
     run_cli,
+    sequence,
     silent,
+    tls_server,
     websocket_server,
 )
+from tests.pki import Pki, hostile_certificate
 
 #: Short, so that failures end quickly; the timing assertions are relative to it.
 RESPONSE_TIMEOUT = 1.0
@@ -500,3 +510,210 @@ def test_websocket_subprotocol_not_selected_is_a_warning(peers: Peers) -> None:
         for w in pco_wire.test_connection(_settings(selected.uri("ws"))).warnings
         if "subprotocol" in w
     ]
+
+
+# ---------------------------------------------------------------------------- wrong ports
+
+
+def test_cli_websocket_to_a_port_that_closes_on_the_upgrade(peers: Peers) -> None:
+    # A plain MQTT port reads "GET /mqtt HTTP/1.1" as garbage and closes cleanly (FIN).
+    peer = peers.start(closing_on_upgrade())
+    run = run_cli(peer.uri("ws"), "-t", "2", "--json")
+
+    assert run.code == 3, run
+    doc = run.json()
+    assert doc["category"] == "closed-during-upgrade", run
+    assert doc["message"].endswith(f"try mqtt://127.0.0.1:{peer.port}"), run
+    assert [(p["name"], p["ok"]) for p in doc["phases"]][-1] == ("WebSocket upgrade", False)
+
+
+def test_cli_reset_before_connack(peers: Peers) -> None:
+    # The CONNECT, then the TLS probe: both reset.
+    peer = peers.start(aborting(closing()), connections=2)
+    run = run_cli(peer.uri(), "-t", "2", "--json")
+
+    assert run.code == 3, run
+    doc = run.json()
+    assert doc["category"] == "connection-reset", run
+    assert doc["message"].startswith("the server reset the connection after CONNECT"), run
+    assert doc["phases"][-1]["name"] == "TLS probe", run
+
+
+def test_cli_tls_alert_record_where_connack_belonged(peers: Peers) -> None:
+    # A TLS server answers plain bytes with an alert record (RFC 8446 §6: level 2 fatal,
+    # 70 protocol version): the same diagnosis as a silent close on a TLS port, exit 3.
+    peer = peers.start(mqtt_server(bytes.fromhex("15030300020246")))
+    run = run_cli(peer.uri(), "-t", "2")
+
+    assert run.code == 3, run
+    assert "FAILED (plain-to-tls-port, exit 3): the server answered with TLS" in run.stdout, run
+    assert f"try mqtts://127.0.0.1:{peer.port}" in run.stdout, run
+
+
+# ---------------------------------------------------------------------------- diagnosis time
+
+#: Long, so that a diagnosis that waits the response timeout is seen doing so.
+LONG_TIMEOUT = 5.0
+#: What a probe or a certificate fetch may add (transport.DIAGNOSIS_TIMEOUT).
+DIAGNOSIS = 2.0
+
+
+def test_probe_of_a_port_that_never_answers_has_a_short_deadline(peers: Peers) -> None:
+    # The CONNECT is closed without a word; the TLS hello of the probe is never answered.
+    peer = peers.start(sequence(closing(), silent()), connections=2)
+    start = time.monotonic()
+    result = pco_wire.test_connection(_settings(peer.uri(), response_timeout=LONG_TIMEOUT))
+    elapsed = time.monotonic() - start
+
+    assert (result.exit_code, result.category) == (3, "closed-before-connack"), result
+    probe = result.phases[-1]
+    assert (probe.name, probe.ok) == ("TLS probe", False), result.phases
+    assert probe.detail.endswith(": no answer within 2 s"), probe
+    assert "a TLS hello got no answer within 2 s" in result.message, result.message
+    assert "mqtts://" not in result.message, result.message
+    assert elapsed < DIAGNOSIS + 2 * SLACK + 1.0 < LONG_TIMEOUT, elapsed
+
+
+@pytest.mark.parametrize(
+    ("second", "detail", "words"),
+    [
+        (silent(), "no answer within 2 s", "got no answer within 2 s"),
+        # Closed before the hello is read: a reset as often as a clean close.
+        (at_once(), r"no TLS answer \((closed|reset)\)", "the server (closed|reset) a second"),
+    ],
+    ids=["never-answers", "closes-at-once"],
+)
+def test_certificate_fetch_is_a_phase_of_its_own_with_a_short_deadline(
+    peers: Peers, pki: Pki, second: Any, detail: str, words: str
+) -> None:
+    # The first handshake fails its check (we trust another CA); the second one, which
+    # would read the certificate, meets a server that never answers or closes at once.
+    peer = peers.start(
+        sequence(tls_server(pki.server_cert, pki.server_key, silent()), second), connections=2
+    )
+    security = Security(cafile=str(pki.other_ca_cert))
+    start = time.monotonic()
+    result = pco_wire.test_connection(
+        _settings(peer.uri("mqtts"), security=security, response_timeout=LONG_TIMEOUT)
+    )
+    elapsed = time.monotonic() - start
+
+    assert (result.exit_code, result.category) == (4, "unknown-ca"), result
+    names = [(p.name, p.ok) for p in result.phases]
+    assert names[-2:] == [("TLS handshake", False), ("certificate fetch", False)], names
+    handshake, fetch = result.phases[-2:]
+    # The handshake failed when it failed, not after the fetch's wait.
+    assert handshake.seconds < LONG_TIMEOUT - DIAGNOSIS, handshake
+    assert re.search(f": {detail}$", fetch.detail), fetch
+    assert "an unknown issuer" not in result.message, result.message
+    assert "which issuer is not known, because" in result.message, result.message
+    assert re.search(words, result.message), result.message
+    assert elapsed < DIAGNOSIS + 2 * SLACK + 1.0 < LONG_TIMEOUT, elapsed
+
+
+# ---------------------------------------------------------------------------- subprotocol
+
+
+def test_websocket_server_choosing_another_subprotocol_points_at_protocol(peers: Peers) -> None:
+    peer = _ws(peers, subprotocol="mqttv3.1")
+    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+
+    assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
+    assert "chose the WebSocket subprotocol 'mqttv3.1', not the 'mqtt' offered" in result.message
+    assert "--protocol 3.1" in result.message, result.message
+
+
+def test_websocket_400_points_at_protocol(peers: Peers) -> None:
+    peer = _ws(peers, status=400, body=b"unsupported subprotocol")
+    result = pco_wire.test_connection(_settings(peer.uri("ws"), protocol="3.1"))
+
+    assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
+    assert "HTTP 400 Bad Request: unsupported subprotocol" in result.message, result.message
+    assert "'mqttv3.1'" in result.message and "--protocol 3.1.1" in result.message
+
+
+# ---------------------------------------------------------------------------- terminal safety
+
+HOSTILE = "\x1b]0;pwned\x07\rOK: connected \u202egnp.exe"
+XHTML_404 = (
+    '<?xml version="1.0"?>\r\n<html xmlns="http://www.w3.org/1999/xhtml">\r\n'
+    f"<body>{HOSTILE}</body></html>\r\n"
+).encode()
+# What a terminal acts on: C0 but the newline between lines, DEL, C1, bidi controls,
+# line and paragraph separators.
+UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _safe(run: CliRun) -> None:
+    for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
+        found = UNSAFE.search(text)
+        assert found is None, f"{name} holds {found.group()!r}:\n{run}"
+
+
+def _failed_line(run: CliRun) -> str:
+    lines = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(lines) == 1, run
+    return lines[0]
+
+
+def test_cli_escapes_an_http_error_from_the_server(peers: Peers) -> None:
+    peer = _ws(peers, status=404, body=XHTML_404)
+    run = run_cli(peer.uri("ws"), "-t", "2")
+
+    assert run.code == 4, run
+    _safe(run)
+    line = _failed_line(run)
+    # One line, everything still there to read, escaped.
+    assert "\\x1b]0;pwned\\x07 OK: connected \\u202egnp.exe" in line, line
+    assert '<html xmlns="http://www.w3.org/1999/xhtml"> <body>' in line, line
+    assert line.endswith("check the path (/mqtt was asked for)"), line
+
+
+def test_cli_json_escapes_an_http_error_from_the_server(peers: Peers) -> None:
+    peer = _ws(peers, status=404, body=XHTML_404)
+    run = run_cli(peer.uri("ws"), "-t", "2", "--json")
+
+    assert run.code == 4, run
+    _safe(run)
+    message = run.json()["message"]
+    assert not UNSAFE.search(message) and "\n" not in message, message
+    assert "\\u202egnp.exe" in message, message
+
+
+def test_cli_escapes_a_websocket_close_reason(peers: Peers) -> None:
+    close = frame(CLOSE, (1008).to_bytes(2, "big") + HOSTILE.encode())
+    peer = _ws(peers, after_connect=(close,))
+    run = run_cli(peer.uri("ws"), "-t", "2")
+
+    assert run.code == 3, run
+    _safe(run)
+    assert "code 1008" in _failed_line(run), run
+
+
+def test_cli_escapes_a_certificate_subject(peers: Peers, pki: Pki, tmp_path: Path) -> None:
+    cert, key = hostile_certificate(pki, "hostile-faults", self_signed=False)
+    peer = peers.start(tls_server(cert, key, mqtt_server()))
+    run = run_cli(peer.uri("mqtts"), "--cafile", str(pki.ca_cert), "-t", "2")
+
+    assert run.code == 0, run
+    _safe(run)
+    tls = [line for line in run.stdout.splitlines() if line.startswith("  TLS:")]
+    assert len(tls) == 1, run
+    assert (
+        "server certificate CN=\\x1b]0;pwned\\x07 OK: connected \\u202eevil, issued by" in (tls[0])
+    ), run
+
+
+def test_cli_escapes_a_self_signed_subject_in_the_diagnosis(peers: Peers, pki: Pki) -> None:
+    cert, key = hostile_certificate(pki, "hostile-self-faults", self_signed=True)
+    # The failed handshake, then the certificate fetch.
+    peer = peers.start(tls_server(cert, key, silent()), connections=2)
+    run = run_cli(peer.uri("mqtts"), "--cafile", str(pki.ca_cert), "-t", "2", "--json")
+
+    assert run.code == 4, run
+    _safe(run)
+    doc = run.json()
+    assert doc["category"] == "self-signed", run
+    assert "self-signed (CN=\\x1b]0;pwned\\x07 OK: connected \\u202eevil)" in doc["message"]
