@@ -231,9 +231,9 @@ def _diagnose(
         if error.phase == "name resolution":
             return "name-not-resolved", f"{error.reason}: check the host name and DNS"
         reason = error.reason
-        if reason.startswith("connection refused"):
+        if error.condition == "refused":
             return "connection-refused", f"{reason}: check the port, and that the broker runs"
-        if reason.startswith("no route"):
+        if error.condition == "unreachable":
             return "no-route", f"{reason}: check the address and the network"
         return "network-error", f"{error}"
     if isinstance(error, Error):

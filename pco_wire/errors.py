@@ -180,18 +180,22 @@ class ResponseTimeout(Error, TimeoutError):
 
 
 class TransportError(Error, OSError):
-    """The byte stream failed in ``phase``; the original error is chained as __cause__."""
+    """The byte stream failed in ``phase``; the original error is chained as __cause__;
+    ``condition`` says "refused" or "unreachable" when the connect failed so."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         # OSError.__new__ would read (phase, reason) as (errno, strerror).
         return super().__new__(cls)
 
-    def __init__(self, phase: str, reason: str) -> None:
+    def __init__(self, phase: str, reason: str, condition: str = "") -> None:
         super().__init__()
         self.args = (phase, reason)
         self.phase = phase
         self.reason = reason
         self.strerror = reason
+        #: What the system said, for the diagnosis: "refused" (nothing listens),
+        #: "unreachable" (no route), "" (anything else).
+        self.condition = condition
 
     def __str__(self) -> str:
         return f"{self.phase}: {self.reason}"

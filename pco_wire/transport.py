@@ -445,13 +445,14 @@ def _format(sockaddr: tuple[Any, ...]) -> str:
 def _connect_error(exc: OSError, address: str) -> TransportError:
     if isinstance(exc, ConnectionRefusedError):
         reason = f"connection refused by {address}: nothing listens on that port"
-    elif exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        reason = f"no route to {address}: {exc.strerror}"
-    elif isinstance(exc, ConnectionResetError):
+        return TransportError("TCP connect", reason, "refused")
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return TransportError(
+            "TCP connect", f"no route to {address}: {exc.strerror}", "unreachable"
+        )
+    if isinstance(exc, ConnectionResetError):
         return ConnectionClosed("TCP connect", f"{address} reset the connection", reset=True)
-    else:
-        reason = f"cannot connect to {address}: {exc.strerror or exc}"
-    return TransportError("TCP connect", reason)
+    return TransportError("TCP connect", f"cannot connect to {address}: {exc.strerror or exc}")
 
 
 def open_stream(

@@ -24,6 +24,7 @@ from pco_wire.errors import (
     ConnectionClosed,
     MalformedPacket,
     TLSError,
+    TransportError,
     WebSocketError,
 )
 from pco_wire.transport import Probe
@@ -348,3 +349,16 @@ def test_every_sentence_is_one_printable_line() -> None:
     for error in errors:
         _, _, sentence = diagnose(error, _uri("ws://h/mqtt"))
         assert not CONTROL.search(sentence), repr(sentence)
+
+
+# ---------------------------------------------------------------------------- facts, not prose
+
+
+@pytest.mark.parametrize(
+    ("condition", "category"),
+    [("refused", "connection-refused"), ("unreachable", "no-route"), ("", "network-error")],
+)
+def test_connect_failures_are_told_by_their_condition(condition: str, category: str) -> None:
+    # The words of the reason do not matter: only the fact the transport recorded.
+    error = TransportError("TCP connect", "connection refused, no route", condition)
+    assert diagnose(error)[:2] == (3, category)

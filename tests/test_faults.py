@@ -31,6 +31,7 @@ from pco_wire import (
     ServerRefused,
     Settings,
 )
+from pco_wire.connection import Connector
 from pco_wire.session import Event
 from tests.peers import (
     BINARY,
@@ -717,3 +718,16 @@ def test_cli_escapes_a_self_signed_subject_in_the_diagnosis(peers: Peers, pki: P
     doc = run.json()
     assert doc["category"] == "self-signed", run
     assert "self-signed (CN=\\x1b]0;pwned\\x07 OK: connected \\u202eevil)" in doc["message"]
+
+
+def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers) -> None:
+    # A monitor says why the connection was lost, then exits with its status: one probe.
+    peer = peers.start(closing(), connections=3)
+    connector = Connector(_settings(peer.uri()))
+    with pytest.raises(pco_wire.ConnectionClosed) as caught:
+        connector.open()
+    first = connector.diagnose(caught.value)
+    assert connector.diagnose(caught.value) == first
+    assert connector.attempt is not None
+    assert [p.name for p in connector.attempt.phases].count("TLS probe") == 1
+    assert len(peer.recordings) == 2, peer.recordings
