@@ -453,6 +453,7 @@ def _unread(error: TLSError) -> str:
         "timeout": f"a second handshake to read it got no answer within {probe.timeout:g} s",
         "closed": "the server closed a second handshake to read it",
         "reset": "the server reset a second handshake to read it",
+        "tls": "the certificate names no issuer",
     }.get(probe.outcome, "a second handshake to read it failed")
 
 

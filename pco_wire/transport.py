@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any
 
+    from .tls import HandshakeRecord
+
 __all__ = ["DIAGNOSIS_TIMEOUT", "Phase", "Probe", "Stream", "open_stream", "probe_tls", "resolve"]
 
 
@@ -629,7 +631,9 @@ def _tls_handshake(
     return stream
 
 
-def _handshake_error(exc: Exception, timeout: float, address: str, record: Any = None) -> Exception:
+def _handshake_error(
+    exc: Exception, timeout: float, address: str, record: HandshakeRecord | None = None
+) -> Exception:
     import ssl
 
     from .tls import tls_error
