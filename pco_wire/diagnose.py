@@ -390,6 +390,13 @@ def _tls(
                 "more), give --certfile and --keyfile; otherwise the server and this client "
                 "share no cipher or TLS parameter (see --tls-min-version)"
             )
+    if "HANDSHAKE_FAILURE" in reason and client_certificate and error.certificate_requested:
+        return "client-certificate-rejected", (
+            "the server asked for a client certificate and ended the handshake with a plain "
+            "'handshake failure' after ours: it probably does not accept it (it must be "
+            "issued by a CA the server trusts, for a use it allows); otherwise the server and "
+            "this client share no cipher or TLS parameter (see --tls-min-version)"
+        )
     if any(
         k in reason
         for k in (
@@ -512,7 +519,8 @@ def _other_protocol(head: bytes, uri: ServerURI | None) -> tuple[str, str] | Non
             f"the server answered with TLS: this port expects TLS; try {scheme}://{netloc}",
         )
     if head.startswith(b"HTTP/"):
+        scheme = "wss" if uri is not None and uri.tls else "ws"
         return "plain-to-websocket-port", (
-            f"the server answered in HTTP: this port expects WebSocket; try ws://{netloc}/mqtt"
+            f"the server answered in HTTP: this port expects WebSocket; try {scheme}://{netloc}/mqtt"
         )
     return None

@@ -263,9 +263,9 @@ def test_tls12_handshake_failure_without_a_client_certificate(requested: bool | 
     [
         ({"server_hello": True, "certificate_requested": False}, False),
         ({"server_hello": False, "certificate_requested": False}, False),
-        ({"server_hello": True, "certificate_requested": True}, True),
+        ({"server_hello": True, "certificate_requested": False}, True),
     ],
-    ids=["not-asked-for", "hello-not-answered", "certificate-given"],
+    ids=["not-asked-for", "hello-not-answered", "certificate-given-not-asked-for"],
 )
 def test_handshake_failure_that_is_not_about_a_missing_certificate(
     facts: dict[str, bool], client_certificate: bool
@@ -280,7 +280,24 @@ def test_handshake_failure_that_is_not_about_a_missing_certificate(
     assert "share no cipher or TLS parameter" in sentence, sentence
 
 
+def test_tls12_handshake_failure_after_our_client_certificate() -> None:
+    error = _tls_error(ssl_reason=HANDSHAKE_FAILURE)
+    error.server_hello = error.certificate_requested = True
+    code, category, sentence = diagnose(error, _uri("mqtts://h"), client_certificate=True)
+    assert (code, category) == (4, "client-certificate-rejected")
+    assert "probably does not accept it" in sentence, sentence
+    assert "share no cipher or TLS parameter" in sentence, sentence
+
+
 # ---------------------------------------------------------------------------- WebSocket
+
+
+@pytest.mark.parametrize(("uri", "scheme"), [("mqtt://h:8080", "ws"), ("mqtts://h:8443", "wss")])
+def test_an_http_answer_suggests_websocket_over_the_same_security(uri: str, scheme: str) -> None:
+    error = MalformedPacket("expected CONNACK", 0)
+    _, category, sentence = diagnose(error, _uri(uri), head=b"HTTP/1.1 400 Bad Request")
+    assert category == "plain-to-websocket-port"
+    assert sentence.endswith(f"try {scheme}://{uri.split('://')[1]}/mqtt"), sentence
 
 
 @pytest.mark.parametrize(("offered", "switch"), [("mqtt", "3.1"), ("mqttv3.1", "3.1.1")])
