@@ -320,3 +320,29 @@ def test_missing_client_certificate_under_each_tls_version(
         assert caught.value.certificate_requested is True, caught.value
         assert "asked for a client certificate, none was given" in sentence, sentence
         assert "share no cipher or TLS parameter" in sentence, sentence
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_client_certificate_from_another_ca_under_each_tls_version(
+    broker: Broker, pki: Pki, version: str
+) -> None:
+    settings = Settings(
+        f"mqtts://127.0.0.1:{broker.ports.tls_client_cert}",
+        security=Security(
+            cafile=str(pki.ca_cert),
+            certfile=str(pki.other_client_cert),
+            keyfile=str(pki.other_client_key),
+        ),
+        response_timeout=RESPONSE_TIMEOUT,
+    )
+    prepared = prepare(settings)
+    context = prepared.tls_context
+    context.minimum_version = context.maximum_version = getattr(
+        ssl.TLSVersion, f"TLSv1_{version[-1]}"
+    )
+    attempt = Attempt(prepared)
+    with pytest.raises(TLSError) as caught:
+        attempt.open()
+
+    code, category, sentence = attempt.diagnose(caught.value)
+    assert (code, category) == (4, "client-certificate-rejected"), sentence
