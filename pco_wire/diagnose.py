@@ -292,7 +292,8 @@ def _closed(
 
 def _silence_causes(uri: ServerURI | None, probe: Probe | None, protocol_level: int) -> str:
     """What a close without a word before CONNACK may mean, from what is known: whether
-    the connection is TLS or WebSocket already, what a TLS hello got, the MQTT version."""
+    the connection is TLS or WebSocket already, what a TLS hello got, the MQTT version.
+    Only what fits is said."""
     causes = []
     if uri is not None and not uri.tls:
         if probe is None:
@@ -305,6 +306,11 @@ def _silence_causes(uri: ServerURI | None, probe: Probe | None, protocol_level: 
             )
         else:
             causes.append("a TLS hello got no TLS answer either, so it does not expect TLS")
+    if uri is not None and not uri.websocket:
+        # An HTTP server mostly answers bytes it cannot read with a 400 (see
+        # _other_protocol); some close without one.
+        scheme = "wss" if uri.tls else "ws"
+        causes.append(f"it may expect WebSocket ({scheme}://{uri.netloc}/mqtt)")
     if protocol_level == 3:
         causes.append("it may not speak MQTT 3.1 (try --protocol 3.1.1)")
     causes.append("it may refuse this client without saying why (its log tells)")

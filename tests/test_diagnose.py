@@ -135,12 +135,19 @@ def test_on_a_tls_connection_tls_is_not_suggested() -> None:
     _, category, sentence = _closed("mqtts://127.0.0.1:8883")
     assert category == "closed-before-connack"
     assert "TLS" not in sentence and "mqtts://" not in sentence, sentence
+    assert "it may expect WebSocket (wss://127.0.0.1:8883/mqtt)" in sentence, sentence
     assert "refuse this client without saying why" in sentence, sentence
 
 
-def test_websocket_suggests_wss() -> None:
+def test_a_plain_connection_may_be_to_a_websocket_port() -> None:
+    _, _, sentence = _closed("mqtt://127.0.0.1:1883", probe=Probe("closed", 2))
+    assert "it may expect WebSocket (ws://127.0.0.1:1883/mqtt)" in sentence, sentence
+
+
+def test_websocket_suggests_wss_and_not_websocket() -> None:
     _, _, sentence = _closed("ws://127.0.0.1:8080/mqtt")
     assert "try wss://127.0.0.1:8080" in sentence, sentence
+    assert "expect WebSocket" not in sentence, sentence
 
 
 def test_mqtt_31_suggests_that_the_server_may_not_speak_it() -> None:
