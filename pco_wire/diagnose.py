@@ -203,6 +203,12 @@ def _diagnose(
             client_id=client_id,
             user=user,
         )
+        if int(error.return_code) == 1 and protocol == "auto":
+            # "auto" asked in MQTT 3.1.1, then in MQTT 3.1: there is no other to try.
+            sentence = (
+                "the server accepts neither MQTT 3.1.1 nor MQTT 3.1 (--protocol auto tried "
+                "both): it may speak MQTT 5 only"
+            )
         return category, f"refused with return code {int(error.return_code)}: {sentence}"
     if isinstance(error, ResponseTimeout):
         return "timeout", _timeout(error, where)
@@ -296,7 +302,7 @@ def _silence_causes(uri: ServerURI | None, probe: Probe | None, protocol_level: 
     Only what fits is said."""
     causes = []
     if uri is not None and not uri.tls:
-        if probe is None:
+        if probe is None or probe.outcome == "failed":  # not probed, or no connection
             scheme = "wss" if uri.websocket else "mqtts"
             causes.append(f"it may expect TLS on this port (try {scheme}://{uri.netloc})")
         elif probe.outcome == "timeout":

@@ -144,6 +144,11 @@ def test_a_plain_connection_may_be_to_a_websocket_port() -> None:
     assert "it may expect WebSocket (ws://127.0.0.1:1883/mqtt)" in sentence, sentence
 
 
+def test_a_probe_that_could_not_connect_leaves_tls_open() -> None:
+    _, _, sentence = _closed("mqtt://127.0.0.1:1883", probe=Probe("failed", 2))
+    assert "try mqtts://127.0.0.1:1883" in sentence, sentence
+
+
 def test_websocket_suggests_wss_and_not_websocket() -> None:
     _, _, sentence = _closed("ws://127.0.0.1:8080/mqtt")
     assert "try wss://127.0.0.1:8080" in sentence, sentence

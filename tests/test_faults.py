@@ -44,6 +44,7 @@ from tests.peers import (
     Peers,
     aborting,
     at_once,
+    by_protocol_level,
     closing,
     closing_on_upgrade,
     connack,
@@ -176,6 +177,16 @@ def test_refusal_return_codes(peers: Peers, code: int, category: str, words: str
     # MQTT 3.1.1 §3.2.2.3: the server closes after a refusal; we send nothing more.
     assert peer.finish()
     assert peer.recording.names() == ["CONNECT"]
+
+
+def test_protocol_auto_refused_in_both_versions(peers: Peers) -> None:
+    # Return code 1 to MQTT 3.1.1 and to MQTT 3.1: no "--protocol" left to suggest.
+    peer = peers.start(by_protocol_level({}), connections=2)
+    result = pco_wire.test_connection(_settings(peer.uri(), protocol="auto"))
+
+    assert (result.exit_code, result.category) == (1, "unacceptable-protocol-version"), result
+    assert "accepts neither MQTT 3.1.1 nor MQTT 3.1" in result.message, result.message
+    assert "MQTT auto" not in result.message, result.message
 
 
 @pytest.mark.parametrize(
