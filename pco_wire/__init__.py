@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .check import TestResult, test_connection
     from .client import Client, ConnectionInfo
     from .codec import DEFAULT_MAX_PACKET_SIZE, IMPLEMENTATION, Framer, decode, encode
-    from .diagnose import EXIT_CODES
+    from .diagnose import CATEGORIES, EXIT_CODES
     from .errors import (
         ConnectionClosed,
         Error,
@@ -61,6 +61,7 @@ _EXPORTS = {
     "Framer": "codec",
     "decode": "codec",
     "encode": "codec",
+    "CATEGORIES": "diagnose",
     "EXIT_CODES": "diagnose",
     "ConnectionClosed": "errors",
     "Error": "errors",
@@ -105,6 +106,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CATEGORIES",
     "DEFAULT_MAX_PACKET_SIZE",
     "EXIT_CODES",
     "IMPLEMENTATION",

@@ -17,7 +17,7 @@ from . import _log
 from .errors import ConnectionClosed, Error, ServerRefused
 from .session import Session, State
 from .settings import Settings, generate_client_id
-from .transport import AnyStream, Phase, WebSocketStream, open_stream, probe_tls
+from .transport import AnyStream, Phase, Probe, WebSocketStream, open_stream, probe_tls
 from .uri import ServerURI
 
 TYPE_CHECKING = False
@@ -259,12 +259,15 @@ class Attempt:
     """One connection attempt: what was prepared, the phases so far, and the first bytes
     the server sent (they tell a TLS or HTTP answer from an MQTT one)."""
 
-    __slots__ = ("head", "phases", "prepared")
+    __slots__ = ("head", "phases", "prepared", "_probed")
 
     def __init__(self, prepared: Prepared, phases: list[Phase] | None = None) -> None:
         self.prepared = prepared
         self.phases: list[Phase] = [] if phases is None else phases
         self.head = b""
+        #: The error a TLS probe was made for, and what it got: asked again (a monitor
+        #: says the loss, then exits with its status), the port is not probed twice.
+        self._probed: tuple[BaseException, Probe] | None = None
 
     def open(self) -> Connection:
         """Every phase up to CONNACK. Raises the error that ended it."""
@@ -302,28 +305,38 @@ class Attempt:
 
     def diagnose(self, error: BaseException) -> tuple[int, str, str]:
         """(exit status, category, sentence) for an error of this attempt. After a silent
-        close on a plain port, the port is probed with a TLS hello to tell a TLS port."""
+        close (or a reset) before CONNACK on a plain port, the port is probed with a TLS
+        hello, within a short time of its own (``transport.DIAGNOSIS_TIMEOUT``), to tell
+        a TLS port from a broker that refused us without a word."""
         from .diagnose import diagnose
 
         prepared = self.prepared
         uri = prepared.uri
-        tls_answered = (
+        probe = None
+        if (
             isinstance(error, ConnectionClosed)
             and error.phase == "CONNACK"
             and not uri.tls
             and not uri.websocket
             and not error.websocket
             and not self.head
-            and probe_tls(uri, prepared.settings.response_timeout, self.phases)
-        )
+        ):
+            if self._probed is not None and self._probed[0] is error:
+                probe = self._probed[1]
+            else:
+                probe = probe_tls(uri, prepared.settings.response_timeout, self.phases)
+                self._probed = (error, probe)
+        packet = prepared.session.connect_packet
         return diagnose(
             error,
             uri,
             head=self.head,
-            tls_answered=tls_answered,
+            probe=probe,
             client_id=prepared.client_id,
-            username=prepared.session.connect_packet.username,
+            username=packet.username,
             protocol=prepared.settings.protocol,
+            protocol_level=packet.protocol_level,
+            client_certificate=prepared.settings.security.certfile is not None,
         )
 
 

@@ -6,15 +6,24 @@ and a sentence that says what happened and what to try. The exit statuses::
     0  connected
     1  the server refused (CONNACK return code 1..5)
     2  invalid settings or usage, found before any network traffic
-    3  network: name not resolved, refused, unreachable, reset, closed before CONNACK
+    3  network: name not resolved, refused, unreachable, reset, closed before CONNACK;
+       or the wrong scheme for the port (plain MQTT to a TLS or WebSocket port)
     4  TLS or WebSocket handshake failed (certificates, TLS alerts, non-101 answer)
     5  a deadline passed (the message names the phase)
-    6  protocol error in the reply (malformed or unexpected packet)
+    6  protocol error in the reply (malformed or unexpected packet, undefined return code)
     70 internal error (a bug)
+    129, 130, 143  stopped by SIGHUP, Ctrl-C or SIGTERM before the command finished
+
+Each category has one status, in ``CATEGORIES``; the README's table is that one. What the
+server chose to say (HTTP bodies, certificate names, close reasons) reaches a sentence
+only as one printable line (``_text.printable``), and so does the whole sentence.
 """
 
 from __future__ import annotations
 
+import time
+
+from ._text import printable
 from .errors import (
     ConnectionClosed,
     Error,
@@ -33,20 +42,74 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["EXIT_CODES", "Diagnosis", "diagnose"]
+    from .transport import Probe
+
+__all__ = ["CATEGORIES", "EXIT_CODES", "Diagnosis", "diagnose"]
 
 EXIT_CODES = {
     0: "connected",
     1: "the server refused the connection (CONNACK return code 1..5)",
     2: "invalid settings or usage, found before any network traffic",
-    3: "network: name not resolved, refused, unreachable, reset, or closed before CONNACK",
+    3: "network: name not resolved, refused, unreachable, reset, closed before CONNACK, "
+    "or the wrong scheme for the port",
     4: "TLS or WebSocket handshake failed",
     5: "a deadline passed (the message names the phase)",
-    6: "protocol error in the server's reply",
+    6: "protocol error in the server's reply (or an undefined CONNACK return code)",
     70: "internal error (a bug; --debug shows the traceback)",
+    129: "stopped by SIGHUP before the command finished",
+    130: "interrupted (Ctrl-C) before the command finished",
+    143: "stopped by SIGTERM before the command finished",
 }
 
 Diagnosis = tuple[int, str, str]
+
+#: Every category a diagnosis can give, with its exit status: one diagnosis, one status.
+#: The README's table of categories is this one.
+CATEGORIES = {
+    "connected": 0,
+    "unacceptable-protocol-version": 1,
+    "identifier-rejected": 1,
+    "server-unavailable": 1,
+    "bad-username-or-password": 1,
+    "not-authorized": 1,
+    "invalid-settings": 2,
+    "name-not-resolved": 3,
+    "connection-refused": 3,
+    "no-route": 3,
+    "network-error": 3,
+    "connection-reset": 3,
+    "connection-lost": 3,
+    "closed-before-connack": 3,
+    "closed-during-upgrade": 3,
+    "websocket-closed": 3,
+    "plain-to-tls-port": 3,
+    "plain-to-websocket-port": 3,
+    "tls-to-plain-port": 4,
+    "hostname-mismatch": 4,
+    "unknown-ca": 4,
+    "certificate-expired": 4,
+    "certificate-not-yet-valid": 4,
+    "self-signed": 4,
+    "certificate-invalid": 4,
+    "client-certificate-required": 4,
+    "client-certificate-rejected": 4,
+    "tls-closed": 4,
+    "tls-version": 4,
+    "alpn-refused": 4,
+    "tls-error": 4,
+    "websocket-upgrade-failed": 4,
+    "websocket-error": 4,
+    "timeout": 5,
+    "protocol-error": 6,
+    "unknown-return-code": 6,
+    "internal-error": 70,
+}
+
+#: The longest text of a sentence; what the server chose is cut shorter where it enters.
+_SENTENCE_LIMIT = 1000
+
+# 2000-01-01T00:00:00Z: a clock before it is not set (a gateway that booted into 1970).
+_CLOCK_SANE = 946684800.0
 
 _REFUSALS = {
     1: (
@@ -74,6 +137,11 @@ _REFUSALS = {
 }
 
 
+def _result(category: str, sentence: str) -> Diagnosis:
+    # Every sentence may quote the server: one printable line, whatever it holds.
+    return CATEGORIES[category], category, printable(sentence, _SENTENCE_LIMIT)
+
+
 def diagnose(
     error: BaseException,
     uri: ServerURI | None = None,
@@ -82,14 +150,54 @@ def diagnose(
     client_id: str = "",
     username: str | None = None,
     protocol: str = "3.1.1",
+    protocol_level: int = 4,
     tls_answered: bool = False,
+    probe: Probe | None = None,
+    client_certificate: bool = False,
+    now: float | None = None,
 ) -> Diagnosis:
-    """(exit status, category, sentence) for ``error``; ``head`` is the first bytes the
-    server sent, if any (they tell a TLS or HTTP answer from an MQTT one);
-    ``tls_answered`` that a TLS probe of the port got a TLS answer."""
+    """(exit status, category, sentence) for ``error``; the status is ``CATEGORIES``'s.
+
+    ``head`` is the first bytes the server sent, if any (they tell a TLS or HTTP answer
+    from an MQTT one); ``probe`` what a TLS hello to the port got after a silent close
+    (``tls_answered``: that it got a TLS answer, for callers without a Probe);
+    ``protocol_level`` the level of the CONNECT sent (3: MQTT 3.1);
+    ``client_certificate`` whether one was given; ``now`` this machine's clock (seconds
+    since the epoch, default ``time.time()``), shown next to a certificate's dates.
+    """
+    category, sentence = _diagnose(
+        error,
+        uri,
+        head=head,
+        client_id=client_id,
+        username=username,
+        protocol=protocol,
+        protocol_level=protocol_level,
+        tls_answered=tls_answered or (probe is not None and probe.answered),
+        probe=probe,
+        client_certificate=client_certificate,
+        now=now,
+    )
+    return _result(category, sentence)
+
+
+def _diagnose(
+    error: BaseException,
+    uri: ServerURI | None,
+    *,
+    head: bytes,
+    client_id: str,
+    username: str | None,
+    protocol: str,
+    protocol_level: int,
+    tls_answered: bool,
+    probe: Probe | None,
+    client_certificate: bool,
+    now: float | None,
+) -> tuple[str, str]:
     where = uri.netloc if uri is not None else "the server"
     if isinstance(error, (InvalidSettings, InvalidPacket)):
-        return 2, "invalid-settings", f"invalid settings: {error}"
+        return "invalid-settings", f"invalid settings: {error}"
     if isinstance(error, ServerRefused):
         category, text = _REFUSALS[int(error.return_code)]
         user = f"user name {username!r}" if username is not None else "no user name given"
@@ -99,74 +207,124 @@ def diagnose(
             client_id=client_id,
             user=user,
         )
-        return 1, category, f"refused with return code {int(error.return_code)}: {sentence}"
+        if int(error.return_code) == 1 and protocol == "auto":
+            # "auto" asked in MQTT 3.1.1, then in MQTT 3.1: there is no other to try.
+            sentence = (
+                "the server accepts neither MQTT 3.1.1 nor MQTT 3.1 (--protocol auto tried "
+                "both): it may speak MQTT 5 only"
+            )
+        return category, f"refused with return code {int(error.return_code)}: {sentence}"
     if isinstance(error, ResponseTimeout):
-        return 5, "timeout", _timeout(error, where)
+        return "timeout", _timeout(error, where)
     if isinstance(error, TLSError):
-        return 4, *_tls(error, uri, where)
+        return _tls(error, uri, where, client_certificate, time.time() if now is None else now)
     if isinstance(error, WebSocketError):
-        return 4, *_websocket(error, uri)
+        return _websocket(error, uri)
     if isinstance(error, RemoteProtocolError):
         other = _other_protocol(head, uri)
         if other:
-            return 6, *other
-        return (
-            6,
-            "protocol-error",
-            (f"the server's reply breaks MQTT: {error}; is {where} really an MQTT port?"),
+            return other
+        code = _unknown_return_code(head)
+        if code is not None:
+            return "unknown-return-code", (
+                f"the server refused with return code {code}, which MQTT 3.1.1 does not "
+                "define: brokers do this for a refusal 3.1.1 has no code for (a keep-alive "
+                "above their limit, a client ID or packet size rule, an MQTT 5 reason code "
+                "such as 0x80..0x9F): see its log"
+            )
+        return "protocol-error", (
+            f"the server's reply breaks MQTT: {error}; is {where} really an MQTT port?"
         )
     if isinstance(error, ConnectionClosed):
-        if error.websocket:
-            before = " before CONNACK" if error.phase == "CONNACK" else ""
-            return 3, "websocket-closed", f"{error.reason}{before}: its log says why"
-        if error.phase == "CONNACK":
-            other = _other_protocol(head, uri)
-            if other:
-                return 3, *other
-            if tls_answered and uri is not None:
-                scheme = "wss" if uri.websocket else "mqtts"
-                return (
-                    3,
-                    "plain-to-tls-port",
-                    (
-                        "the server closed the connection after CONNECT without an answer, and "
-                        f"answers TLS on this port: use {scheme}://{uri.netloc}"
-                    ),
-                )
-            hint = "try mqtts://" if uri is not None and not uri.tls else "check the server's log"
-            return (
-                3,
-                "closed-before-connack",
-                (
-                    f"the server closed the connection after CONNECT without an answer: it may "
-                    f"expect TLS or WebSocket on this port ({hint}), or refuse this client "
-                    "without saying why (its log tells)"
-                ),
-            )
-        if error.phase == "WebSocket upgrade":
-            return (
-                3,
-                "closed-during-upgrade",
-                (
-                    f"{error.reason} during the WebSocket upgrade: this port probably speaks plain "
-                    f"MQTT; try mqtt{'s' if uri is not None and uri.tls else ''}://{where}"
-                ),
-            )
-        if error.reset:
-            return 3, "connection-reset", f"{error.reason} ({error.phase})"
-        return 3, "connection-lost", f"{error.reason} ({error.phase})"
+        return _closed(error, uri, where, head, tls_answered, probe, protocol_level)
     if isinstance(error, TransportError):
         if error.phase == "name resolution":
-            return 3, "name-not-resolved", f"{error.reason}: check the host name and DNS"
+            return "name-not-resolved", f"{error.reason}: check the host name and DNS"
         reason = error.reason
-        if reason.startswith("connection refused"):
-            return 3, "connection-refused", f"{reason}: check the port, and that the broker runs"
-        if reason.startswith("no route"):
-            return 3, "no-route", f"{reason}: check the address and the network"
-        return 3, "network-error", f"{error}"
+        if error.condition == "refused":
+            return "connection-refused", f"{reason}: check the port, and that the broker runs"
+        if error.condition == "unreachable":
+            return "no-route", f"{reason}: check the address and the network"
+        return "network-error", f"{error}"
     if isinstance(error, Error):
-        return 70, "internal-error", f"unexpected {type(error).__name__}: {error}"
-    return 70, "internal-error", f"internal error: {type(error).__name__}: {error}"
+        return "internal-error", f"unexpected {type(error).__name__}: {error}"
+    return "internal-error", f"internal error: {type(error).__name__}: {error}"
+
+
+def _unknown_return_code(head: bytes) -> int | None:
+    """The return code of a CONNACK that 3.1.1 does not define (MQTT 3.1.1 §3.2.2.3:
+    6..255 are reserved), read from the server's first bytes; the codec refuses it."""
+    if len(head) >= 4 and head[0] == 0x20 and head[1] >= 2 and head[3] > 5:
+        return head[3]
+    return None
+
+
+def _closed(
+    error: ConnectionClosed,
+    uri: ServerURI | None,
+    where: str,
+    head: bytes,
+    tls_answered: bool,
+    probe: Probe | None,
+    protocol_level: int,
+) -> tuple[str, str]:
+    if error.websocket:
+        before = " before CONNACK" if error.phase == "CONNACK" else ""
+        return "websocket-closed", f"{error.reason}{before}: its log says why"
+    if error.phase == "CONNACK":
+        other = _other_protocol(head, uri)
+        if other:
+            return other
+        if tls_answered and uri is not None:
+            scheme = "wss" if uri.websocket else "mqtts"
+            how = "reset" if error.reset else "closed"
+            return "plain-to-tls-port", (
+                f"the server {how} the connection after CONNECT without an answer, and "
+                f"answers TLS on this port: use {scheme}://{uri.netloc}"
+            )
+        causes = _silence_causes(uri, probe, protocol_level)
+        if error.reset:
+            return "connection-reset", (
+                f"the server reset the connection after CONNECT, before CONNACK: {causes}"
+            )
+        return "closed-before-connack", (
+            f"the server closed the connection after CONNECT without an answer: {causes}"
+        )
+    if error.phase == "WebSocket upgrade":
+        return "closed-during-upgrade", (
+            f"{error.reason} during the WebSocket upgrade: this port probably speaks plain "
+            f"MQTT; try mqtt{'s' if uri is not None and uri.tls else ''}://{where}"
+        )
+    if error.reset:
+        return "connection-reset", f"{error.reason} ({error.phase})"
+    return "connection-lost", f"{error.reason} ({error.phase})"
+
+
+def _silence_causes(uri: ServerURI | None, probe: Probe | None, protocol_level: int) -> str:
+    """What a close without a word before CONNACK may mean, from what is known: whether
+    the connection is TLS or WebSocket already, what a TLS hello got, the MQTT version.
+    Only what fits is said."""
+    causes = []
+    if uri is not None and not uri.tls:
+        if probe is None or probe.outcome == "failed":  # not probed, or no connection
+            scheme = "wss" if uri.websocket else "mqtts"
+            causes.append(f"it may expect TLS on this port (try {scheme}://{uri.netloc})")
+        elif probe.outcome == "timeout":
+            causes.append(
+                f"a TLS hello got no answer within {probe.timeout:g} s either, so it "
+                "probably does not expect TLS"
+            )
+        else:
+            causes.append("a TLS hello got no TLS answer either, so it does not expect TLS")
+    if uri is not None and not uri.websocket:
+        # An HTTP server mostly answers bytes it cannot read with a 400 (see
+        # _other_protocol); some close without one.
+        scheme = "wss" if uri.tls else "ws"
+        causes.append(f"it may expect WebSocket ({scheme}://{uri.netloc}/mqtt)")
+    if protocol_level == 3:
+        causes.append("it may not speak MQTT 3.1 (try --protocol 3.1.1)")
+    causes.append("it may refuse this client without saying why (its log tells)")
+    return "; ".join(causes)
 
 
 def _timeout(error: ResponseTimeout, where: str) -> str:
@@ -185,7 +343,9 @@ def _timeout(error: ResponseTimeout, where: str) -> str:
     return f"timeout in phase {error.phase} ({limit}): {detail}"
 
 
-def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
+def _tls(
+    error: TLSError, uri: ServerURI | None, where: str, client_certificate: bool, now: float
+) -> tuple[str, str]:
     cert: dict[str, Any] = error.certificate
     code = error.verify_code
     reason = error.ssl_reason.upper()
@@ -198,20 +358,25 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
         )
     if code in (19, 20, 21):
         # 19: the server sent its whole chain, and its root is not one we trust.
-        issuer = cert.get("issuer") or "an unknown issuer"
+        issuer = cert.get("issuer")
+        if issuer:
+            return "unknown-ca", (
+                f"the server certificate was issued by {issuer!r}, which is not among the "
+                "trusted CAs: give that CA with --cafile"
+            )
         return "unknown-ca", (
-            f"the server certificate was issued by {issuer!r}, which is not among the "
-            "trusted CAs: give that CA with --cafile"
+            f"the server certificate's issuer is not among the trusted CAs; which issuer is "
+            f"not known, because {_unread(error)}: give the server's CA with --cafile"
         )
     if code == 10:
         return "certificate-expired", (
             f"the server certificate expired on {cert.get('not_after', '?')} (valid from "
-            f"{cert.get('not_before', '?')}): the server needs a new one"
+            f"{cert.get('not_before', '?')}); {_clock(cert, now, False)}"
         )
     if code == 9:
         return "certificate-not-yet-valid", (
-            f"the server certificate is valid only from {cert.get('not_before', '?')}: check "
-            "this machine's clock"
+            f"the server certificate is valid only from {cert.get('not_before', '?')}; "
+            f"{_clock(cert, now, True)}"
         )
     if code == 18:
         return "self-signed", (
@@ -223,6 +388,30 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
     if "CERTIFICATE_REQUIRED" in reason or "PEER_DID_NOT_RETURN" in reason:
         return "client-certificate-required", (
             "the server requires a client certificate: give --certfile and --keyfile"
+        )
+    if "HANDSHAKE_FAILURE" in reason and not client_certificate and error.server_hello is not False:
+        # TLS 1.2 has no alert for "certificate required": a server that wants one says
+        # "handshake failure", as it does when it shares no cipher with the client.
+        if error.certificate_requested:
+            return "client-certificate-required", (
+                "the server asked for a client certificate, none was given, and it ended "
+                "the handshake with a plain 'handshake failure' (as TLS 1.2 servers do): "
+                "give --certfile and --keyfile; if one does not help, the server and this "
+                "client share no cipher or TLS parameter (see --tls-min-version)"
+            )
+        if error.certificate_requested is None:
+            return "client-certificate-required", (
+                "the server ended the handshake with a plain 'handshake failure' and no "
+                "client certificate was given: it probably requires one (TLS 1.2 says no "
+                "more), give --certfile and --keyfile; otherwise the server and this client "
+                "share no cipher or TLS parameter (see --tls-min-version)"
+            )
+    if "HANDSHAKE_FAILURE" in reason and client_certificate and error.certificate_requested:
+        return "client-certificate-rejected", (
+            "the server asked for a client certificate and ended the handshake with a plain "
+            "'handshake failure' after ours: it probably does not accept it (it must be "
+            "issued by a CA the server trusts, for a use it allows); otherwise the server and "
+            "this client share no cipher or TLS parameter (see --tls-min-version)"
         )
     if any(
         k in reason
@@ -269,17 +458,69 @@ def _tls(error: TLSError, uri: ServerURI | None, where: str) -> tuple[str, str]:
             "alpn-refused",
             f"the server accepts none of the ALPN protocols asked for ({error.reason})",
         )
+    if "HANDSHAKE_FAILURE" in reason:
+        return "tls-error", (
+            f"TLS failed in phase {error.phase}: {error.reason}: the server and this client "
+            "share no cipher or TLS parameter, or it refuses this client (see --tls-min-version "
+            "and its log)"
+        )
     return "tls-error", f"TLS failed in phase {error.phase}: {error.reason}"
 
 
+def _unread(error: TLSError) -> str:
+    """Why the certificate could not be read on the second, unverified handshake."""
+    probe = error.certificate_fetch
+    if probe is None:
+        return "it was not read"
+    return {
+        "timeout": f"a second handshake to read it got no answer within {probe.timeout:g} s",
+        "closed": "the server closed a second handshake to read it",
+        "reset": "the server reset a second handshake to read it",
+        "tls": "the certificate names no issuer",
+    }.get(probe.outcome, "a second handshake to read it failed")
+
+
+def _clock(cert: dict[str, Any], now: float, early: bool) -> str:
+    """This machine's clock, next to the certificate's dates: a gateway whose clock was
+    reset (to 1970) or is years off sees good certificates as expired or not yet valid."""
+    shown = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+    not_before = _seconds(cert.get("not_before", ""))
+    if now < _CLOCK_SANE or early or (not_before is not None and now < not_before):
+        return (
+            f"this machine's clock says {shown}, which is probably wrong: set it (NTP), "
+            "then try again"
+        )
+    return f"this machine's clock says {shown}: the server needs a new certificate"
+
+
+def _seconds(date: str) -> float | None:
+    # The form of getpeercert(), e.g. "Jan  1 00:00:00 2021 GMT".
+    import calendar
+
+    try:
+        return float(calendar.timegm(time.strptime(date, "%b %d %H:%M:%S %Y GMT")))
+    except ValueError:
+        return None
+
+
 def _websocket(error: WebSocketError, uri: ServerURI | None) -> tuple[str, str]:
+    offered = error.offered_subprotocol or "mqtt"
+    other = "3.1" if offered == "mqtt" else "3.1.1"
+    switch = f"--protocol {other} offers the subprotocol {'mqttv3.1' if other == '3.1' else 'mqtt'}"
+    if error.selected_subprotocol:
+        return "websocket-upgrade-failed", (
+            f"the server chose the WebSocket subprotocol {error.selected_subprotocol!r}, not "
+            f"the {offered!r} offered: {switch} (MQTT 3.1.1: mqtt, MQTT 3.1: mqttv3.1)"
+        )
     if not error.status:
         return "websocket-error", f"{error}"
     hint = {
+        400: f"check the path and the server's configuration; a server that does not take "
+        f"the subprotocol {offered!r} answers so too: {switch}",
         401: "the server wants credentials: see --ws-header",
         403: "the server forbids this client: see --ws-header",
         404: f"check the path ({uri.resource if uri else '/mqtt'} was asked for)",
-        426: "the server wants another WebSocket version",
+        426: f"the server wants another WebSocket version or subprotocol: {switch}",
     }.get(error.status, "check the URI and the server's configuration")
     return "websocket-upgrade-failed", f"WebSocket upgrade refused: {error.reason}: {hint}"
 
@@ -294,7 +535,8 @@ def _other_protocol(head: bytes, uri: ServerURI | None) -> tuple[str, str] | Non
             f"the server answered with TLS: this port expects TLS; try {scheme}://{netloc}",
         )
     if head.startswith(b"HTTP/"):
+        scheme = "wss" if uri is not None and uri.tls else "ws"
         return "plain-to-websocket-port", (
-            f"the server answered in HTTP: this port expects WebSocket; try ws://{netloc}/mqtt"
+            f"the server answered in HTTP: this port expects WebSocket; try {scheme}://{netloc}/mqtt"
         )
     return None

@@ -180,18 +180,22 @@ class ResponseTimeout(Error, TimeoutError):
 
 
 class TransportError(Error, OSError):
-    """The byte stream failed in ``phase``; the original error is chained as __cause__."""
+    """The byte stream failed in ``phase``; the original error is chained as __cause__;
+    ``condition`` says "refused" or "unreachable" when the connect failed so."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         # OSError.__new__ would read (phase, reason) as (errno, strerror).
         return super().__new__(cls)
 
-    def __init__(self, phase: str, reason: str) -> None:
+    def __init__(self, phase: str, reason: str, condition: str = "") -> None:
         super().__init__()
         self.args = (phase, reason)
         self.phase = phase
         self.reason = reason
         self.strerror = reason
+        #: What the system said, for the diagnosis: "refused" (nothing listens),
+        #: "unreachable" (no route), "" (anything else).
+        self.condition = condition
 
     def __str__(self) -> str:
         return f"{self.phase}: {self.reason}"
@@ -223,6 +227,13 @@ class TLSError(HandshakeError):
         self.ssl_reason = ssl_reason
         #: The server certificate's subject, issuer, dates and names, when known.
         self.certificate: dict[str, Any] = {}
+        #: After a failed certificate check: what the second, unverified handshake that
+        #: reads the certificate came to (a ``transport.Probe``), None when not tried.
+        self.certificate_fetch: Any = None
+        #: The server answered our ClientHello / asked for a client certificate, during
+        #: the handshake; None when not known.
+        self.server_hello: bool | None = None
+        self.certificate_requested: bool | None = None
 
 
 class WebSocketError(HandshakeError):
@@ -232,3 +243,7 @@ class WebSocketError(HandshakeError):
     def __init__(self, phase: str, reason: str, status: int = 0) -> None:
         super().__init__(phase, reason)
         self.status = status
+        #: The subprotocol we offered and the one the server chose instead, when the
+        #: upgrade failed on that ("" when not).
+        self.offered_subprotocol = ""
+        self.selected_subprotocol = ""

@@ -11,6 +11,7 @@ import ssl
 import tempfile
 
 from ._files import PEM_LIMIT, file_problem
+from ._text import printable
 from .errors import InvalidSettings, TLSError
 from .settings import Security
 
@@ -18,7 +19,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["build_context", "certificate_summary", "decode_certificate", "tls_error"]
+__all__ = [
+    "HandshakeRecord",
+    "build_context",
+    "certificate_summary",
+    "decode_certificate",
+    "tls_error",
+]
 
 _VERSIONS = {
     "1.0": ssl.TLSVersion.TLSv1,
@@ -106,6 +113,50 @@ def _why(exc: BaseException) -> str:
     return str(exc)
 
 
+# RFC 8446 §4 (and RFC 5246 §7.4): the handshake record type and two message types.
+_HANDSHAKE = 22
+_SERVER_HELLO = 2
+_CERTIFICATE_REQUEST = 13
+
+
+class HandshakeRecord:
+    """Which handshake messages the server sent, for the diagnosis of a failed handshake:
+    ``server_hello`` (our ClientHello was answered) and ``certificate_requested`` (the
+    server asked for a client certificate). Under TLS 1.2 a server that wants a client
+    certificate it did not get says only "handshake failure"; these facts tell that
+    apart from a server that found nothing in common with our hello.
+
+    Seen through OpenSSL's message callback, which the standard library exposes only as
+    ``SSLContext._msg_callback`` (its debugging hook); where it is missing, both facts
+    stay None (not known). ``stop()`` removes the callback after the handshake, so that
+    the records of the session cost nothing.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.server_hello: bool | None = None
+        self.certificate_requested: bool | None = None
+        self._context = context
+        self._active = hasattr(context, "_msg_callback")
+        if self._active:
+            self.server_hello = self.certificate_requested = False
+            context._msg_callback = self._message  # type: ignore[attr-defined]
+
+    def _message(
+        self, conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: Any
+    ) -> None:
+        if direction != "read" or content_type != _HANDSHAKE:
+            return
+        if msg_type == _SERVER_HELLO:
+            self.server_hello = True
+        elif msg_type == _CERTIFICATE_REQUEST:
+            self.certificate_requested = True
+
+    def stop(self) -> None:
+        if self._active:
+            self._active = False
+            self._context._msg_callback = None  # type: ignore[attr-defined]
+
+
 def tls_error(exc: BaseException, phase: str) -> TLSError:
     """Our error for what ``ssl`` raised during ``phase``."""
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -160,17 +211,18 @@ def _name(parts: Any) -> str:
         "localityName": "L",
         "stateOrProvinceName": "ST",
     }
-    return ", ".join(f"{short.get(k, k)}={v}" for rdn in parts or () for k, v in rdn)
+    return printable(", ".join(f"{short.get(k, k)}={v}" for rdn in parts or () for k, v in rdn))
 
 
 def certificate_summary(cert: dict[str, Any] | None) -> dict[str, Any]:
-    """subject, issuer, not_before, not_after and names (subjectAltName values)."""
+    """subject, issuer, not_before, not_after and names (subjectAltName values), each
+    made one printable line: the server chose them."""
     if not cert:
         return {}
     return {
         "subject": _name(cert.get("subject")),
         "issuer": _name(cert.get("issuer")),
-        "not_before": cert.get("notBefore", ""),
-        "not_after": cert.get("notAfter", ""),
-        "names": [value for _, value in cert.get("subjectAltName", ())],
+        "not_before": printable(str(cert.get("notBefore", ""))),
+        "not_after": printable(str(cert.get("notAfter", ""))),
+        "names": [printable(str(value)) for _, value in cert.get("subjectAltName", ())],
     }

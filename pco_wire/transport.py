@@ -23,6 +23,7 @@ from .errors import (
     Error,
     HandshakeError,
     ResponseTimeout,
+    TLSError,
     TransportError,
     WebSocketError,
 )
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any
 
-__all__ = ["Phase", "Stream", "open_stream", "resolve"]
+    from .tls import HandshakeRecord
+
+__all__ = ["DIAGNOSIS_TIMEOUT", "Phase", "Probe", "Stream", "open_stream", "probe_tls", "resolve"]
 
 
 #: The most one read takes: the driver serves its timers between two reads.
@@ -82,11 +85,12 @@ class _Timed:
 
     def __enter__(self) -> Phase:
         self.start = time.monotonic()
+        self.phase.ok = True  # the block may set it false without raising
         return self.phase
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         self.phase.seconds = time.monotonic() - self.start
-        self.phase.ok = kind is None
+        self.phase.ok = kind is None and self.phase.ok
         self.phases.append(self.phase)
         _log.debug(
             "phase %s %s in %.3f s %s",
@@ -541,13 +545,14 @@ def _format(sockaddr: tuple[Any, ...]) -> str:
 def _connect_error(exc: OSError, address: str) -> TransportError:
     if isinstance(exc, ConnectionRefusedError):
         reason = f"connection refused by {address}: nothing listens on that port"
-    elif exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        reason = f"no route to {address}: {exc.strerror}"
-    elif isinstance(exc, ConnectionResetError):
+        return TransportError("TCP connect", reason, "refused")
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return TransportError(
+            "TCP connect", f"no route to {address}: {exc.strerror}", "unreachable"
+        )
+    if isinstance(exc, ConnectionResetError):
         return ConnectionClosed("TCP connect", f"{address} reset the connection", reset=True)
-    else:
-        reason = f"cannot connect to {address}: {exc.strerror or exc}"
-    return TransportError("TCP connect", reason)
+    return TransportError("TCP connect", f"cannot connect to {address}: {exc.strerror or exc}")
 
 
 def open_stream(
@@ -603,6 +608,79 @@ def open_stream(
         raise
 
 
+#: The longest a diagnosis may add (a TLS probe, a second handshake for the certificate),
+#: within the response timeout: min(DIAGNOSIS_TIMEOUT, response_timeout).
+DIAGNOSIS_TIMEOUT = 2.0
+
+
+class Probe(Record):
+    """What one TLS hello sent for a diagnosis came to: ``outcome`` is "tls" (a TLS
+    answer: a handshake or an alert), "not-tls" (bytes that are not TLS), "closed",
+    "reset", "timeout" (no answer within ``timeout`` seconds) or "failed" (no connection);
+    ``certificate`` the server certificate (DER) when the handshake completed."""
+
+    __slots__ = ("outcome", "timeout", "certificate")
+    _fields = __slots__
+
+    def __init__(self, outcome: str, timeout: float, certificate: bytes | None = None) -> None:
+        self.outcome = outcome
+        self.timeout = timeout
+        self.certificate = certificate
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == "tls"
+
+    def describe(self) -> str:
+        """The phase detail: what the hello got."""
+        return {
+            "tls": "TLS answered",
+            "not-tls": "no TLS answer (not TLS)",
+            "closed": "no TLS answer (closed)",
+            "reset": "no TLS answer (reset)",
+            "timeout": f"no answer within {self.timeout:g} s",
+        }.get(self.outcome, "no connection")
+
+
+def _diagnosis_timeout(timeout: float) -> float:
+    return min(DIAGNOSIS_TIMEOUT, timeout)
+
+
+def _tls_hello(
+    info: tuple[Any, ...] | None, uri: ServerURI, hostname: str, timeout: float
+) -> Probe:
+    """An unverified TLS handshake within ``timeout`` seconds in all, sending nothing
+    but the TLS hello (and no client certificate); ``info`` is the address to use (None:
+    resolve ``uri``'s host within the same time)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    try:
+        if info is None:
+            info = resolve(uri.host, uri.port, timeout)[0]
+        remaining = max(0.01, deadline - time.monotonic())
+        with _tcp_connect(info, remaining) as sock:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            with context.wrap_socket(sock, server_hostname=hostname) as tls_sock:
+                return Probe("tls", timeout, tls_sock.getpeercert(binary_form=True))
+    except TimeoutError:
+        return Probe("timeout", timeout)
+    except ResponseTimeout:
+        return Probe("timeout", timeout)
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+        return Probe("closed", timeout)
+    except ssl.SSLError as exc:
+        # A TLS alert is an answer in TLS too; a wrong version number is not.
+        return Probe("tls" if "ALERT" in (exc.reason or "") else "not-tls", timeout)
+    except ConnectionResetError:
+        return Probe("reset", timeout)
+    except (OSError, Error, ValueError):
+        return Probe("failed", timeout)
+
+
 def _tls_handshake(
     sock: socket.socket,
     uri: ServerURI,
@@ -613,20 +691,29 @@ def _tls_handshake(
     timeout: float,
     phases: list[Phase],
 ) -> TLSStream:
-    from .tls import certificate_summary, decode_certificate
+    from .tls import HandshakeRecord, certificate_summary, decode_certificate
 
     hostname = server_name or uri.host.partition("%")[0]
-    with _Timed(phases, "TLS handshake", hostname):
-        tls_sock = context.wrap_socket(
-            sock, server_hostname=hostname, do_handshake_on_connect=False
-        )
-        try:
-            tls_sock.settimeout(timeout)
-            _quick_ack(tls_sock)  # the handshake is a ping-pong of small segments too
-            tls_sock.do_handshake()
-        except Exception as exc:
-            tls_sock.close()
-            raise _handshake_error(exc, info, hostname, timeout, address) from exc
+    record = HandshakeRecord(context)
+    try:
+        with _Timed(phases, "TLS handshake", hostname):
+            tls_sock = context.wrap_socket(
+                sock, server_hostname=hostname, do_handshake_on_connect=False
+            )
+            try:
+                tls_sock.settimeout(timeout)
+                _quick_ack(tls_sock)  # the handshake is a ping-pong of small segments too
+                tls_sock.do_handshake()
+            except Exception as exc:
+                tls_sock.close()
+                raise _handshake_error(exc, timeout, address, record) from exc
+            finally:
+                record.stop()
+    except TLSError as error:
+        if error.ssl_reason == "CERTIFICATE_VERIFY_FAILED":
+            # Its own phase, after the handshake's: the handshake failed when it failed.
+            _fetch_certificate(error, info, uri, hostname, timeout, phases)
+        raise
     stream = TLSStream(tls_sock, address)
     version = tls_sock.version() or ""
     cipher = tls_sock.cipher()
@@ -643,70 +730,64 @@ def _tls_handshake(
 
 
 def _handshake_error(
-    exc: Exception, info: tuple[Any, ...], hostname: str, timeout: float, address: str
+    exc: Exception, timeout: float, address: str, record: HandshakeRecord | None = None
 ) -> Exception:
     import ssl
 
-    from .tls import certificate_summary, decode_certificate, tls_error
+    from .tls import tls_error
 
     if isinstance(exc, TimeoutError):
         return ResponseTimeout("TLS handshake", timeout, address)
     if isinstance(exc, (ssl.SSLError, ConnectionResetError)):
         error = tls_error(exc, "TLS handshake")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            # getpeercert() says nothing after a failed verification; the diagnosis needs
-            # the names and dates: take the certificate on a second, unverified handshake
-            # that sends nothing but the TLS hello.
-            der = _fetch_certificate(info, hostname, timeout)
-            error.certificate = certificate_summary(decode_certificate(der) if der else None)
+        if record is not None:
+            error.server_hello = record.server_hello
+            error.certificate_requested = record.certificate_requested
         return error
     if isinstance(exc, OSError):
         return _connect_error(exc, address)
     return exc
 
 
-def _fetch_certificate(info: tuple[Any, ...], hostname: str, timeout: float) -> bytes | None:
-    import ssl
+def _fetch_certificate(
+    error: TLSError,
+    info: tuple[Any, ...],
+    uri: ServerURI,
+    hostname: str,
+    timeout: float,
+    phases: list[Phase],
+) -> None:
+    """After a failed certificate check, getpeercert() says nothing; the diagnosis needs
+    the names and dates: take the certificate on a second, unverified handshake that sends
+    nothing but the TLS hello, within the short time of a diagnosis, as a phase of its
+    own. Fills ``error.certificate`` and ``error.certificate_fetch`` (the Probe)."""
+    from .tls import certificate_summary, decode_certificate
 
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with (
-            _tcp_connect(info, timeout) as sock,
-            context.wrap_socket(sock, server_hostname=hostname) as tls_sock,
-        ):
-            return tls_sock.getpeercert(binary_form=True)
-    except (OSError, ValueError):
-        return None
+    limit = _diagnosis_timeout(timeout)
+    with _Timed(phases, "certificate fetch", hostname) as phase:
+        probe = _tls_hello(info, uri, hostname, limit)
+        der = probe.certificate
+        error.certificate = certificate_summary(decode_certificate(der) if der else None)
+        if probe.answered and not error.certificate:
+            probe = Probe("not-tls", limit)  # a handshake without a readable certificate
+        error.certificate_fetch = probe
+        phase.ok = bool(error.certificate)
+        phase.detail += f": {'certificate read' if phase.ok else probe.describe()}"
 
 
-def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> bool:
-    """Whether the server answers a TLS hello on ``uri``'s port.
+def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> Probe:
+    """What a TLS hello on ``uri``'s port gets, within min(DIAGNOSIS_TIMEOUT, ``timeout``)
+    seconds, recorded as the phase "TLS probe".
 
     Asked only after a plain connection was closed without an answer, to tell a TLS port
     from a broker that refused us silently. It sends a TLS ClientHello and nothing else.
     """
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    limit = _diagnosis_timeout(timeout)
     with _Timed(phases, "TLS probe", uri.netloc) as phase:
-        try:
-            info = resolve(uri.host, uri.port, timeout)[0]
-            with (
-                _tcp_connect(info, timeout) as sock,
-                context.wrap_socket(sock, server_hostname=uri.host.partition("%")[0]),
-            ):
-                answered = True
-        except ssl.SSLError as exc:
-            # A TLS alert is an answer in TLS too; a bare close or garbage is not.
-            answered = type(exc) is ssl.SSLError and "ALERT" in (exc.reason or "")
-        except (OSError, Error):
-            answered = False
-        phase.detail += ": TLS answered" if answered else ": no TLS"
-    return answered
+        probe = _tls_hello(None, uri, uri.host.partition("%")[0], limit)
+        phase.ok = probe.outcome not in ("timeout", "failed")  # some answer, TLS or not
+        phase.detail += f": {probe.describe()}"
+    return probe
 
 
 def _ws_upgrade(
@@ -720,7 +801,6 @@ def _ws_upgrade(
 ) -> WebSocketStream:
     try:
         from websockets.client import ClientProtocol
-        from websockets.exceptions import InvalidStatus
         from websockets.typing import Subprotocol
         from websockets.uri import WebSocketURI
     except ImportError:
@@ -747,6 +827,7 @@ def _ws_upgrade(
         for chunk in protocol.data_to_send():
             inner.send(chunk, deadline)
         events: list[Any] = []
+        answered = False  # any byte of an HTTP answer
         while not events and protocol.handshake_exc is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -756,6 +837,13 @@ def _ws_upgrade(
             raw = inner.receive()
             if raw is None:
                 continue
+            if not raw and not answered:
+                # A clean close on the request, as a plain MQTT port does: not a broken
+                # HTTP answer but none at all (a reset raised ConnectionClosed already).
+                raise ConnectionClosed(
+                    "WebSocket upgrade", "the server closed the connection without an HTTP answer"
+                )
+            answered = True
             if raw:
                 protocol.receive_data(raw)
             else:
@@ -763,21 +851,11 @@ def _ws_upgrade(
             events = protocol.events_received()
             if not raw and not events and protocol.handshake_exc is None:
                 raise ConnectionClosed(
-                    "WebSocket upgrade", "the server closed the connection without an HTTP answer"
+                    "WebSocket upgrade", "the server closed the connection during its HTTP answer"
                 )
         exc = protocol.handshake_exc
         if exc is not None:
-            if isinstance(exc, InvalidStatus):
-                response = exc.response
-                body = (
-                    response.body[:200].decode("utf-8", "replace").strip() if response.body else ""
-                )
-                status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                detail = f"{status}: {body}" if body else status
-                raise WebSocketError(
-                    "WebSocket upgrade", f"the server answered {detail}", response.status_code
-                ) from exc
-            raise WebSocketError("WebSocket upgrade", f"the upgrade failed: {exc}") from exc
+            raise _upgrade_error(exc, events, subprotocol) from exc
     inner.phase = "session"
     # Frames that came with the 101 answer are read like any later ones.
     stream = WebSocketStream(inner, protocol, events[1:], timeout)
@@ -789,3 +867,28 @@ def _ws_upgrade(
             "(MQTT 3.1.1 §6 says it must); a proxy may have dropped the header"
         )
     return stream
+
+
+def _upgrade_error(exc: Exception, events: list[Any], subprotocol: str) -> WebSocketError:
+    """Our error for a failed upgrade: the status line and the start of the body (one
+    printable line), and the subprotocol the server chose when it was not ours."""
+    from websockets.exceptions import InvalidStatus
+
+    from ._text import printable
+
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        body = printable(response.body[:400], 200) if response.body else ""
+        status = printable(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        detail = f"{status}: {body}" if body else status
+        error = WebSocketError(
+            "WebSocket upgrade", f"the server answered {detail}", response.status_code
+        )
+    else:
+        error = WebSocketError("WebSocket upgrade", f"the upgrade failed: {printable(str(exc))}")
+        answer = events[0] if events else None
+        chosen = answer.headers.get("Sec-WebSocket-Protocol", "") if answer is not None else ""
+        if chosen and chosen.strip() != subprotocol:
+            error.selected_subprotocol = printable(chosen.strip(), 60)
+    error.offered_subprotocol = subprotocol
+    return error

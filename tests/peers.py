@@ -16,6 +16,10 @@ Handlers:
   to close;
 - :func:`websocket_server`: the HTTP upgrade (any status), then MQTT in binary frames,
   with scripted frames (split, fragmented, text) where a test wants them;
+- :func:`closing_on_upgrade`: reads the HTTP upgrade request and closes cleanly (a plain
+  MQTT port meeting ws://);
+- :func:`tls_server`: a TLS handshake with a given certificate, then another handler over
+  the TLS stream;
 - :func:`relay`: forwards to a real server and records both directions, to see what a
   client puts on the wire to Mosquitto.
 
@@ -56,6 +60,7 @@ __all__ = [
     "Peers",
     "Recording",
     "closing",
+    "closing_on_upgrade",
     "connack",
     "frame",
     "mqtt_server",
@@ -64,6 +69,7 @@ __all__ = [
     "relay",
     "run_cli",
     "silent",
+    "tls_server",
     "websocket_server",
 ]
 
@@ -442,6 +448,36 @@ def closing() -> Handler:
     return handle
 
 
+def closing_on_upgrade() -> Handler:
+    """Read the WebSocket upgrade request, then close without an answer (a FIN, no RST)."""
+
+    def handle(conn: PeerConnection) -> None:
+        conn.read_http_request(5.0)
+
+    return handle
+
+
+def tls_server(cert: Path, key: Path, then: Handler, handshake_timeout: float = 5.0) -> Handler:
+    """A TLS handshake serving ``cert`` (and ``key``), then ``then`` over the TLS stream.
+    A handshake the client breaks off (it did not trust the certificate) ends the
+    connection, recorded in ``errors`` only if it was not an SSL error."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+
+    def handle(conn: PeerConnection) -> None:
+        conn.sock.settimeout(handshake_timeout)
+        try:
+            tls = context.wrap_socket(conn.sock, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        with tls:
+            then(PeerConnection(tls, conn.recording, conn.peer))
+
+    return handle
+
+
 def _serve_mqtt(
     conn: PeerConnection, answer: bytes, answer_pings: bool, later: list[bytes]
 ) -> None:
@@ -485,10 +521,16 @@ def mqtt_server(
 
 
 def _upgrade_answer(
-    conn: PeerConnection, status: int, body: bytes, select_subprotocol: bool = True
+    conn: PeerConnection,
+    status: int,
+    body: bytes,
+    select_subprotocol: bool = True,
+    reason: str | None = None,
+    subprotocol: str | None = None,
 ) -> bytes:
     headers = conn.recording.headers
-    reason = _REASONS.get(status, "Whatever")
+    if reason is None:
+        reason = _REASONS.get(status, "Whatever")
     if status != 101:
         return (
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
@@ -501,7 +543,9 @@ def _upgrade_answer(
         f"Sec-WebSocket-Accept: {accept}\r\n"
     )
     offered = headers.get("sec-websocket-protocol")
-    if offered and select_subprotocol:
+    if subprotocol is not None:
+        answer += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
+    elif offered and select_subprotocol:
         # MQTT 3.1.1 §6.0: the server selects the subprotocol the client offered.
         answer += f"Sec-WebSocket-Protocol: {offered.split(',')[0].strip()}\r\n"
     return (answer + "\r\n").encode()
@@ -514,8 +558,12 @@ def websocket_server(
     with_answer: bytes = b"",
     after_connect: Sequence[bytes] = (frame(BINARY, CONNACK_ACCEPTED),),
     select_subprotocol: bool = True,
+    reason: str | None = None,
+    subprotocol: str | None = None,
 ) -> Handler:
-    """The HTTP upgrade answered with ``status`` (and ``body`` when it is not 101). After
+    """The HTTP upgrade answered with ``status`` (and ``body`` when it is not 101; the
+    status line's ``reason`` given, or the usual one), selecting the subprotocol offered
+    (none when ``select_subprotocol`` is false; ``subprotocol`` instead when given). After
     a 101, ``with_answer`` (raw frames) goes out in the same write as the answer, and
     ``after_connect`` (raw frames, one write each, 20 ms apart) once the CONNECT is
     complete. Then frames are read until the client's close frame, which is echoed, or
@@ -525,7 +573,7 @@ def websocket_server(
         if not conn.read_http_request(5.0):
             return
         conn.send(
-            _upgrade_answer(conn, status, body, select_subprotocol)
+            _upgrade_answer(conn, status, body, select_subprotocol, reason, subprotocol)
             + (with_answer if status == 101 else b"")
         )
         if status != 101:

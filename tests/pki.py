@@ -28,7 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-__all__ = ["CLIENT_KEY_PASSWORD", "OPENSSL_TIMEOUT", "Pki", "make_pki", "require"]
+__all__ = [
+    "CLIENT_KEY_PASSWORD",
+    "HOSTILE_SUBJECT",
+    "OPENSSL_TIMEOUT",
+    "Pki",
+    "hostile_certificate",
+    "make_pki",
+    "require",
+]
 
 OPENSSL_TIMEOUT = 10.0
 CLIENT_KEY_PASSWORD = "keypass-test"
@@ -299,3 +307,42 @@ def make_pki(directory: Path) -> Pki:
 def _asn1_time(moment: datetime) -> str:
     """The GeneralizedTime form `openssl ca -startdate/-enddate` read, in UTC."""
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+#: A common name a hostile server may choose: a window-title escape (ESC ] 0 ; ... BEL),
+#: a carriage return and line feed with a fake verdict, a right-to-left override.
+HOSTILE_SUBJECT = "\x1b]0;pwned\x07\r\nOK: connected \u202eevil"
+
+
+def hostile_certificate(pki: Pki, name: str, *, self_signed: bool) -> tuple[Path, Path]:
+    """A server certificate (and its key) for localhost whose common name is
+    HOSTILE_SUBJECT, issued by the CA or signed by its own key, written into
+    ``pki.directory`` as NAME.pem and NAME.key. Raises AssertionError as make_pki does."""
+    openssl = require("openssl")
+    config = pki.directory / "openssl.cnf"
+    cert, key, csr = (pki.directory / f"{name}{ext}" for ext in (".pem", ".key", ".csr"))
+
+    def run(*arguments: str) -> None:
+        done = subprocess.run(
+            [openssl, *arguments], capture_output=True, timeout=OPENSSL_TIMEOUT, check=False
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"openssl {arguments[0]} failed: {done.stderr!r}")
+
+    now = datetime.now(UTC)
+    run(
+        "req", "-new", "-config", str(config), *_EC_KEY, "-noenc", "-utf8",
+        "-keyout", str(key), "-subj", f"/CN={HOSTILE_SUBJECT}", "-out", str(csr),
+    )  # fmt: skip
+    signer = (
+        ["-selfsign", "-keyfile", str(key)]
+        if self_signed
+        else ["-cert", str(pki.ca_cert), "-keyfile", str(pki.ca_key)]
+    )
+    run(
+        "ca", "-batch", "-notext", "-utf8", "-config", str(config),
+        "-extensions", "self_signed" if self_signed else "server_localhost", *signer,
+        "-startdate", _asn1_time(now - _VALID_BEFORE_NOW),
+        "-enddate", _asn1_time(now + _VALID_AFTER_NOW), "-in", str(csr), "-out", str(cert),
+    )  # fmt: skip
+    return cert, key

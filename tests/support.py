@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, TypeAlias, cast
 
 import pytest
@@ -43,6 +44,7 @@ __all__ = [
     "load_codec",
     "outcome",
     "pure_forced",
+    "readme_table",
 ]
 
 #: The id of each implementation and the module that holds it.
@@ -198,3 +200,24 @@ PHASES = {
         "DISCONNECT",
     ],
 }
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows of the first table below the README heading ``heading`` (e.g. "###
+    Diagnoses"), each a list of its cells without their backquotes: what the README
+    documents, for a test to hold against the code that states it once."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(heading)
+    rows: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.startswith("|"):
+            rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    assert len(rows) > 2, f"no table below {heading!r} in the README"
+    return rows[2:]  # past the header and the |---| line

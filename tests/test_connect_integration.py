@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,9 @@ from pco_wire import (
     Security,
     ServerRefused,
     Settings,
+    TLSError,
 )
+from pco_wire.connection import Attempt, prepare
 from pco_wire.session import Event
 from tests.broker import Broker
 from tests.peers import Peers, relay
@@ -284,3 +287,62 @@ def test_client_refused_raises_and_leaves_nothing_open(broker: Broker) -> None:
     client.disconnect()
     assert threading.active_count() == threads
     assert _open_fds() == fds
+
+
+# ---------------------------------------------------------------------------- diagnoses
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_missing_client_certificate_under_each_tls_version(
+    broker: Broker, pki: Pki, version: str
+) -> None:
+    # Under TLS 1.3 Mosquitto says "certificate required"; under TLS 1.2 only "handshake
+    # failure", after asking for a certificate we did not have: the same diagnosis.
+    settings = Settings(
+        f"mqtts://127.0.0.1:{broker.ports.tls_client_cert}",
+        security=Security(cafile=str(pki.ca_cert)),
+        response_timeout=RESPONSE_TIMEOUT,
+    )
+    prepared = prepare(settings)
+    context = prepared.tls_context
+    context.minimum_version = context.maximum_version = getattr(
+        ssl.TLSVersion, f"TLSv1_{version[-1]}"
+    )
+    attempt = Attempt(prepared)
+    with pytest.raises(TLSError) as caught:
+        attempt.open()
+
+    code, category, sentence = attempt.diagnose(caught.value)
+    assert (code, category) == (4, "client-certificate-required"), sentence
+    assert "--certfile and --keyfile" in sentence, sentence
+    if version == "1.2":
+        assert caught.value.phase == "TLS handshake", caught.value
+        assert caught.value.certificate_requested is True, caught.value
+        assert "asked for a client certificate, none was given" in sentence, sentence
+        assert "share no cipher or TLS parameter" in sentence, sentence
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_client_certificate_from_another_ca_under_each_tls_version(
+    broker: Broker, pki: Pki, version: str
+) -> None:
+    settings = Settings(
+        f"mqtts://127.0.0.1:{broker.ports.tls_client_cert}",
+        security=Security(
+            cafile=str(pki.ca_cert),
+            certfile=str(pki.other_client_cert),
+            keyfile=str(pki.other_client_key),
+        ),
+        response_timeout=RESPONSE_TIMEOUT,
+    )
+    prepared = prepare(settings)
+    context = prepared.tls_context
+    context.minimum_version = context.maximum_version = getattr(
+        ssl.TLSVersion, f"TLSv1_{version[-1]}"
+    )
+    attempt = Attempt(prepared)
+    with pytest.raises(TLSError) as caught:
+        attempt.open()
+
+    code, category, sentence = attempt.diagnose(caught.value)
+    assert (code, category) == (4, "client-certificate-rejected"), sentence

@@ -8,9 +8,11 @@ every way the binding allows (and a text frame, which it does not).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +27,11 @@ from pco_wire import (
     PacketType,
     PingSent,
     ResponseTimeout,
+    Security,
     ServerRefused,
     Settings,
 )
+from pco_wire.connection import Connector
 from pco_wire.session import Event
 from tests.peers import (
     BINARY,
@@ -35,17 +39,25 @@ from tests.peers import (
     CONNACK_ACCEPTED,
     CONT,
     TEXT,
+    CliRun,
     Peer,
     Peers,
+    aborting,
+    at_once,
+    by_protocol_level,
     closing,
+    closing_on_upgrade,
     connack,
     frame,
     mqtt_server,
     publish,
     run_cli,
+    sequence,
     silent,
+    tls_server,
     websocket_server,
 )
+from tests.pki import Pki, hostile_certificate
 
 #: Short, so that failures end quickly; the timing assertions are relative to it.
 RESPONSE_TIMEOUT = 1.0
@@ -135,7 +147,9 @@ def test_closed_without_answer_is_not_taken_for_tls(peers: Peers) -> None:
         "CONNACK",
         "TLS probe",
     ]
-    assert result.phases[-1].detail.endswith(": no TLS"), result.phases[-1]
+    assert result.phases[-1].detail.endswith(": no TLS answer (closed)"), result.phases[-1]
+    # The probe found no TLS: the sentence does not suggest it.
+    assert "mqtts://" not in result.message and "TLS hello got no TLS answer" in result.message
 
 
 @pytest.mark.parametrize(
@@ -165,14 +179,23 @@ def test_refusal_return_codes(peers: Peers, code: int, category: str, words: str
     assert peer.recording.names() == ["CONNECT"]
 
 
+def test_protocol_auto_refused_in_both_versions(peers: Peers) -> None:
+    # Return code 1 to MQTT 3.1.1 and to MQTT 3.1: no "--protocol" left to suggest.
+    peer = peers.start(by_protocol_level({}), connections=2)
+    result = pco_wire.test_connection(_settings(peer.uri(), protocol="auto"))
+
+    assert (result.exit_code, result.category) == (1, "unacceptable-protocol-version"), result
+    assert "accepts neither MQTT 3.1.1 nor MQTT 3.1" in result.message, result.message
+    assert "MQTT auto" not in result.message, result.message
+
+
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
-        (bytes.fromhex("20020006"), "return code"),
         (bytes.fromhex("d000"), "expected CONNACK first, got PINGRESP"),
         (bytes.fromhex("20020100") + bytes.fromhex("20020000"), "CONNACK after the first one"),
     ],
-    ids=["return-code-6", "pingresp-first", "two-connacks"],
+    ids=["pingresp-first", "two-connacks"],
 )
 def test_broken_answers_are_protocol_errors(peers: Peers, answer: bytes, words: str) -> None:
     peer = peers.start(mqtt_server(answer))
@@ -180,6 +203,21 @@ def test_broken_answers_are_protocol_errors(peers: Peers, answer: bytes, words: 
 
     assert (result.exit_code, result.category) == (6, "protocol-error"), result
     assert words in result.message, result.message
+
+
+@pytest.mark.parametrize("code", [6, 0x80, 0x9F, 255])
+def test_undefined_return_code_says_the_server_refused(peers: Peers, code: int) -> None:
+    # MQTT 3.1.1 §3.2.2.3 reserves 6..255; brokers use them for refusals 3.1.1 has no
+    # code for. Still a protocol error (exit 6), but worded as the refusal it is.
+    peer = peers.start(mqtt_server(connack(code)))
+    result = pco_wire.test_connection(_settings(peer.uri()))
+
+    assert (result.exit_code, result.category) == (6, "unknown-return-code"), result
+    assert result.message.startswith(
+        f"the server refused with return code {code}, which MQTT 3.1.1 does not define"
+    ), result.message
+    assert "keep-alive" in result.message and "see its log" in result.message, result.message
+    assert "really an MQTT port" not in result.message, result.message
 
 
 # ---------------------------------------------------------------------------- stored PUBLISH
@@ -499,3 +537,223 @@ def test_websocket_subprotocol_not_selected_is_a_warning(peers: Peers) -> None:
         for w in pco_wire.test_connection(_settings(selected.uri("ws"))).warnings
         if "subprotocol" in w
     ]
+
+
+# ---------------------------------------------------------------------------- wrong ports
+
+
+def test_cli_websocket_to_a_port_that_closes_on_the_upgrade(peers: Peers) -> None:
+    # A plain MQTT port reads "GET /mqtt HTTP/1.1" as garbage and closes cleanly (FIN).
+    peer = peers.start(closing_on_upgrade())
+    run = run_cli(peer.uri("ws"), "-t", "2", "--json")
+
+    assert run.code == 3, run
+    doc = run.json()
+    assert doc["category"] == "closed-during-upgrade", run
+    assert doc["message"].endswith(f"try mqtt://127.0.0.1:{peer.port}"), run
+    assert [(p["name"], p["ok"]) for p in doc["phases"]][-1] == ("WebSocket upgrade", False)
+
+
+def test_cli_reset_before_connack(peers: Peers) -> None:
+    # The CONNECT, then the TLS probe: both reset.
+    peer = peers.start(aborting(closing()), connections=2)
+    run = run_cli(peer.uri(), "-t", "2", "--json")
+
+    assert run.code == 3, run
+    doc = run.json()
+    assert doc["category"] == "connection-reset", run
+    assert doc["message"].startswith("the server reset the connection after CONNECT"), run
+    assert doc["phases"][-1]["name"] == "TLS probe", run
+
+
+def test_cli_tls_alert_record_where_connack_belonged(peers: Peers) -> None:
+    # A TLS server answers plain bytes with an alert record (RFC 8446 §6: level 2 fatal,
+    # 70 protocol version): the same diagnosis as a silent close on a TLS port, exit 3.
+    peer = peers.start(mqtt_server(bytes.fromhex("15030300020246")))
+    run = run_cli(peer.uri(), "-t", "2")
+
+    assert run.code == 3, run
+    assert "FAILED (plain-to-tls-port, exit 3): the server answered with TLS" in run.stdout, run
+    assert f"try mqtts://127.0.0.1:{peer.port}" in run.stdout, run
+
+
+# ---------------------------------------------------------------------------- diagnosis time
+
+#: Long, so that a diagnosis that waits the response timeout is seen doing so.
+LONG_TIMEOUT = 5.0
+#: What a probe or a certificate fetch may add (transport.DIAGNOSIS_TIMEOUT).
+DIAGNOSIS = 2.0
+
+
+def test_probe_of_a_port_that_never_answers_has_a_short_deadline(peers: Peers) -> None:
+    # The CONNECT is closed without a word; the TLS hello of the probe is never answered.
+    peer = peers.start(sequence(closing(), silent()), connections=2)
+    start = time.monotonic()
+    result = pco_wire.test_connection(_settings(peer.uri(), response_timeout=LONG_TIMEOUT))
+    elapsed = time.monotonic() - start
+
+    assert (result.exit_code, result.category) == (3, "closed-before-connack"), result
+    probe = result.phases[-1]
+    assert (probe.name, probe.ok) == ("TLS probe", False), result.phases
+    assert probe.detail.endswith(": no answer within 2 s"), probe
+    assert "a TLS hello got no answer within 2 s" in result.message, result.message
+    assert "mqtts://" not in result.message, result.message
+    assert elapsed < DIAGNOSIS + 2 * SLACK + 1.0 < LONG_TIMEOUT, elapsed
+
+
+@pytest.mark.parametrize(
+    ("second", "detail", "words"),
+    [
+        (silent(), "no answer within 2 s", "got no answer within 2 s"),
+        # Closed before the hello is read: a reset as often as a clean close.
+        (at_once(), r"no TLS answer \((closed|reset)\)", "the server (closed|reset) a second"),
+    ],
+    ids=["never-answers", "closes-at-once"],
+)
+def test_certificate_fetch_is_a_phase_of_its_own_with_a_short_deadline(
+    peers: Peers, pki: Pki, second: Any, detail: str, words: str
+) -> None:
+    # The first handshake fails its check (we trust another CA); the second one, which
+    # would read the certificate, meets a server that never answers or closes at once.
+    peer = peers.start(
+        sequence(tls_server(pki.server_cert, pki.server_key, silent()), second), connections=2
+    )
+    security = Security(cafile=str(pki.other_ca_cert))
+    start = time.monotonic()
+    result = pco_wire.test_connection(
+        _settings(peer.uri("mqtts"), security=security, response_timeout=LONG_TIMEOUT)
+    )
+    elapsed = time.monotonic() - start
+
+    assert (result.exit_code, result.category) == (4, "unknown-ca"), result
+    names = [(p.name, p.ok) for p in result.phases]
+    assert names[-2:] == [("TLS handshake", False), ("certificate fetch", False)], names
+    handshake, fetch = result.phases[-2:]
+    # The handshake failed when it failed, not after the fetch's wait.
+    assert handshake.seconds < LONG_TIMEOUT - DIAGNOSIS, handshake
+    assert re.search(f": {detail}$", fetch.detail), fetch
+    assert "an unknown issuer" not in result.message, result.message
+    assert "which issuer is not known, because" in result.message, result.message
+    assert re.search(words, result.message), result.message
+    assert elapsed < DIAGNOSIS + 2 * SLACK + 1.0 < LONG_TIMEOUT, elapsed
+
+
+# ---------------------------------------------------------------------------- subprotocol
+
+
+def test_websocket_server_choosing_another_subprotocol_points_at_protocol(peers: Peers) -> None:
+    peer = _ws(peers, subprotocol="mqttv3.1")
+    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+
+    assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
+    assert "chose the WebSocket subprotocol 'mqttv3.1', not the 'mqtt' offered" in result.message
+    assert "--protocol 3.1" in result.message, result.message
+
+
+def test_websocket_400_points_at_protocol(peers: Peers) -> None:
+    peer = _ws(peers, status=400, body=b"unsupported subprotocol")
+    result = pco_wire.test_connection(_settings(peer.uri("ws"), protocol="3.1"))
+
+    assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
+    assert "HTTP 400 Bad Request: unsupported subprotocol" in result.message, result.message
+    assert "'mqttv3.1'" in result.message and "--protocol 3.1.1" in result.message
+
+
+# ---------------------------------------------------------------------------- terminal safety
+
+HOSTILE = "\x1b]0;pwned\x07\rOK: connected \u202egnp.exe"
+XHTML_404 = (
+    '<?xml version="1.0"?>\r\n<html xmlns="http://www.w3.org/1999/xhtml">\r\n'
+    f"<body>{HOSTILE}</body></html>\r\n"
+).encode()
+# What a terminal acts on: C0 but the newline between lines, DEL, C1, bidi controls,
+# line and paragraph separators.
+UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _safe(run: CliRun) -> None:
+    for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
+        found = UNSAFE.search(text)
+        assert found is None, f"{name} holds {found.group()!r}:\n{run}"
+
+
+def _failed_line(run: CliRun) -> str:
+    lines = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(lines) == 1, run
+    return lines[0]
+
+
+def test_cli_escapes_an_http_error_from_the_server(peers: Peers) -> None:
+    peer = _ws(peers, status=404, body=XHTML_404)
+    run = run_cli(peer.uri("ws"), "-t", "2")
+
+    assert run.code == 4, run
+    _safe(run)
+    line = _failed_line(run)
+    # One line, everything still there to read, escaped.
+    assert "\\x1b]0;pwned\\x07 OK: connected \\u202egnp.exe" in line, line
+    assert '<html xmlns="http://www.w3.org/1999/xhtml"> <body>' in line, line
+    assert line.endswith("check the path (/mqtt was asked for)"), line
+
+
+def test_cli_json_escapes_an_http_error_from_the_server(peers: Peers) -> None:
+    peer = _ws(peers, status=404, body=XHTML_404)
+    run = run_cli(peer.uri("ws"), "-t", "2", "--json")
+
+    assert run.code == 4, run
+    _safe(run)
+    message = run.json()["message"]
+    assert not UNSAFE.search(message) and "\n" not in message, message
+    assert "\\u202egnp.exe" in message, message
+
+
+def test_cli_escapes_a_websocket_close_reason(peers: Peers) -> None:
+    close = frame(CLOSE, (1008).to_bytes(2, "big") + HOSTILE.encode())
+    peer = _ws(peers, after_connect=(close,))
+    run = run_cli(peer.uri("ws"), "-t", "2")
+
+    assert run.code == 3, run
+    _safe(run)
+    assert "code 1008" in _failed_line(run), run
+
+
+def test_cli_escapes_a_certificate_subject(peers: Peers, pki: Pki, tmp_path: Path) -> None:
+    cert, key = hostile_certificate(pki, "hostile-faults", self_signed=False)
+    peer = peers.start(tls_server(cert, key, mqtt_server()))
+    run = run_cli(peer.uri("mqtts"), "--cafile", str(pki.ca_cert), "-t", "2")
+
+    assert run.code == 0, run
+    _safe(run)
+    tls = [line for line in run.stdout.splitlines() if line.startswith("  TLS:")]
+    assert len(tls) == 1, run
+    assert (
+        "server certificate CN=\\x1b]0;pwned\\x07 OK: connected \\u202eevil, issued by" in (tls[0])
+    ), run
+
+
+def test_cli_escapes_a_self_signed_subject_in_the_diagnosis(peers: Peers, pki: Pki) -> None:
+    cert, key = hostile_certificate(pki, "hostile-self-faults", self_signed=True)
+    # The failed handshake, then the certificate fetch.
+    peer = peers.start(tls_server(cert, key, silent()), connections=2)
+    run = run_cli(peer.uri("mqtts"), "--cafile", str(pki.ca_cert), "-t", "2", "--json")
+
+    assert run.code == 4, run
+    _safe(run)
+    doc = run.json()
+    assert doc["category"] == "self-signed", run
+    assert "self-signed (CN=\\x1b]0;pwned\\x07 OK: connected \\u202eevil)" in doc["message"]
+
+
+def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers) -> None:
+    # A monitor says why the connection was lost, then exits with its status: one probe.
+    peer = peers.start(closing(), connections=3)
+    connector = Connector(_settings(peer.uri()))
+    with pytest.raises(pco_wire.ConnectionClosed) as caught:
+        connector.open()
+    first = connector.diagnose(caught.value)
+    assert connector.diagnose(caught.value) == first
+    assert connector.attempt is not None
+    assert [p.name for p in connector.attempt.phases].count("TLS probe") == 1
+    assert len(peer.recordings) == 2, peer.recordings
