@@ -376,10 +376,10 @@ def _keep_identity(settings: Settings, path: str | None) -> Settings:
     if path is None or settings.client_id:
         return settings
     from .config import keep_client_id
-    from .settings import generate_client_id
 
     # Check everything else first: a file is not changed for settings that cannot work.
-    problems = settings.replace(client_id=generate_client_id()).problems()
+    # The rules are those of `config check` (the ID is kept, so clean session off is fine).
+    problems = settings.problems(identity_kept=True)
     if problems:
         raise InvalidSettings(problems)
     return keep_client_id(settings, path)

@@ -140,7 +140,7 @@ def _path(text: str) -> str | None:
 def _run(d: Dialogue, path: str) -> int:
     base = _defaults(d, path)
     settings = _ask_all(d, base)
-    problems = settings.problems()
+    problems = settings.problems(identity_kept=True)
     if problems:
         # Every answer was checked on its own; this is a rule across them that no
         # single question could catch.
