@@ -470,7 +470,7 @@ def _config_command(args: argparse.Namespace) -> int:
     # A masked secret is shown commented out, so that the output saved as a file does not
     # carry "***" as a password.
     for line in config.dumps(config.masked(settings)).splitlines():
-        print(f"# {line}  (masked)" if line.endswith('= "***"') else line)
+        print(f"# {line}  (masked)" if line.endswith('***"') else line)
     return 0
 
 

@@ -41,6 +41,7 @@ from .settings import (
     Security,
     Settings,
     WillSettings,
+    _shown_value,
     generate_client_id,
     parse_header,
 )
@@ -125,6 +126,8 @@ def loads(text: str, source: str = "the settings", *, check: bool = True) -> Set
         raise InvalidSettings([("file", f"{source} is not valid TOML: {exc}")]) from None
     except RecursionError:  # arrays nested thousands deep
         raise InvalidSettings([("file", f"{source} nests too deep to read")]) from None
+    except ValueError:  # int() of more than 4,300 digits (Python 3.11+)
+        raise InvalidSettings([("file", f"{source} holds a number too long to read")]) from None
     return from_dict(document, check=check)
 
 
@@ -226,7 +229,7 @@ def _type_problem(kind: str, value: Any, shown: bool = True) -> str | None:
     }[kind]
     if ok:
         return None
-    return f"expected {expected}, got {_kind(value)}" + (f" {value!r}" if shown else "")
+    return f"expected {expected}, got {_kind(value)}" + (f" {_shown_value(value)}" if shown else "")
 
 
 def _kind(value: Any) -> str:
@@ -589,7 +592,12 @@ def masked(settings: Settings) -> Settings:
     if security.keyfile_password is not None:
         security = security.replace(keyfile_password="***")
     headers = tuple((name, "***") for name, _ in settings.ws_headers)
+    from .uri import shown_user
+
+    username = settings.username
     return settings.replace(
+        # A ":" in a user name reads as "user:password" typed as one: masked too.
+        username=None if username is None else shown_user(username),
         password=None if settings.password is None else "***",
         security=security,
         ws_headers=headers,

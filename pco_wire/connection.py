@@ -126,12 +126,23 @@ def _wire(data: bytes) -> str:
     """Outgoing bytes for the debug log: packets by their repr, so that a CONNECT's
     password never reaches a log (its repr hides it), whatever the level."""
     from .codec import Framer
+    from .packets import Connect
+    from .uri import shown_user
 
     try:
         packets = Framer(len(data) + 5).feed(data)
     except Error:
         return f"{len(data)} bytes that do not decode"
-    return ", ".join(map(repr, packets)) or f"{len(data)} bytes"
+    # A user name with ":" ("user%3Apass@" in a URI) reads as a credential: masked too.
+    return (
+        ", ".join(
+            repr(p.replace(username=shown_user(p.username)))
+            if isinstance(p, Connect) and p.username is not None
+            else repr(p)
+            for p in packets
+        )
+        or f"{len(data)} bytes"
+    )
 
 
 class Connection:

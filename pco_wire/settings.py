@@ -365,13 +365,17 @@ class Settings(Record):
     def _header_problems(self, uri: ServerURI | None) -> list[tuple[str, str]]:
         out = []
         for name, value in self.ws_headers:
-            if (
-                not name
-                or not _TOKEN_CHARS.issuperset(name)
-                or any(c in value for c in "\r\n\0")
-                or _utf8_size(value) is None
-            ):
+            if not name or not _TOKEN_CHARS.issuperset(name):
                 out.append(("ws_headers", f"expected 'Name: value', got {_shown_value(name)}"))
+            elif any(c in value for c in "\r\n\0") or _utf8_size(value) is None:
+                # Never the value: it may be a credential (Authorization).
+                out.append(
+                    (
+                        "ws_headers",
+                        f"expected the value of {name!r} without CR, LF, NUL or bytes that "
+                        "are not UTF-8",
+                    )
+                )
             elif value != value.strip():
                 out.append(("ws_headers", f"expected no spaces around the value of {name!r}"))
             elif name.lower() in _HANDSHAKE_HEADERS or name.lower().startswith("sec-websocket-"):
@@ -614,9 +618,17 @@ def _shown_field(name: str, value: object) -> str:
         return repr(shown_user(_masked(value)))
     what = _NAMING_SECRETS.get(name)
     if what is not None and isinstance(value, str):
-        looks = _looks_like_variable(value) if what == "variable" else _looks_like_path(value)
-        return repr(_masked(value)) if looks else f"<{_unshown(value)}>"
+        shown = shown_source(value, what)
+        return f"<{shown[1:-1]}>" if shown.startswith("(") else repr(shown)
     return _shown_value(value)
+
+
+def shown_source(value: str, what: str) -> str:
+    """The name of a variable (``what`` "variable") or a file ("file") that holds a
+    secret, for a person to read: as it is when it looks like one, else only its length
+    (a password pasted there by mistake)."""
+    looks = _looks_like_variable(value) if what == "variable" else _looks_like_path(value)
+    return _masked(value) if looks else f"({_unshown(value)})"
 
 
 def _shown_uri(value: object) -> str:
@@ -634,10 +646,12 @@ def _shown_value(value: object, depth: int = 0) -> str:
     if value is None or isinstance(value, (bool, float)):
         return float.__repr__(value) if type(value) is float else repr(value)
     if isinstance(value, int):
-        if -(10**18) < value < 10**18:
+        if -(10**24) < value < 10**24:
             return int.__repr__(value)
-        # repr() of an integer of more than 4,300 digits raises (Python 3.11+).
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+        try:
+            return f"an integer of {len(str(abs(int(value)))):,} digits"
+        except ValueError:  # str() of more than 4,300 digits raises (Python 3.11+)
+            return "an integer of more than 4,300 digits"
     if isinstance(value, str):
         text = _masked(str.__str__(value))
         if len(text) > 80:

@@ -101,9 +101,10 @@ def parse_uri(text: str, field: str = "server_uri") -> ServerURI:
 @lru_cache(maxsize=32)
 def _parse_uri(text: str, field: str) -> ServerURI:
     def bad(reason: str, shown: str | None = None) -> InvalidSettings:
-        return InvalidSettings(
-            [(field, f"{reason} in {_shown(text if shown is None else shown)!r}")]
-        )
+        masked = _shown(text if shown is None else shown)
+        if len(masked) > 200:
+            masked = f"{masked[:100]}...{masked[-20:]}"
+        return InvalidSettings([(field, f"{reason} in {masked!r}")])
 
     if not text.strip():
         raise InvalidSettings([(field, "expected a URI such as mqtt://host:1883, got nothing")])

@@ -31,9 +31,11 @@ from .settings import (
     Security,
     Settings,
     WillSettings,
+    _shown_field,
     check_client_id,
     generate_client_id,
     parse_header,
+    shown_source,
 )
 from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, _shown, parse_uri, valid_host
 
@@ -579,7 +581,7 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     # defaults, so that the summary is all the file will say.
     defaults = Settings("")
     rows += [
-        (name, repr(getattr(s, name)))
+        (name, _shown_field(name, getattr(s, name)))
         for name in s._fields
         if name not in _ASKED and getattr(s, name) != getattr(defaults, name)
     ]
@@ -593,10 +595,11 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
 def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     if value is not None:
         return "*** (kept in the file, readable by you only)"
+    # A secret pasted where its variable or file is named is not shown (see settings).
     if env is not None:
-        return f"from environment variable {env}"
+        return f"from environment variable {shown_source(env, 'variable')}"
     if path is not None:
-        return f"from file {path}"
+        return f"from file {shown_source(path, 'file')}"
     return "(none)"
 
 

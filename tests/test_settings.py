@@ -670,12 +670,21 @@ def test_ws_headers_with_websocket(scheme: str) -> None:
     assert Settings(f"{scheme}://broker", ws_headers=headers).problems() == []
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("Bad Name", "x"), ("", "x"), ("X-Ok", "a\r\nInjected: 1")]
-)
+@pytest.mark.parametrize(("name", "value"), [("Bad Name", "x"), ("", "x")])
 def test_bad_ws_headers(name: str, value: str) -> None:
     settings = Settings("ws://broker", ws_headers=((name, value),))
     assert settings.problems() == [("ws_headers", f"expected 'Name: value', got {name!r}")]
+
+
+@pytest.mark.parametrize("value", ["a\r\nInjected: 1", "a\0b", "a\udcffb"])
+def test_bad_ws_header_values(value: str) -> None:
+    settings = Settings("ws://broker", ws_headers=(("X-Ok", value),))
+    assert settings.problems() == [
+        (
+            "ws_headers",
+            "expected the value of 'X-Ok' without CR, LF, NUL or bytes that are not UTF-8",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- resolved_password()
