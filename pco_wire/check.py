@@ -164,9 +164,9 @@ def _failed(
     code, category, message = connector.diagnose(exc)
     attempt = connector.attempt
     if attempt is None:  # refused before any traffic: the settings
-        from .uri import _shown
+        from .uri import shown_text
 
-        shown = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
+        shown = shown_text(settings.server_uri)
         return TestResult(False, code, category, message, shown, error=exc)
     prepared = attempt.prepared
     result = TestResult(

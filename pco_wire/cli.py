@@ -482,12 +482,12 @@ def _fail(
     if args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
         from .check import TestResult
-        from .uri import _shown
+        from .uri import shown_text
 
         print(
             _json(
                 TestResult(
-                    False, code, category, message, _shown(getattr(args, "uri", None) or "")
+                    False, code, category, message, shown_text(getattr(args, "uri", None) or "")
                 ).to_json(),
                 2,
             )

@@ -343,6 +343,8 @@ class Settings(Record):
             out += _secret_problems(
                 self.password, self.password_env, self.password_file, "password"
             )
+        if "password" not in bad and self.password is not None:
+            out += _binary_problems(self.password, "password")
         if "username" not in bad and self.username is not None:
             out += _text_problems(self.username, "username")
         has_password = (self.password, self.password_env, self.password_file) != (None,) * 3

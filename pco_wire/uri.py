@@ -14,7 +14,15 @@ from functools import lru_cache
 from ._record import Record
 from .errors import InvalidSettings
 
-__all__ = ["DEFAULT_PORTS", "SCHEMES", "ServerURI", "host_problem", "parse_uri", "shown_user"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "SCHEMES",
+    "ServerURI",
+    "host_problem",
+    "parse_uri",
+    "shown_text",
+    "shown_user",
+]
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883, "ws": 80, "wss": 443}
 SCHEMES = tuple(DEFAULT_PORTS)
@@ -325,12 +333,30 @@ def _shown(text: str) -> str:
     cut = _password_start(userinfo)
     if at and cut >= 0:
         rest = f"{userinfo[:cut]}:***@{after}"
+    elif not at:
+        # "user:secret" with the "@host" forgotten puts the secret where a port goes: a
+        # "port" that is not a number is masked.
+        end = min(rest.find(c) % (len(rest) + 1) for c in "/?#")
+        host, _, port = rest[:end].partition(":")
+        if port and not host.startswith("[") and ":" not in port and not port.isdigit():
+            rest = f"{host}:***{rest[end:]}"
     # Query values may be tokens (presigned URLs): keys only.
     rest, question, query = rest.partition("?")
     if question:
         query, hash_, fragment = query.partition("#")
         rest += "?" + _mask_query(query) + hash_ + fragment
     return f"{scheme}{sep}{rest}"
+
+
+def shown_text(text: object) -> str:
+    """A URI as given, for a report line: masked like ``_shown``, control characters and
+    undecodable bytes escaped (it may be anything a user typed), at most 200 characters."""
+    if not isinstance(text, str):
+        return ""
+    masked = _shown(text)
+    if not masked.isprintable():
+        masked = "".join(c if c.isprintable() else repr(c)[1:-1] for c in masked)
+    return masked if len(masked) <= 200 else f"{masked[:100]}...{masked[-20:]}"
 
 
 def _password_start(userinfo: str) -> int:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pco_wire.errors import Error, InvalidSettings
 from pco_wire.settings import (
@@ -879,3 +882,335 @@ def test_password_env_that_is_not_utf8_goes_as_bytes(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PCO_WIRE_TEST_PW", "\udcff\udcfe")
     settings = Settings("mqtt://broker", username="plant", password_env="PCO_WIRE_TEST_PW")
     assert settings.resolved_password() == b"\xff\xfe"
+
+
+# --------------------------------------------------------------------------- types of every field
+
+# A wrong value of each field, as a library user may pass it; each must be reported for
+# that field, never raise, and never be taken for a right one ("false" is not False).
+WRONG_TYPES: list[tuple[str, object, str]] = [
+    ("client_id", b"gw17", "client_id"),
+    ("client_id", None, "client_id"),
+    ("username", b"plant", "username"),
+    ("username", 17, "username"),
+    ("password", b"secret", "password"),
+    ("password_env", ["VAR"], "password_env"),
+    ("password_file", Path("/etc/passwd"), "password_file"),
+    ("password_file", "a\0b", "password_file"),
+    ("response_timeout", "10", "response_timeout"),
+    ("keep_alive", 10**5000, "keep_alive"),
+    ("keep_alive", 60.0, "keep_alive"),
+    ("clean_session", "false", "clean_session"),
+    ("clean_session", 0, "clean_session"),
+    ("protocol", ["3.1.1"], "protocol"),
+    ("protocol", 4, "protocol"),
+    ("will", "offline", "will"),
+    ("will", {"topic": "t"}, "will"),
+    ("security", {"insecure": True}, "security"),
+    ("ws_headers", "Authorization: x", "ws_headers"),
+    ("ws_headers", (("X-A", 1),), "ws_headers"),
+    ("ws_headers", (("X-A",),), "ws_headers"),
+    ("reconnect", "no", "reconnect"),
+    ("reconnect_min_delay", "1", "reconnect_min_delay"),
+    ("reconnect_max_delay", float("inf"), "reconnect_max_delay"),
+    ("max_packet_size", 1.5, "max_packet_size"),
+    ("max_packet_size", -(10**5000), "max_packet_size"),
+]
+WRONG_SECURITY_TYPES: list[tuple[str, object]] = [
+    ("cafile", b"/etc/ca.pem"),
+    ("cafile", "/etc/ca\0.pem"),
+    ("certfile", Path("/etc/client.pem")),
+    ("keyfile", 1),
+    ("keyfile_password", b"secret"),
+    ("keyfile_password_env", "A=B"),
+    ("keyfile_password_env", ""),
+    ("keyfile_password_file", "a\0b"),
+    ("verify_hostname", "false"),
+    ("verify_hostname", None),
+    ("insecure", "false"),
+    ("insecure", 1),
+    ("server_name", b"broker"),
+    ("alpn", "mqtt"),
+    ("alpn", (b"mqtt",)),
+    ("tls_min_version", 1.2),
+    ("tls_min_version", ["1.2"]),
+]
+WRONG_WILL_TYPES: list[tuple[str, object]] = [
+    ("topic", b"plant/status"),
+    ("topic", None),
+    ("message", b"offline"),
+    ("qos", "1"),
+    ("qos", True),
+    ("qos", 10**5000),
+    ("retain", "false"),
+]
+
+
+def _id(value: object) -> str | None:
+    # pytest names a case by str(value): that raises for an int of 5,000 digits.
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "huge-int"
+    return None
+
+
+@pytest.mark.parametrize(("name", "value", "field"), WRONG_TYPES, ids=_id)
+def test_wrong_type_of_a_field_is_its_problem(name: str, value: object, field: str) -> None:
+    # The user in the URI: a password source of the wrong type still needs none other.
+    settings = Settings("mqtt://plant@broker", **{name: value})  # type: ignore[arg-type]
+    problems = settings.problems()
+    assert [f for f, _ in problems] == [field], problems
+    with pytest.raises(InvalidSettings):
+        settings.check()
+    repr(settings)
+
+
+@pytest.mark.parametrize(("name", "value"), WRONG_SECURITY_TYPES, ids=_id)
+def test_wrong_type_of_a_security_field_is_its_problem(name: str, value: object) -> None:
+    settings = Settings("mqtts://broker", security=Security(**{name: value}))  # type: ignore[arg-type]
+    assert [f for f, _ in settings.problems()] == [f"security.{name}"], settings.problems()
+    repr(settings)
+
+
+@pytest.mark.parametrize(("name", "value"), WRONG_WILL_TYPES, ids=_id)
+def test_wrong_type_of_a_will_field_is_its_problem(name: str, value: object) -> None:
+    will = WillSettings(**{"topic": "plant/status", name: value})  # type: ignore[arg-type]
+    settings = Settings("mqtt://broker", will=will)
+    assert [f for f, _ in settings.problems()] == [f"will.{name}"], settings.problems()
+    repr(settings)
+
+
+def test_insecure_as_a_string_is_not_on() -> None:
+    settings = Settings("mqtts://broker", security=Security(insecure="false"))  # type: ignore[arg-type]
+    assert settings.problems() == [("security.insecure", "expected True or False, got a str")]
+
+
+def test_bytes_are_named_as_such() -> None:
+    assert Settings("mqtt://broker", username=b"plant").problems() == [  # type: ignore[arg-type]
+        ("username", "expected text or None, got bytes (5 bytes): decode them to text first")
+    ]
+    assert Settings(b"mqtt://broker").problems() == [  # type: ignore[arg-type]
+        (
+            "server_uri",
+            "expected a URI as text, got bytes (13 bytes): decode them to text first",
+        )
+    ]
+
+
+# Any value a caller might pass, including ones whose repr() raises (an int of 5,000
+# digits) or whose comparison is unusual (NaN).
+any_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.just(10**5000),
+    st.floats(),
+    st.text(),
+    st.binary(),
+    st.lists(st.one_of(st.text(), st.binary(), st.integers()), max_size=3),
+    st.lists(st.tuples(st.text(), st.one_of(st.text(), st.integers())), max_size=3).map(tuple),
+    st.dictionaries(st.text(), st.integers(), max_size=2),
+    st.sampled_from([Path("ca.pem"), object(), Security(), WillSettings("t"), "mqtt://u:p@h"]),
+)
+
+
+def _fields(draw: st.DrawFn, names: list[str]) -> dict[str, object]:
+    chosen = draw(st.lists(st.sampled_from(names), unique=True, max_size=4))
+    return {name: draw(any_value) for name in chosen}
+
+
+@st.composite
+def any_settings(draw: st.DrawFn) -> Settings:
+    fields = _fields(draw, [n for n in Settings._fields if n not in ("server_uri",)])
+    if draw(st.booleans()):
+        fields["security"] = Security(**_fields(draw, list(Security._fields)))  # type: ignore[arg-type]
+    if draw(st.booleans()):
+        fields["will"] = WillSettings(  # type: ignore[arg-type]
+            **{"topic": "t", **_fields(draw, list(WillSettings._fields))}
+        )
+    uri = draw(
+        st.one_of(
+            any_value, st.sampled_from(["mqtt://127.0.0.1", "mqtts://127.0.0.1", "ws://[::1]"])
+        )
+    )
+    return Settings(uri, **fields)  # type: ignore[arg-type]
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(settings=any_settings())
+def test_problems_never_raise_and_check_means_usable(settings: Settings) -> None:
+    """problems() is a list of (field, reason) for any value of any field; the repr never
+    raises; and settings without problems make a CONNECT that encodes: everything the
+    encoder would refuse is found first."""
+    problems = settings.problems()
+    assert isinstance(problems, list)
+    assert all(isinstance(f, str) and isinstance(r, str) for f, r in problems)
+    assert isinstance(repr(settings), str)
+    if isinstance(settings.security, Security):
+        settings.security.given()
+    settings.problems(identity_kept=True)
+    if problems:
+        with pytest.raises(InvalidSettings):
+            settings.check()
+        return
+    settings.check()
+    from pco_wire import encode
+
+    packet = settings.connect_packet(settings.client_id or generate_client_id())
+    assert encode(packet)
+
+
+# --------------------------------------------------------------------------- hostile input: exit 2
+
+# User mistakes that once ended in exit 70 (an exception that is not ours) or in a
+# name-resolution failure: each must be an exit-2 sentence naming the field, before any
+# traffic. (URI, the start of the reason.)
+HOSTILE_URIS: list[tuple[str, str]] = [
+    ("mqtt://127.0.0.1:" + "9" * 5000, "expected a port 1..65535, got a number of 5,000 digits"),
+    ("mqtt://127.0.0.1:" + "0" * 5000 + "1883x", "expected a port 1..65535 after ':'"),
+    ("mqtt://[::1", "expected ']' closing the IPv6 address"),
+    ("mqtt://host:port", "expected a port 1..65535 after ':' in 'mqtt://host:***'"),
+    ("mqtt://h:-1", "expected a port 1..65535 after ':'"),
+    ("mqtt://ho\0st", "expected a host name or address, got 'ho\\x00st'"),
+    ("mqtt://ho%00st", "expected a host name or address, got 'ho\\x00st'"),
+    ("ws://127.0.0.1/pa\0th", "expected no spaces or control characters in the path"),
+    ("ws://127.0.0.1/p?q=\0", "expected no spaces or control characters in the path"),
+    ("mqtt://us\0er@127.0.0.1", "the user name: expected no U+0000, got one at character 3"),
+    ("mqtt://us%00er@127.0.0.1", "the user name: expected no U+0000, got one at character 3"),
+    ("mqtt://[fe80::1%eth\0]", "expected a zone ID of letters, digits"),
+    ("mqtt://[fe80::1%eth 0]", "expected a zone ID of letters, digits"),
+    ("mqtt://[fe80::1%25eth%200]", "expected a zone ID of letters, digits"),
+    ("mqtt://[fe80::1%]", "expected a zone ID of letters, digits"),
+    ("mqtt://[fe80::1%25%25]", "expected a zone ID of letters, digits"),
+    ("mqtt://::1:1883", "expected an IPv6 address in brackets: mqtt://[::1]:1883"),
+    ("mqtts://fe80::1%eth0", "expected an IPv6 address in brackets: mqtts://[fe80::1%eth0]"),
+    ("mqtt://1:2:3", "expected an IPv6 address in brackets, e.g. [::1]:1883"),
+    ("mqtt://xn--a.example", "expected a host name or address, got 'xn--a.example': 'xn--a'"),
+    ("mqtt://" + "a" * 64 + ".example", "expected a host name or address"),
+    ("mqtt://" + "abcdefghi." * 26 + "com", "expected a host name or address"),
+    ("mqtt://\ufffd.example", "expected a host name or address"),
+    ("mqtt://h\udcff", "expected UTF-8 text, got a byte that is not UTF-8 at character 9"),
+    ("ws://h/\udcff", "expected UTF-8 text, got a byte that is not UTF-8 at character 8"),
+]
+
+
+@pytest.mark.parametrize(("uri", "reason"), HOSTILE_URIS, ids=range(len(HOSTILE_URIS)))
+def test_hostile_uris_are_settings_problems(uri: str, reason: str) -> None:
+    from pco_wire.check import test_connection
+
+    problems = Settings(uri).problems()
+    assert [field for field, _ in problems] == ["server_uri"], problems
+    assert problems[0][1].startswith(reason), problems
+    result = test_connection(Settings(uri))
+    assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
+
+
+# Command-line options with the same kind of values: (arguments, field).
+HOSTILE_OPTIONS: list[tuple[list[str], str]] = [
+    (["mqtt://127.0.0.1", "--username", "u\0"], "username"),
+    (["mqtt://127.0.0.1", "--username", "u\udcff"], "username"),
+    (["mqtt://127.0.0.1", "--username", "a" * 70_000], "username"),
+    (["mqtt://127.0.0.1", "-u", "u", "--password", "p" * 70_000], "password"),
+    (["mqtt://127.0.0.1", "-u", "u", "--password", "\ud800"], "password"),
+    (["mqtt://127.0.0.1", "--client-id", "\udcff"], "client_id"),
+    (["mqtt://127.0.0.1", "--no-clean-session"], "client_id"),
+    (["mqtt://127.0.0.1", "--will-topic", "t\udcff"], "will.topic"),
+    (["mqtt://127.0.0.1", "--will-topic", "t" * 70_000], "will.topic"),
+    (["mqtt://127.0.0.1", "--will-topic", "t", "--will-message", "m" * 70_000], "will.message"),
+    (["mqtts://127.0.0.1", "--cafile", "/tmp/ca\0.pem"], "security.cafile"),
+    (["mqtts://127.0.0.1", "--cafile", "/tmp/ca\ud800.pem"], "security.cafile"),
+    (["mqtts://127.0.0.1", "--server-name", "a" * 64], "security.server_name"),
+    (["mqtts://127.0.0.1", "--server-name", "xn--a"], "security.server_name"),
+    (["mqtts://127.0.0.1", "--alpn", "\udcff"], "security.alpn"),
+    (["mqtts://127.0.0.1", "--alpn", "a" * 256], "security.alpn"),
+    (["ws://127.0.0.1", "--ws-header", "X-A: \udcff"], "ws_headers"),
+    (["mqtt://127.0.0.1", "-u", "u", "--password-env", "A=B"], "password_env"),
+    (["mqtt://127.0.0.1", "-u", "u", "--password-env", "A\0"], "password_env"),
+    (["mqtt://127.0.0.1", "-u", "u", "--password-file", "/tmp/p\0"], "password_file"),
+]
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from pco_wire.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text
+    return code, text
+
+
+@pytest.mark.parametrize(("uri", "reason"), HOSTILE_URIS, ids=range(len(HOSTILE_URIS)))
+def test_hostile_uris_exit_2(uri: str, reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _cli(capsys, "test", uri, "-t", "1")
+    assert code == 2, text
+    failed = "FAILED (invalid-settings, exit 2): invalid settings: server_uri: "
+    assert text.splitlines()[-1].startswith(failed), text
+    # What the user typed is shown escaped: no raw control character reaches a terminal.
+    assert all(line.isprintable() for line in text.splitlines()), text
+    code, text = _cli(capsys, "test", uri, "--json")
+    assert code == 2, text
+
+
+@pytest.mark.parametrize(("argv", "field"), HOSTILE_OPTIONS, ids=range(len(HOSTILE_OPTIONS)))
+def test_hostile_options_exit_2(
+    argv: list[str], field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _cli(capsys, "test", *argv, "-t", "1")
+    assert code == 2, text
+    failed = f"FAILED (invalid-settings, exit 2): invalid settings: {field}: "
+    failures = [line for line in text.splitlines() if line.startswith("FAILED")]
+    assert len(failures) == 1 and failures[0].startswith(failed), text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["test", "mqtt://h\udcff"],
+        ["test", "mqtt://127.0.0.1", "--client-id", "\udcff"],
+        ["test", "mqtt://127.0.0.1", "--username", "u\udcff", "--json"],
+        ["test", "mqtts://127.0.0.1", "--cafile", "/nonexistent/\udcff"],
+    ],
+    ids=["uri", "client-id", "username-json", "cafile"],
+)
+def test_bytes_that_are_not_utf8_from_argv(argv: list[str]) -> None:
+    """As a shell passes them ($'\\xff'): the process writes its sentence whatever the
+    terminal's encoding, exit 2, no traceback."""
+    from tests.peers import run_cli
+
+    run = run_cli(*argv[1:], command=argv[0])
+    assert run.code == 2, run
+    assert "Traceback" not in run.stderr + run.stdout
+    assert "invalid-settings" in run.stderr + run.stdout
+
+
+def _toml(value: str) -> str:
+    import json
+
+    return json.dumps(value)  # a TOML basic string for the characters used here
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        (f"server_uri = {_toml(HOSTILE_URIS[0][0])}", "server_uri"),
+        ('server_uri = "mqtt://::1:1883"', "server_uri"),
+        ('server_uri = "mqtt://[fe80::1%eth 0]"', "server_uri"),
+        ('server_uri = "mqtt://xn--a.example"', "server_uri"),
+        ('server_uri = "mqtt://h"\nusername = "u\\u0000"', "username"),
+        ('server_uri = "mqtts://h"\n[security]\ncafile = "a\\u0000b"', "security.cafile"),
+        ('server_uri = "mqtt://h"\nusername = "u"\npassword_file = "a\\u0000"', "password_file"),
+        ('server_uri = "mqtt://h"\nclient_id = ' + "9" * 5000, "file"),
+    ],
+    ids=["port", "ipv6", "zone", "idna", "user-nul", "cafile-nul", "password-file-nul", "int"],
+)
+def test_hostile_values_in_a_file_exit_2(
+    lines: str, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(lines + "\n")
+    code, text = _cli(capsys, "config", "check", str(path))
+    assert code == 2, text
+    assert f"  {field}: " in text, text
+    code, text = _cli(capsys, "test", "--config", str(path))
+    assert code == 2, text
+    assert f"invalid settings: {field}: " in text, text
