@@ -7,6 +7,7 @@ the test is read or changed. Every problem is compared as the exact (field, reas
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -1024,9 +1025,8 @@ def any_settings(draw: st.DrawFn) -> Settings:
     if draw(st.booleans()):
         fields["security"] = Security(**_fields(draw, list(Security._fields)))  # type: ignore[arg-type]
     if draw(st.booleans()):
-        fields["will"] = WillSettings(  # type: ignore[arg-type]
-            **{"topic": "t", **_fields(draw, list(WillSettings._fields))}
-        )
+        will: dict[str, Any] = {"topic": "t", **_fields(draw, list(WillSettings._fields))}
+        fields["will"] = WillSettings(**will)
     uri = draw(
         st.one_of(
             any_value, st.sampled_from(["mqtt://127.0.0.1", "mqtts://127.0.0.1", "ws://[::1]"])
