@@ -587,17 +587,33 @@ max_packet_size = 1048576
 
 
 def masked(settings: Settings) -> Settings:
-    """``settings`` with every secret replaced by ``***`` (for ``config show``)."""
+    """``settings`` with every secret replaced by ``***`` (for ``config show``), and
+    anything shaped like a URI's password masked in every other text (by shape: a URI
+    with its password pasted into any field)."""
+    from .settings import _masked
+    from .uri import shown_user
+
     security = settings.security
+    security = security.replace(
+        **{
+            name: _masked(value)
+            for name in _SECURITY
+            if isinstance(value := getattr(security, name), str)
+        },
+        alpn=tuple(_masked(name) for name in security.alpn),
+    )
     if security.keyfile_password is not None:
         security = security.replace(keyfile_password="***")
     headers = tuple((name, "***") for name, _ in settings.ws_headers)
-    from .uri import shown_user
-
     username = settings.username
     return settings.replace(
+        **{
+            name: _masked(value)
+            for name in ("client_id", "password_env", "password_file", "protocol")
+            if isinstance(value := getattr(settings, name), str)
+        },
         # A ":" in a user name reads as "user:password" typed as one: masked too.
-        username=None if username is None else shown_user(username),
+        username=None if username is None else shown_user(_masked(username)),
         password=None if settings.password is None else "***",
         security=security,
         ws_headers=headers,

@@ -676,7 +676,7 @@ def _masked(text: str) -> str:
 
 
 def _unshown(text: str) -> str:
-    return f"{len(text):,} characters, not shown (a password given in the wrong place?)"
+    return f"{len(text):,} characters, not shown: perhaps a password given in the wrong place"
 
 
 def _looks_like_variable(text: str) -> bool:

@@ -24,6 +24,7 @@ from pco_wire.settings import (
     generate_client_id,
 )
 from pco_wire.uri import ServerURI, parse_uri
+from tests.broker import Broker
 
 # Distinctive secrets: none of them may ever appear in a repr or a message.
 PASSWORD = "Pw-Qx7!zK9v"
@@ -1214,3 +1215,181 @@ def test_hostile_values_in_a_file_exit_2(
     code, text = _cli(capsys, "test", "--config", str(path))
     assert code == 2, text
     assert f"invalid settings: {field}: " in text, text
+
+
+# --------------------------------------------------------------------------- one validation
+
+# One file per rule, with the field it breaks: `config check`, `test --config`,
+# `monitor --config` and Settings.problems(identity_kept=True) must say the same.
+RULES: list[tuple[str, str]] = [
+    ('username = "u\\u0000"', "username"),
+    (f'username = "{"u" * 65_536}"', "username"),
+    (f'username = "u"\npassword = "{"p" * 65_536}"', "password"),
+    ('password = "p"', "username"),
+    ('client_id = "gw-17"', "client_id"),
+    ("keep_alive = 65536", "keep_alive"),
+    ('protocol = "5"', "protocol"),
+    ('username = "u"\npassword_env = "PCO_WIRE_TEST_UNSET_VARIABLE"', "password_env"),
+    ('[will]\ntopic = "plant/+/status"', "will.topic"),
+    ('[will]\ntopic = "plant/\\u0000"', "will.topic"),
+    (f'[will]\ntopic = "{"t" * 65_536}"', "will.topic"),
+    (f'[will]\ntopic = "t"\nmessage = "{"m" * 65_536}"', "will.message"),
+    ('[will]\ntopic = "t"\nqos = 3', "will.qos"),
+]
+
+
+@pytest.mark.parametrize(("lines", "field"), RULES, ids=[f for _, f in RULES])
+def test_check_test_monitor_and_problems_agree(
+    lines: str, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pco_wire import config
+
+    path = tmp_path / "gateway.toml"
+    top, _, table = lines.partition("[")
+    path.write_text(
+        f'server_uri = "mqtt://127.0.0.1:1"\n{top}\n' + (f"[{table}\n" if table else "")
+    )
+    settings = config.load(str(path), check=False)[0]
+    problems = settings.problems(identity_kept=True)
+    assert [f for f, _ in problems] == [field], problems
+    reason = problems[0][1]
+    code, text = _cli(capsys, "config", "check", str(path))
+    assert (code, text) == (2, f"{path}: 1 problem\n  {field}: {reason}\n")
+    for command in ("test", "monitor"):
+        code, text = _cli(capsys, command, "--config", str(path))
+        assert code == 2, text
+        assert f"FAILED (invalid-settings, exit 2): invalid settings: {field}: {reason}" in text
+    # Without a file, the same rule, the same words.
+    assert settings.problems() == problems
+
+
+def test_blank_client_id_with_clean_session_off_one_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a settings file the ID generated is kept there, so clean session off needs
+    none given: `config check` and `test --config` both accept it. Without a file both
+    the library and `test` refuse it."""
+    from pco_wire import config
+    from tests.broker import free_port
+
+    path = tmp_path / "gateway.toml"
+    uri = f"mqtt://127.0.0.1:{free_port()}"
+    path.write_text(f'server_uri = "{uri}"\nclean_session = false\n')
+    settings = config.load(str(path))[0]
+    assert settings.problems(identity_kept=True) == []
+    assert _cli(capsys, "config", "check", str(path)) == (0, f"{path}: ok\n")
+    code, text = _cli(capsys, "test", "--config", str(path), "-t", "1")
+    assert code == 3, text  # nothing listens: past every check, to the network
+    assert config.load(str(path))[0].client_id  # generated and kept
+    refusal = (
+        "client_id",
+        "expected a client ID with clean session off: a generated ID would leave an "
+        "orphan session on the server",
+    )
+    assert Settings(uri, clean_session=False).problems() == [refusal]
+    code, text = _cli(capsys, "test", uri, "--no-clean-session")
+    assert code == 2, text
+    assert f"invalid settings: {refusal[0]}: {refusal[1]}" in text
+
+
+# --------------------------------------------------------------------------- misplaced secrets
+
+# A password pasted where a variable or a file is named, or a URI with its password
+# where none is expected: it must never come out, in any output.
+PLANTED = "Zq8-Planted!41x"
+
+
+def _planted_files(tmp_path: Path, port: int) -> dict[str, str]:
+    uri = f"mqtt://127.0.0.1:{port}"
+    tls = f"mqtts://127.0.0.1:{port}"
+    return {
+        "password_env": f'server_uri = "{uri}"\nusername = "u"\npassword_env = "{PLANTED}"\n',
+        "password_file": f'server_uri = "{uri}"\nusername = "u"\npassword_file = "{PLANTED}"\n',
+        "keyfile_password_env": f'server_uri = "{tls}"\n[security]\n'
+        f'keyfile_password_env = "{PLANTED}"\n',
+        "keyfile_password_file": f'server_uri = "{tls}"\n[security]\n'
+        f'keyfile_password_file = "{PLANTED}"\n',
+        "uri-list": f'server_uri = ["mqtt://u:{PLANTED}@127.0.0.1:{port}"]\n',
+        "uri-in-username": f'server_uri = "{uri}"\nusername = "mqtt://u:{PLANTED}@h"\n',
+        "percent-colon": f'server_uri = "mqtt://user%3A{PLANTED}@127.0.0.1:{port}"\n',
+        "alpn-uri": f'server_uri = "{tls}"\n[security]\nalpn = ["https://u:{PLANTED}@h"]\n',
+    }
+
+
+def test_a_planted_secret_never_comes_out(tmp_path: Path, broker: Broker) -> None:
+    from tests.peers import run_cli
+
+    outputs: list[str] = []
+    port = broker.ports.tcp
+    runs = [
+        ["test", f"mqtt://127.0.0.1:{port}", "-u", "u", "--password-env", PLANTED],
+        ["test", f"mqtt://127.0.0.1:{port}", "-u", "u", "--password-file", PLANTED],
+        ["test", f"mqtts://127.0.0.1:{port}", "--key-password-env", PLANTED],
+        ["test", f"mqtts://127.0.0.1:{port}", "--key-password-file", PLANTED],
+        ["test", f"mqtt://user%3A{PLANTED}@127.0.0.1:{port}"],
+        ["test", f"mqtt://user%3a{PLANTED}@127.0.0.1:{port}"],
+        ["test", f"mqtt://user:{PLANTED}"],
+        ["monitor", f"mqtt://user%3A{PLANTED}@127.0.0.1:{port}", "--duration", "0.1"],
+    ]
+    for name, text in _planted_files(tmp_path, port).items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text)
+        path.chmod(0o600)
+        runs += [["config", "check", str(path)], ["config", "show", str(path)]]
+        runs += [["test", "--config", str(path)]]
+    for argv in runs:
+        extra = [["--json"], ["--debug"]] if argv[0] in ("test", "monitor") else [[]]
+        for more in extra:
+            run = run_cli(*argv[1:], *more, command=argv[0])
+            assert run.code != 70, run
+            outputs += [run.stdout, run.stderr]
+    # The library: reprs and messages.
+    values = [
+        Settings(f"mqtt://u:{PLANTED}@h".encode()),  # type: ignore[arg-type]
+        Settings(bytearray(f"mqtt://u:{PLANTED}@h".encode())),  # type: ignore[arg-type]
+        Settings("mqtt://h", username="u", password_env=PLANTED),
+        Settings("mqtt://h", username="u", password_file=PLANTED),
+        Settings("mqtt://h", username=f"u:{PLANTED}"),
+        Settings("mqtt://h", username=f"mqtt://u:{PLANTED}@h"),
+        Settings(f"mqtt://user%3A{PLANTED}@h"),
+        Settings(f"mqtt://user:{PLANTED}"),
+        Settings([f"mqtt://u:{PLANTED}@h"]),  # type: ignore[arg-type]
+        Settings("mqtts://h", security=Security(keyfile_password_env=PLANTED)),
+        Settings("mqtts://h", security=Security(keyfile_password_file=PLANTED)),
+        Settings("mqtts://h", security=Security(keyfile_password=PLANTED.encode())),  # type: ignore[arg-type]
+        Settings("mqtt://h", password=PLANTED.encode()),  # type: ignore[arg-type]
+        Settings("mqtt://h", protocol=f"mqtt://u:{PLANTED}@h"),
+        Settings("ws://h", ws_headers=(("Authorization", PLANTED),)),
+        Settings("ws://h", ws_headers=(("Authorization", f"{PLANTED}\n"),)),
+    ]
+    for settings in values:
+        outputs.append(repr(settings))
+        outputs.append(repr(settings.security))
+        outputs += [f"{field}: {reason}" for field, reason in settings.problems()]
+        try:
+            settings.check()
+        except InvalidSettings as exc:
+            outputs += [str(exc), repr(exc)]
+    outputs.append(str(parse_uri(f"mqtt://user%3A{PLANTED}@h")))
+    outputs.append(repr(parse_uri(f"mqtt://user%3A{PLANTED}@h")))
+    leaks = [text for text in outputs if PLANTED in text or PLANTED.replace("!", "%21") in text]
+    assert leaks == []
+
+
+def test_wizard_never_shows_a_planted_secret(tmp_path: Path) -> None:
+    from pco_wire.settings import shown_source
+    from tests.test_wizard import run_wizard
+
+    path = tmp_path / "gateway.toml"
+    text = f'server_uri = "mqtt://127.0.0.1"\nusername = "u"\npassword_env = "{PLANTED}"\n'
+    path.write_text(text)
+    run = run_wizard(path, [])  # the file's problems, then the first question: no answer
+    assert "password_env: expected the name of a set environment variable" in run.output
+    assert PLANTED not in run.output
+    assert path.read_text() == text
+    # What the summary says of a variable or file named so oddly: its length only.
+    assert shown_source(PLANTED, "variable") == (
+        "(15 characters, not shown: perhaps a password given in the wrong place)"
+    )
+    assert shown_source("MQTT_PASSWORD", "variable") == "MQTT_PASSWORD"
+    assert shown_source("/etc/pco_wire/password", "file") == "/etc/pco_wire/password"
