@@ -1292,6 +1292,23 @@ def test_blank_client_id_with_clean_session_off_one_rule(
     assert f"invalid settings: {refusal[0]}: {refusal[1]}" in text
 
 
+def test_wizard_keeps_the_file_rule_for_clean_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The wizard writes a settings file: a blank ID with clean session off is accepted,
+    as `config check` accepts the file it writes."""
+    from pco_wire import config
+    from tests.test_wizard import run_wizard
+
+    path = tmp_path / "gateway.toml"
+    answers = ["mqtt", "127.0.0.1", "", "", "", "", "", "", "no", "", "", "n", ""]
+    run = run_wizard(path, answers)
+    assert run.code == 0, run.output
+    settings = config.load(str(path))[0]
+    assert (settings.client_id, settings.clean_session) == ("", False)
+    assert _cli(capsys, "config", "check", str(path)) == (0, f"{path}: ok\n")
+
+
 # --------------------------------------------------------------------------- misplaced secrets
 
 # A password pasted where a variable or a file is named, or a URI with its password
