@@ -68,7 +68,8 @@ def prepare(
     ``protocol_level`` overrides the settings' protocol (the fallback of "auto"). Raises
     InvalidSettings naming every bad field, InvalidPacket for a CONNECT that cannot be sent.
     """
-    uri = settings.check()
+    # A client ID given here obeys the rules of the settings' own.
+    uri = (settings.replace(client_id=client_id) if client_id else settings).check()
     generated = not (client_id or settings.client_id)
     client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)

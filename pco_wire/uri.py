@@ -249,7 +249,8 @@ def _without_port(text: str, port_text: str) -> str:
 
 def _kind(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
-        return f"bytes ({len(value):,} bytes): decode them to text first"
+        size = f"{len(value):,} byte" + ("" if len(value) == 1 else "s")
+        return f"bytes ({size}): decode them to text first"
     names = {type(None): "None", bool: "a bool", int: "an integer", float: "a float"}
     return names.get(type(value), f"a {type(value).__name__}")
 

@@ -1410,3 +1410,14 @@ def test_wizard_never_shows_a_planted_secret(tmp_path: Path) -> None:
     )
     assert shown_source("MQTT_PASSWORD", "variable") == "MQTT_PASSWORD"
     assert shown_source("/etc/pco_wire/password", "file") == "/etc/pco_wire/password"
+
+
+@pytest.mark.parametrize(
+    "client_id", ["bad id!", "x" * 24, b"gw17"], ids=["space", "long", "bytes"]
+)
+def test_a_client_id_given_to_test_connection_obeys_the_rule(client_id: object) -> None:
+    from pco_wire.check import test_connection
+
+    result = test_connection(Settings("mqtt://127.0.0.1:1"), client_id=client_id)  # type: ignore[arg-type]
+    assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
+    assert result.message.startswith("invalid settings: client_id: ")
