@@ -166,7 +166,7 @@ def _failed(
     if attempt is None:  # refused before any traffic: the settings
         from .uri import shown_text
 
-        shown = shown_text(settings.server_uri)
+        shown = shown_text(getattr(settings, "server_uri", None))
         return TestResult(False, code, category, message, shown, error=exc)
     prepared = attempt.prepared
     result = TestResult(

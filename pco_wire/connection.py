@@ -14,7 +14,7 @@ import socket
 import time
 
 from . import _log
-from .errors import ConnectionClosed, Error, ServerRefused
+from .errors import ConnectionClosed, Error, InvalidSettings, ServerRefused
 from .session import Session, State
 from .settings import Settings, generate_client_id
 from .transport import AnyStream, Phase, WebSocketStream, open_stream, probe_tls
@@ -68,6 +68,10 @@ def prepare(
     ``protocol_level`` overrides the settings' protocol (the fallback of "auto"). Raises
     InvalidSettings naming every bad field, InvalidPacket for a CONNECT that cannot be sent.
     """
+    if not isinstance(settings, Settings):
+        from .uri import _kind
+
+        raise InvalidSettings([("settings", f"expected a Settings, got {_kind(settings)}")])
     # A client ID given here obeys the rules of the settings' own.
     uri = (settings.replace(client_id=client_id) if client_id else settings).check()
     generated = not (client_id or settings.client_id)

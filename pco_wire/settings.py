@@ -732,6 +732,12 @@ def _security_problems(
             out.append((f"security.{name}", f"expected a readable file, got {_shown_value(path)}"))
     if sec.keyfile is not None and sec.certfile is None and good("keyfile") and good("certfile"):
         out.append(("security.certfile", "expected a client certificate with the key"))
+    key_password = sec.keyfile_password
+    if good("keyfile_password") and key_password is not None:
+        if _utf8_size(key_password, "surrogateescape") is None:
+            out.append(
+                ("security.keyfile_password", "expected text, got a lone surrogate that is no byte")
+            )
     if all(good(n) for n in ("keyfile_password", "keyfile_password_env", "keyfile_password_file")):
         out += _secret_problems(
             sec.keyfile_password,

@@ -937,6 +937,19 @@ WRONG_SECURITY_TYPES: list[tuple[str, object]] = [
     ("tls_min_version", 1.2),
     ("tls_min_version", ["1.2"]),
 ]
+
+
+def test_a_key_password_that_is_no_bytes_is_refused() -> None:
+    # "\ud800" is no byte that surrogateescape stands for: OpenSSL could not be given it.
+    settings = Settings("mqtts://broker", security=Security(keyfile_password="k\ud800"))
+    assert settings.problems() == [
+        ("security.keyfile_password", "expected text, got a lone surrogate that is no byte")
+    ]
+    assert (
+        Settings("mqtts://broker", security=Security(keyfile_password="k\udcff")).problems() == []
+    )
+
+
 WRONG_WILL_TYPES: list[tuple[str, object]] = [
     ("topic", b"plant/status"),
     ("topic", None),
@@ -1421,3 +1434,12 @@ def test_a_client_id_given_to_test_connection_obeys_the_rule(client_id: object) 
     result = test_connection(Settings("mqtt://127.0.0.1:1"), client_id=client_id)  # type: ignore[arg-type]
     assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
     assert result.message.startswith("invalid settings: client_id: ")
+
+
+@pytest.mark.parametrize("settings", ["mqtt://127.0.0.1:1", None, {"server_uri": "mqtt://h"}])
+def test_test_connection_of_something_else_than_settings(settings: object) -> None:
+    from pco_wire.check import test_connection
+
+    result = test_connection(settings)  # type: ignore[arg-type]
+    assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
+    assert result.message.startswith("invalid settings: settings: expected a Settings, got ")
