@@ -450,7 +450,8 @@ class Settings(Record):
 # ---------------------------------------------------------------------------- types
 
 # The type of every field (see _type_problem): what problems() checks first, and what code
-# after check() may rely on. server_uri is parse_uri's.
+# after check() may rely on. server_uri is parse_uri's; numbers are checked with their
+# ranges, in problems() itself.
 _SETTINGS_KINDS = {
     "client_id": "text",
     "username": "text?",

@@ -37,7 +37,16 @@ from .settings import (
     parse_header,
     shown_source,
 )
-from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, _shown, parse_uri, valid_host
+from .uri import (
+    DEFAULT_PORTS,
+    DEFAULT_WS_PATH,
+    SCHEMES,
+    ServerURI,
+    _shown,
+    parse_uri,
+    shown_user,
+    valid_host,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -530,7 +539,7 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     rows = [
         ("server URI", str(uri)),
         ("client ID", s.client_id or "(generated on the first connection, kept in the file)"),
-        ("user name", s.username if s.username is not None else no),
+        ("user name", shown_user(s.username) if s.username is not None else no),
         ("password", _secret_shown(s.password, s.password_env, s.password_file)),
         ("response timeout", f"{_seconds(s.response_timeout)} s"),
         ("keep-alive", f"{s.keep_alive} s" if s.keep_alive else "0 (no PINGREQ)"),
