@@ -765,12 +765,12 @@ def _security_problems(
         )
     if good("alpn"):
         for proto in sec.alpn:
-            size = _utf8_size(proto)
-            if size is None or not 1 <= size <= 255:
+            # RFC 7301 §3.1: 1..255 bytes; Python's ssl takes ASCII names only.
+            if not (proto.isascii() and 1 <= len(proto) <= 255):
                 out.append(
                     (
                         "security.alpn",
-                        f"expected protocol names of 1..255 bytes of UTF-8, "
+                        f"expected protocol names of 1..255 ASCII characters, "
                         f"got {_shown_value(proto)}",
                     )
                 )

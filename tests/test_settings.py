@@ -1136,6 +1136,7 @@ HOSTILE_OPTIONS: list[tuple[list[str], str]] = [
     (["mqtts://127.0.0.1", "--server-name", "xn--a"], "security.server_name"),
     (["mqtts://127.0.0.1", "--alpn", "\udcff"], "security.alpn"),
     (["mqtts://127.0.0.1", "--alpn", "a" * 256], "security.alpn"),
+    (["mqtts://127.0.0.1", "--alpn", "mqtté"], "security.alpn"),
     (["ws://127.0.0.1", "--ws-header", "X-A: \udcff"], "ws_headers"),
     (["mqtt://127.0.0.1", "-u", "u", "--password-env", "A=B"], "password_env"),
     (["mqtt://127.0.0.1", "-u", "u", "--password-env", "A\0"], "password_env"),
