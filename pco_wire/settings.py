@@ -657,8 +657,9 @@ def _shown_value(value: object, depth: int = 0) -> str:
             return "an integer of more than 4,300 digits"
     if isinstance(value, str):
         text = _masked(str.__str__(value))
-        if len(text) > 80:
-            return f"{text[:60]!r}... ({len(text):,} characters)"
+        # Long enough for any real path; a value of thousands of characters is cut.
+        if len(text) > 512:
+            return f"{text[:200]!r}... ({len(text):,} characters)"
         return repr(text)
     if isinstance(value, (tuple, list)) and depth < 2:
         items = [_shown_value(item, depth + 1) for item in value[:8]]

@@ -1444,3 +1444,13 @@ def test_test_connection_of_something_else_than_settings(settings: object) -> No
     result = test_connection(settings)  # type: ignore[arg-type]
     assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
     assert result.message.startswith("invalid settings: settings: expected a Settings, got ")
+
+
+def test_a_long_path_is_shown_whole_and_a_huge_value_cut(tmp_path: Path) -> None:
+    path = str(tmp_path / ("d" * 200) / ("f" * 200))
+    settings = Settings("mqtts://broker", security=Security(cafile=path))
+    assert settings.problems() == [
+        ("security.cafile", f"expected a readable file or directory, got {path!r}")
+    ]
+    (reason,) = [r for _, r in Settings("mqtt://broker", protocol="p" * 5000).problems()]
+    assert reason == f"expected 3.1.1, 3.1 or auto, got {'p' * 200!r}... (5,000 characters)"
