@@ -70,22 +70,27 @@ def _refusal(mode: int, size: int, limit: int, directory_ok: bool = False) -> st
     return None
 
 
-def file_problem(path: str, limit: int, *, directory_ok: bool = False) -> str | None:
+def file_problem(
+    path: str, limit: int, *, directory_ok: bool = False, shown: str | None = None
+) -> str | None:
     """Why the file at ``path`` cannot be read as one of ours, or None when it can: it
     does not exist or is not readable, is not a regular file (or a directory, with
-    ``directory_ok``), is larger than ``limit``, or its name holds a NUL character."""
+    ``directory_ok``), is larger than ``limit``, or its name holds a NUL character.
+    ``shown`` is how the path appears in the reason (by default its repr): a value in a
+    file field may be a secret pasted in the wrong place."""
     what = "a readable file or directory" if directory_ok else "a readable file"
+    name = repr(path) if shown is None else shown
     if "\0" in path:
         return f"expected {what}, got a path with a NUL character"
     try:
         info = os.stat(path)
     except OSError:
-        return f"expected {what}, got {path!r}"
+        return f"expected {what}, got {name}"
     refusal = _refusal(info.st_mode, info.st_size, limit, directory_ok)
     if refusal is not None:
-        return f"{refusal} ({path!r})"
+        return f"{refusal} ({name})"
     if not os.access(path, os.R_OK):
-        return f"expected {what}, got {path!r}"
+        return f"expected {what}, got {name}"
     return None
 
 

@@ -203,9 +203,9 @@ def _failed(
     code, category, message = connector.diagnose(exc)
     attempt = connector.attempt
     if attempt is None:  # refused before any traffic: the settings
-        from .uri import _shown
+        from .uri import shown_text
 
-        shown = _shown(settings.server_uri) if isinstance(settings.server_uri, str) else ""
+        shown = shown_text(getattr(settings, "server_uri", None))
         return TestResult(False, code, category, message, shown, error=exc)
     prepared = attempt.prepared
     result = TestResult(

@@ -379,10 +379,10 @@ def _keep_identity(settings: Settings, path: str | None) -> Settings:
     if path is None or settings.client_id:
         return settings
     from .config import keep_client_id
-    from .settings import generate_client_id
 
     # Check everything else first: a file is not changed for settings that cannot work.
-    problems = settings.replace(client_id=generate_client_id()).problems()
+    # The rules are those of `config check` (the ID is kept, so clean session off is fine).
+    problems = settings.problems(identity_kept=True)
     if problems:
         raise InvalidSettings(problems)
     return keep_client_id(settings, path)
@@ -485,7 +485,7 @@ def _config_command(args: argparse.Namespace) -> int:
     # A masked secret is shown commented out, so that the output saved as a file does not
     # carry "***" as a password.
     for line in config.dumps(config.masked(settings)).splitlines():
-        _out.line(f"# {line}  (masked)" if line.endswith('= "***"') else line)
+        _out.line(f"# {line}  (masked)" if line.endswith('***"') else line)
     return 0
 
 
@@ -497,12 +497,12 @@ def _fail(
     if args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
         from .check import TestResult
-        from .uri import _shown
+        from .uri import shown_text
 
         _out.line(
             _json(
                 TestResult(
-                    False, code, category, message, _shown(getattr(args, "uri", None) or "")
+                    False, code, category, message, shown_text(getattr(args, "uri", None) or "")
                 ).to_json(),
                 2,
             )

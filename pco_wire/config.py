@@ -42,6 +42,7 @@ from .settings import (
     Security,
     Settings,
     WillSettings,
+    _shown_value,
     generate_client_id,
     parse_header,
 )
@@ -138,7 +139,7 @@ def load_lenient(
     problems[:0] = marked
     if check:
         known = {field for field, _ in problems}
-        problems += [(f, r) for f, r in settings.problems() if f not in known]
+        problems += [(f, r) for f, r in settings.problems(identity_kept=True) if f not in known]
     warnings = []
     try:
         mode = os.stat(path).st_mode
@@ -163,6 +164,8 @@ def _document(text: str, source: str) -> dict[str, Any]:
         raise InvalidSettings([("file", f"{source} is not valid TOML: {exc}")]) from None
     except RecursionError:  # arrays nested thousands deep
         raise InvalidSettings([("file", f"{source} nests too deep to read")]) from None
+    except ValueError:  # int() of more than 4,300 digits (Python 3.11+)
+        raise InvalidSettings([("file", f"{source} holds a number too long to read")]) from None
 
 
 def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
@@ -171,7 +174,9 @@ def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
     settings, problems = _build(document)
     if check:
         known = {field for field, _ in problems}
-        problems += [(f, r) for f, r in settings.problems() if f not in known]
+        # A blank client ID is generated and kept in the file (keep_client_id): the rules
+        # of `test --config`, so that both agree.
+        problems += [(f, r) for f, r in settings.problems(identity_kept=True) if f not in known]
     if problems:
         raise InvalidSettings(problems)
     return settings
@@ -267,7 +272,7 @@ def _type_problem(kind: str, value: Any, shown: bool = True) -> str | None:
     }[kind]
     if ok:
         return None
-    return f"expected {expected}, got {_kind(value)}" + (f" {value!r}" if shown else "")
+    return f"expected {expected}, got {_kind(value)}" + (f" {_shown_value(value)}" if shown else "")
 
 
 def _kind(value: Any) -> str:
@@ -721,12 +726,33 @@ max_packet_size = 1048576
 
 
 def masked(settings: Settings) -> Settings:
-    """``settings`` with every secret replaced by ``***`` (for ``config show``)."""
+    """``settings`` with every secret replaced by ``***`` (for ``config show``), and
+    anything shaped like a URI's password masked in every other text (by shape: a URI
+    with its password pasted into any field)."""
+    from .settings import _masked
+    from .uri import shown_user
+
     security = settings.security
+    security = security.replace(
+        **{
+            name: _masked(value)
+            for name in _SECURITY
+            if isinstance(value := getattr(security, name), str)
+        },
+        alpn=tuple(_masked(name) for name in security.alpn),
+    )
     if security.keyfile_password is not None:
         security = security.replace(keyfile_password="***")
     headers = tuple((name, "***") for name, _ in settings.ws_headers)
+    username = settings.username
     return settings.replace(
+        **{
+            name: _masked(value)
+            for name in ("client_id", "password_env", "password_file", "protocol")
+            if isinstance(value := getattr(settings, name), str)
+        },
+        # A ":" in a user name reads as "user:password" typed as one: masked too.
+        username=None if username is None else shown_user(_masked(username)),
         password=None if settings.password is None else "***",
         security=security,
         ws_headers=headers,

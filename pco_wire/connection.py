@@ -14,7 +14,7 @@ import socket
 import time
 
 from . import _log
-from .errors import ConnectionClosed, Error, ServerRefused
+from .errors import ConnectionClosed, Error, InvalidSettings, ServerRefused
 from .session import Session, State
 from .settings import Settings, generate_client_id
 from .transport import AnyStream, Phase, Probe, WebSocketStream, open_stream, probe_tls
@@ -68,7 +68,12 @@ def prepare(
     ``protocol_level`` overrides the settings' protocol (the fallback of "auto"). Raises
     InvalidSettings naming every bad field, InvalidPacket for a CONNECT that cannot be sent.
     """
-    uri = settings.check()
+    if not isinstance(settings, Settings):
+        from .uri import _kind
+
+        raise InvalidSettings([("settings", f"expected a Settings, got {_kind(settings)}")])
+    # A client ID given here obeys the rules of the settings' own.
+    uri = (settings.replace(client_id=client_id) if client_id else settings).check()
     generated = not (client_id or settings.client_id)
     client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)
@@ -126,12 +131,23 @@ def _wire(data: bytes) -> str:
     """Outgoing bytes for the debug log: packets by their repr, so that a CONNECT's
     password never reaches a log (its repr hides it), whatever the level."""
     from .codec import Framer
+    from .packets import Connect
+    from .uri import shown_user
 
     try:
         packets = Framer(len(data) + 5).feed(data)
     except Error:
         return f"{len(data)} bytes that do not decode"
-    return ", ".join(map(repr, packets)) or f"{len(data)} bytes"
+    # A user name with ":" ("user%3Apass@" in a URI) reads as a credential: masked too.
+    return (
+        ", ".join(
+            repr(p.replace(username=shown_user(p.username)))
+            if isinstance(p, Connect) and p.username is not None
+            else repr(p)
+            for p in packets
+        )
+        or f"{len(data)} bytes"
+    )
 
 
 class Connection:

@@ -36,7 +36,7 @@ from .errors import (
     TransportError,
     WebSocketError,
 )
-from .uri import ServerURI
+from .uri import ServerURI, shown_user
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,7 +200,9 @@ def _diagnose(
         return "invalid-settings", f"invalid settings: {error}"
     if isinstance(error, ServerRefused):
         category, text = _REFUSALS[int(error.return_code)]
-        user = f"user name {username!r}" if username is not None else "no user name given"
+        user = (
+            f"user name {shown_user(username)!r}" if username is not None else "no user name given"
+        )
         sentence = text.format(
             protocol=protocol,
             other="3.1" if protocol == "3.1.1" else "3.1.1",

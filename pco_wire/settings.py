@@ -17,7 +17,7 @@ from .errors import InvalidSettings
 from .packets import Connect, Will
 from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
-from .uri import ServerURI, parse_uri, valid_host
+from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
 
 __all__ = [
     "PROTOCOLS",
@@ -93,6 +93,10 @@ class WillSettings(Record):
         self.qos = qos
         self.retain = retain
 
+    def __repr__(self) -> str:
+        shown = (f"{name}={_shown_value(getattr(self, name))}" for name in self._fields)
+        return f"WillSettings({', '.join(shown)})"
+
 
 class Security(Record):
     """TLS settings, for mqtts:// and wss:// only.
@@ -154,10 +158,7 @@ class Security(Record):
         ]
 
     def __repr__(self) -> str:
-        shown = (
-            f"{name}=<hidden>" if name in self._hidden else f"{name}={getattr(self, name)!r}"
-            for name in self.given()
-        )
+        shown = (f"{name}={_shown_field(name, getattr(self, name))}" for name in self.given())
         return f"Security({', '.join(shown)})"
 
 
@@ -239,32 +240,58 @@ class Settings(Record):
         self.max_packet_size = max_packet_size
 
     def __repr__(self) -> str:
+        # Never raises and never shows a secret, whatever the fields hold: a repr is made
+        # before the settings are checked (logs, tracebacks, the debugger).
         defaults = Settings("")
-        parts = [f"server_uri={_safe_uri(self.server_uri)!r}"]
+        parts = [f"server_uri={_shown_uri(self.server_uri)}"]
         for name, value in zip(self._fields[1:], self._values()[1:], strict=True):
-            if value == getattr(defaults, name):
+            default = getattr(defaults, name)
+            if type(value) is type(default) and value == default:
                 continue
-            if name == "ws_headers":
+            if name == "ws_headers" and _type_problem("pairs", value) is None:
                 # Header values may be credentials (Authorization): names only.
                 value = tuple(header for header, _ in value)
-            parts.append(f"{name}=<hidden>" if name in self._hidden else f"{name}={value!r}")
+            parts.append(f"{name}={_shown_field(name, value)}")
         return f"Settings({', '.join(parts)})"
 
     # --------------------------------------------------------------- validation
 
-    def problems(self) -> list[tuple[str, str]]:
-        """Every (field, reason) this configuration breaks; empty when it is valid."""
+    def problems(self, *, identity_kept: bool = False) -> list[tuple[str, str]]:
+        """Every (field, reason) this configuration breaks; empty when it is valid.
+
+        Everything the CONNECT encoder or the session would refuse later is found here,
+        with the field named, for any value of any field: this never raises for what a
+        user can give. ``identity_kept``: a blank client ID will be generated and kept
+        (a settings file, ``config.keep_client_id``), so that clean session off does not
+        need one given; without it, a generated ID would be new on every run.
+        """
         out: list[tuple[str, str]] = []
         uri: ServerURI | None = None
         try:
             uri = parse_uri(self.server_uri)
         except InvalidSettings as exc:
             out += exc.problems
-        if self.client_id:
+        bad = _types(self, _SETTINGS_KINDS, "", out)
+        will = self.will if "will" not in bad else None
+        sec = self.security if "security" not in bad else None
+        if will is not None:
+            bad |= _types(will, _WILL_KINDS, "will.", out)
+        if sec is not None:
+            bad |= _types(sec, _SECURITY_KINDS, "security.", out)
+        if uri is not None:
+            if uri.username is not None:
+                out += _text_problems(uri.username, "server_uri", "the user name")
+            if uri.password is not None:
+                out += _binary_problems(uri.password, "server_uri", "the password")
+        if "client_id" in bad:
+            pass
+        elif self.client_id:
             reason = check_client_id(self.client_id)
             if reason:
                 out.append(("client_id", reason))
-        elif not self.clean_session:
+        elif "clean_session" not in bad and not self.clean_session and not identity_kept:
+            # MQTT 3.1.1 §3.1.3.1 allows a blank ID only with clean session; ours would be
+            # generated anew on the next run. With a settings file it is kept there.
             out.append(
                 (
                     "client_id",
@@ -272,18 +299,16 @@ class Settings(Record):
                     "leave an orphan session on the server",
                 )
             )
-        if self.protocol not in PROTOCOLS:
-            out.append(("protocol", f"expected 3.1.1, 3.1 or auto, got {self.protocol!r}"))
+        if "protocol" not in bad and self.protocol not in PROTOCOLS:
+            out.append(
+                ("protocol", f"expected 3.1.1, 3.1 or auto, got {_shown_value(self.protocol)}")
+            )
         delays_ok = True
         for name in ("reconnect_min_delay", "reconnect_max_delay"):
             value = getattr(self, name)
             # A floor of 0.1 s: a reconnection loop must never come close to spinning.
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not 0.1 <= value < 1e6
-            ):
-                out.append((name, f"expected seconds 0.1..1e6, got {value!r}"))
+            if not _number(value) or not 0.1 <= value < 1e6:
+                out.append((name, f"expected seconds 0.1..1e6, got {_shown_value(value)}"))
                 delays_ok = False
         if delays_ok and self.reconnect_min_delay > self.reconnect_max_delay:
             out.append(
@@ -293,51 +318,67 @@ class Settings(Record):
                     f"got {self.reconnect_max_delay:g}",
                 )
             )
-        if (
-            isinstance(self.max_packet_size, bool)
-            or not isinstance(self.max_packet_size, int)
-            or not 2 <= self.max_packet_size <= 268_435_460
-        ):
+        size = self.max_packet_size
+        if not _number(size, whole=True) or not 2 <= size <= 268_435_460:
             out.append(
-                (
-                    "max_packet_size",
-                    f"expected bytes 2..268,435,460, got {self.max_packet_size!r}",
-                )
+                ("max_packet_size", f"expected bytes 2..268,435,460, got {_shown_value(size)}")
             )
-        if (
-            isinstance(self.response_timeout, bool)
-            or not isinstance(self.response_timeout, (int, float))
-            or not 0 < self.response_timeout < 1e6
-        ):
+        timeout = self.response_timeout
+        if not _number(timeout) or not 0 < timeout < 1e6:
             out.append(
                 (
                     "response_timeout",
-                    f"expected a positive number of seconds, got {self.response_timeout!r}",
+                    f"expected a positive number of seconds, got {_shown_value(timeout)}",
                 )
             )
-        if (
-            isinstance(self.keep_alive, bool)
-            or not isinstance(self.keep_alive, int)
-            or not 0 <= self.keep_alive <= 65535
-        ):
+        keep_alive = self.keep_alive
+        if not _number(keep_alive, whole=True) or not 0 <= keep_alive <= 65535:
             out.append(
                 (
                     "keep_alive",
-                    f"expected whole seconds 0..65535 (0: no PINGREQ), got {self.keep_alive!r}",
+                    "expected whole seconds 0..65535 (0: no PINGREQ), got "
+                    f"{_shown_value(keep_alive)}",
                 )
             )
-        out += _secret_problems(self.password, self.password_env, self.password_file, "password")
+        if bad.isdisjoint({"password", "password_env", "password_file"}):
+            out += _secret_problems(
+                self.password, self.password_env, self.password_file, "password"
+            )
+        if "password" not in bad and self.password is not None:
+            out += _binary_problems(self.password, "password")
+        if "username" not in bad and self.username is not None:
+            out += _text_problems(self.username, "username")
         has_password = (self.password, self.password_env, self.password_file) != (None,) * 3
         # A URI that does not parse may still carry a user; without an "@" it cannot.
-        uri_user = uri.username if uri is not None else ("@" in str(self.server_uri)) or None
+        uri_user = (
+            uri.username
+            if uri is not None
+            else (isinstance(self.server_uri, str) and "@" in self.server_uri) or None
+        )
         if has_password and self.username is None and uri_user is None:
             out.append(("username", "expected a user name with a password (MQTT 3.1.1 §3.1.2.9)"))
-        if self.will is not None:
-            out += _will_problems(self.will)
-        out += self._security_problems(uri)
+        if will is not None:
+            out += _will_problems(will, bad)
+        if sec is not None:
+            out += _security_problems(sec, uri, bad)
+        if "ws_headers" not in bad:
+            out += self._header_problems(uri)
+        return out
+
+    def _header_problems(self, uri: ServerURI | None) -> list[tuple[str, str]]:
+        out = []
         for name, value in self.ws_headers:
-            if not name or not _TOKEN_CHARS.issuperset(name) or any(c in value for c in "\r\n\0"):
-                out.append(("ws_headers", f"expected 'Name: value', got {name!r}"))
+            if not name or not _TOKEN_CHARS.issuperset(name):
+                out.append(("ws_headers", f"expected 'Name: value', got {_shown_value(name)}"))
+            elif any(c in value for c in "\r\n\0") or _utf8_size(value) is None:
+                # Never the value: it may be a credential (Authorization).
+                out.append(
+                    (
+                        "ws_headers",
+                        f"expected the value of {name!r} without CR, LF, NUL or bytes that "
+                        "are not UTF-8",
+                    )
+                )
             elif value != value.strip():
                 out.append(("ws_headers", f"expected no spaces around the value of {name!r}"))
             elif name.lower() in _HANDSHAKE_HEADERS or name.lower().startswith("sec-websocket-"):
@@ -351,52 +392,10 @@ class Settings(Record):
             out.append(("ws_headers", f"expected only with ws:// or wss://, got {uri.scheme}://"))
         return out
 
-    def _security_problems(self, uri: ServerURI | None) -> list[tuple[str, str]]:
-        sec = self.security
-        out: list[tuple[str, str]] = []
-        if uri is not None and not uri.tls and sec.given():
-            for name in sec.given():
-                out.append(
-                    (
-                        f"security.{name}",
-                        f"expected only with mqtts:// or wss://, got {uri.scheme}:// "
-                        "(security settings would be silently unused)",
-                    )
-                )
-            return out
-        for name in ("cafile", "certfile", "keyfile"):
-            path = getattr(sec, name)
-            # A CA directory of hashed certificates is read by OpenSSL itself.
-            reason = path and file_problem(path, PEM_LIMIT, directory_ok=name == "cafile")
-            if reason:
-                out.append((f"security.{name}", reason))
-        if sec.keyfile is not None and sec.certfile is None:
-            out.append(("security.certfile", "expected a client certificate with the key"))
-        out += _secret_problems(
-            sec.keyfile_password,
-            sec.keyfile_password_env,
-            sec.keyfile_password_file,
-            "security.keyfile_password",
-        )
-        if sec.server_name is not None and not valid_host(sec.server_name):
-            out.append(("security.server_name", f"expected a host name, got {sec.server_name!r}"))
-        if sec.tls_min_version not in TLS_VERSIONS:
-            out.append(
-                (
-                    "security.tls_min_version",
-                    f"expected one of {', '.join(TLS_VERSIONS)}, got {sec.tls_min_version!r}",
-                )
-            )
-        for proto in sec.alpn:
-            if not proto or len(proto.encode()) > 255:
-                out.append(
-                    ("security.alpn", f"expected protocol names of 1..255 bytes, got {proto!r}")
-                )
-        return out
-
-    def check(self) -> ServerURI:
-        """Raises InvalidSettings listing every problem; returns the parsed URI."""
-        problems = self.problems()
+    def check(self, *, identity_kept: bool = False) -> ServerURI:
+        """Raises InvalidSettings listing every problem; returns the parsed URI. After it,
+        every field has its documented type."""
+        problems = self.problems(identity_kept=identity_kept)
         if problems:
             raise InvalidSettings(problems)
         return parse_uri(self.server_uri)
@@ -449,10 +448,330 @@ class Settings(Record):
         )
 
 
-def _safe_uri(text: str) -> str:
-    from .uri import _shown
+# ---------------------------------------------------------------------------- types
 
-    return _shown(text) if isinstance(text, str) else repr(text)
+# The type of every field (see _type_problem): what problems() checks first, and what code
+# after check() may rely on. server_uri is parse_uri's; numbers are checked with their
+# ranges, in problems() itself.
+_SETTINGS_KINDS = {
+    "client_id": "text",
+    "username": "text?",
+    "password": "text?",
+    "password_env": "variable?",
+    "password_file": "path?",
+    "clean_session": "bool",
+    "protocol": "text",
+    "will": "will?",
+    "security": "security",
+    "ws_headers": "pairs",
+    "reconnect": "bool",
+}
+_WILL_KINDS = {"topic": "text", "message": "text", "retain": "bool"}
+_SECURITY_KINDS = {
+    "cafile": "path?",
+    "certfile": "path?",
+    "keyfile": "path?",
+    "keyfile_password": "text?",
+    "keyfile_password_env": "variable?",
+    "keyfile_password_file": "path?",
+    "verify_hostname": "bool",
+    "insecure": "bool",
+    "server_name": "text?",
+    "alpn": "texts",
+    "tls_min_version": "text",
+}
+
+
+def _types(
+    record: Record, kinds: dict[str, str], prefix: str, out: list[tuple[str, str]]
+) -> set[str]:
+    """Appends the type problem of each field of ``record``; returns the fields at fault."""
+    bad = set()
+    for name, kind in kinds.items():
+        reason = _type_problem(kind, getattr(record, name))
+        if reason is not None:
+            out.append((prefix + name, reason))
+            bad.add(prefix + name)
+    return bad
+
+
+def _type_problem(kind: str, value: object) -> str | None:
+    """Why ``value`` is not of ``kind``, or None. Never shows a text value: it may be a
+    secret given in the wrong place."""
+    optional = kind.endswith("?")
+    if optional and value is None:
+        return None
+    kind = kind.rstrip("?")
+    expected = {
+        "text": "text",
+        "path": "a path as text",
+        "variable": "the name of an environment variable",
+        "bool": "True or False",
+        "will": "a WillSettings",
+        "security": "a Security",
+        "texts": "a tuple of text",
+        "pairs": "a tuple of (name, value) pairs of text",
+    }[kind] + (" or None" if optional else "")
+    if kind in ("text", "path", "variable"):
+        if not isinstance(value, str):
+            return f"expected {expected}, got {_kind(value)}"
+        if kind == "text":
+            return None
+        if "\0" in value:
+            return f"expected {expected}, got a NUL character at position {value.index(chr(0)) + 1}"
+        try:
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            return f"expected {expected}, got a lone surrogate at position {exc.start + 1}"
+        if kind == "variable" and (not value or "=" in value):
+            return f"expected {expected}, got {_unshown(value)}"
+        return None
+    if kind == "bool":
+        # Strictly: "false" is a non-empty string, and would switch a check off.
+        return None if isinstance(value, bool) else f"expected {expected}, got {_kind(value)}"
+    if kind == "will":
+        return (
+            None if isinstance(value, WillSettings) else f"expected {expected}, got {_kind(value)}"
+        )
+    if kind == "security":
+        return None if isinstance(value, Security) else f"expected {expected}, got {_kind(value)}"
+    if not isinstance(value, (tuple, list)):
+        return f"expected {expected}, got {_kind(value)}"
+    for index, item in enumerate(value):
+        if kind == "texts":
+            ok = isinstance(item, str)
+        else:
+            ok = (
+                isinstance(item, (tuple, list))
+                and len(item) == 2
+                and all(isinstance(part, str) for part in item)
+            )
+        if not ok:
+            return f"expected {expected}, got {_kind(item)} at index {index}"
+    return None
+
+
+def _number(value: object, *, whole: bool = False) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if whole else isinstance(value, (int, float))
+
+
+def _utf8_size(text: str, errors: str = "strict") -> int | None:
+    """The size of ``text`` in UTF-8, or None when it holds a lone surrogate."""
+    try:
+        return len(text.encode("utf-8", errors))
+    except UnicodeEncodeError:
+        return None
+
+
+def _text_problems(text: str, field: str, what: str = "") -> list[tuple[str, str]]:
+    """A string of the CONNECT (MQTT 3.1.1 §1.5.3): well-formed UTF-8, no U+0000, at most
+    65,535 bytes. The text is never shown (a user name may be half a credential)."""
+    prefix = f"{what}: " if what else ""
+    if "\0" in text:
+        return [
+            (field, f"{prefix}expected no U+0000, got one at character {text.index(chr(0)) + 1}")
+        ]
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError as exc:
+        return [
+            (
+                field,
+                f"{prefix}expected UTF-8 text, got a byte that is not UTF-8 at character "
+                f"{exc.start + 1}",
+            )
+        ]
+    if size > 65535:
+        return [(field, f"{prefix}expected at most 65,535 bytes of UTF-8, got {size:,}")]
+    return []
+
+
+def _binary_problems(text: str, field: str, what: str = "") -> list[tuple[str, str]]:
+    """Binary data of the CONNECT (a password, a will message), sent as UTF-8 with any
+    undecodable bytes as they came: at most 65,535 bytes. Never shown."""
+    prefix = f"{what}: " if what else ""
+    size = _utf8_size(text, "surrogateescape")
+    if size is None:
+        return [(field, f"{prefix}expected text, got a lone surrogate that is no byte")]
+    if size > 65535:
+        return [(field, f"{prefix}expected at most 65,535 bytes, got {size:,}")]
+    return []
+
+
+# ---------------------------------------------------------------------------- shown values
+
+# Fields that name where a secret is: a secret pasted there by mistake must not be shown.
+_NAMING_SECRETS = {
+    "password_env": "variable",
+    "password_file": "file",
+    "keyfile_password_env": "variable",
+    "keyfile_password_file": "file",
+}
+
+
+def _shown_field(name: str, value: object) -> str:
+    """A field's value for a repr: secrets hidden, names of secrets only when they look
+    like a name, URIs masked."""
+    if name in ("password", "keyfile_password") and value is not None:
+        return "<hidden>"
+    if name == "server_uri":
+        return _shown_uri(value)
+    if name == "username" and isinstance(value, str):
+        return repr(shown_user(_masked(value)))
+    what = _NAMING_SECRETS.get(name)
+    if what is not None and isinstance(value, str):
+        shown = shown_source(value, what)
+        return f"<{shown[1:-1]}>" if shown.startswith("(") else repr(shown)
+    return _shown_value(value)
+
+
+def shown_source(value: str, what: str) -> str:
+    """The name of a variable (``what`` "variable") or a file ("file") that holds a
+    secret, for a person to read: as it is when it looks like one, else only its length
+    (a password pasted there by mistake)."""
+    looks = _looks_like_variable(value) if what == "variable" else _looks_like_path(value)
+    return _masked(value) if looks else f"({_unshown(value)})"
+
+
+def _shown_uri(value: object) -> str:
+    if isinstance(value, str):
+        return repr(_shown(value))
+    if isinstance(value, (bytes, bytearray)):
+        # Bytes named as such, and masked as a URI like text is.
+        return "b" + repr(_shown(bytes(value).decode("utf-8", "backslashreplace")))
+    return _shown_value(value)
+
+
+def _shown_value(value: object, depth: int = 0) -> str:
+    """A value for a message or a repr that never raises, never runs a foreign repr, and
+    never shows what has the shape of a credential (user:password@, query values)."""
+    if value is None or isinstance(value, (bool, float)):
+        return float.__repr__(value) if type(value) is float else repr(value)
+    if isinstance(value, int):
+        if -(10**24) < value < 10**24:
+            return int.__repr__(value)
+        try:
+            return f"an integer of {len(str(abs(int(value)))):,} digits"
+        except ValueError:  # str() of more than 4,300 digits raises (Python 3.11+)
+            return "an integer of more than 4,300 digits"
+    if isinstance(value, str):
+        text = _masked(str.__str__(value))
+        # Long enough for any real path; a value of thousands of characters is cut.
+        if len(text) > 512:
+            return f"{text[:200]!r}... ({len(text):,} characters)"
+        return repr(text)
+    if isinstance(value, (tuple, list)) and depth < 2:
+        items = [_shown_value(item, depth + 1) for item in value[:8]]
+        if len(value) > 8:
+            items.append(f"... ({len(value):,} items)")
+        inside = ", ".join(items) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
+        return f"({inside})" if isinstance(value, tuple) else f"[{inside}]"
+    if isinstance(value, (WillSettings, Security)):
+        return repr(value)
+    return _kind(value)
+
+
+def _masked(text: str) -> str:
+    """``text`` with anything shaped like a URI's password or query values masked."""
+    return _shown(text) if ("@" in text or "?" in text) else text
+
+
+def _unshown(text: str) -> str:
+    return f"{len(text):,} characters, not shown: perhaps a password given in the wrong place"
+
+
+def _looks_like_variable(text: str) -> bool:
+    return (
+        0 < len(text) <= 64
+        and text.isascii()
+        and (text[0].isalpha() or text[0] == "_")
+        and all(c.isalnum() or c == "_" for c in text)
+    )
+
+
+_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-+~")
+
+
+def _looks_like_path(text: str) -> bool:
+    # A "/" or a name with an extension; a pasted password rarely has either, and a
+    # password with "!" or spaces but no "/" is not shown.
+    return "/" in text or ("." in text and _PATH_CHARS.issuperset(text))
+
+
+def _security_problems(
+    sec: Security, uri: ServerURI | None, bad: set[str]
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if uri is not None and not uri.tls and sec.given():
+        for name in sec.given():
+            out.append(
+                (
+                    f"security.{name}",
+                    f"expected only with mqtts:// or wss://, got {uri.scheme}:// "
+                    "(security settings would be silently unused)",
+                )
+            )
+        return out
+
+    def good(name: str) -> bool:
+        return f"security.{name}" not in bad
+
+    for name in ("cafile", "certfile", "keyfile"):
+        path = getattr(sec, name)
+        if not good(name) or path is None:
+            continue
+        # A CA directory of hashed certificates is read by OpenSSL itself.
+        reason = file_problem(
+            path, PEM_LIMIT, directory_ok=name == "cafile", shown=_shown_value(path)
+        )
+        if reason:
+            out.append((f"security.{name}", reason))
+    if sec.keyfile is not None and sec.certfile is None and good("keyfile") and good("certfile"):
+        out.append(("security.certfile", "expected a client certificate with the key"))
+    key_password = sec.keyfile_password
+    if good("keyfile_password") and key_password is not None:
+        if _utf8_size(key_password, "surrogateescape") is None:
+            out.append(
+                ("security.keyfile_password", "expected text, got a lone surrogate that is no byte")
+            )
+    if all(good(n) for n in ("keyfile_password", "keyfile_password_env", "keyfile_password_file")):
+        out += _secret_problems(
+            sec.keyfile_password,
+            sec.keyfile_password_env,
+            sec.keyfile_password_file,
+            "security.keyfile_password",
+        )
+    if good("server_name") and sec.server_name is not None:
+        reason = host_problem(sec.server_name)
+        if reason:
+            out.append(
+                (
+                    "security.server_name",
+                    f"expected a host name, got {_shown_value(sec.server_name)}: {reason}",
+                )
+            )
+    if good("tls_min_version") and sec.tls_min_version not in TLS_VERSIONS:
+        out.append(
+            (
+                "security.tls_min_version",
+                f"expected one of {', '.join(TLS_VERSIONS)}, "
+                f"got {_shown_value(sec.tls_min_version)}",
+            )
+        )
+    if good("alpn"):
+        for proto in sec.alpn:
+            # RFC 7301 §3.1: 1..255 bytes; Python's ssl takes ASCII names only.
+            if not (proto.isascii() and 1 <= len(proto) <= 255):
+                out.append(
+                    (
+                        "security.alpn",
+                        f"expected protocol names of 1..255 ASCII characters, "
+                        f"got {_shown_value(proto)}",
+                    )
+                )
+    return out
 
 
 def _secret_problems(
@@ -470,10 +789,26 @@ def _secret_problems(
             )
         ]
     if env is not None and env not in os.environ:
-        return [(f"{name}_env", f"expected environment variable {env!r} to be set, it is not")]
-    reason = path and file_problem(path, SECRET_LIMIT)
-    if reason:
-        return [(f"{name}_file", reason)]
+        if _looks_like_variable(env):
+            reason = f"expected environment variable {env!r} to be set, it is not"
+        else:
+            reason = f"expected the name of a set environment variable, got {_unshown(env)}"
+        return [(f"{name}_env", reason)]
+    if path is not None:
+        shown = repr(_masked(path)) if _looks_like_path(path) else _unshown(path)
+        problem = file_problem(path, SECRET_LIMIT, shown=shown)
+        if problem:
+            return [(f"{name}_file", problem)]
+    if env is not None:
+        # Read here too, so that a value the CONNECT cannot carry is this field's problem.
+        size = len(os.environ[env].encode("utf-8", "surrogateescape"))
+        if size > 65535:
+            return [
+                (
+                    f"{name}_env",
+                    f"expected at most 65,535 bytes in the variable it names, got {size:,}",
+                )
+            ]
     return []
 
 
@@ -494,16 +829,25 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
     return None
 
 
-def _will_problems(will: WillSettings) -> list[tuple[str, str]]:
+def _will_problems(will: WillSettings, bad: set[str]) -> list[tuple[str, str]]:
     out = []
-    if not will.topic:
+    topic = will.topic
+    if "will.topic" in bad:
+        pass
+    elif not topic:
         out.append(("will.topic", "expected a topic name, got ''"))
-    elif "+" in will.topic or "#" in will.topic or "\0" in will.topic:
+    elif "+" in topic or "#" in topic or "\0" in topic:
+        # MQTT 3.1.1 §4.7.1: wildcards belong in filters, never in a topic name.
         out.append(
-            ("will.topic", f"expected a topic name without +, # or U+0000, got {will.topic!r}")
+            (
+                "will.topic",
+                f"expected a topic name without +, # or U+0000, got {_shown_value(topic)}",
+            )
         )
-    if isinstance(will.qos, bool) or will.qos not in (0, 1, 2):
-        out.append(("will.qos", f"expected 0, 1 or 2, got {will.qos!r}"))
-    if len(will.message.encode("utf-8", "replace")) > 65535:
-        out.append(("will.message", "expected at most 65,535 bytes"))
+    else:
+        out += _text_problems(topic, "will.topic")
+    if isinstance(will.qos, bool) or not isinstance(will.qos, int) or will.qos not in (0, 1, 2):
+        out.append(("will.qos", f"expected 0, 1 or 2, got {_shown_value(will.qos)}"))
+    if "will.message" not in bad:
+        out += _binary_problems(will.message, "will.message")
     return out

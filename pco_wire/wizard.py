@@ -32,11 +32,22 @@ from .settings import (
     Security,
     Settings,
     WillSettings,
+    _shown_field,
     check_client_id,
     generate_client_id,
     parse_header,
+    shown_source,
 )
-from .uri import DEFAULT_PORTS, DEFAULT_WS_PATH, SCHEMES, ServerURI, _shown, parse_uri, valid_host
+from .uri import (
+    DEFAULT_PORTS,
+    DEFAULT_WS_PATH,
+    SCHEMES,
+    ServerURI,
+    _shown,
+    parse_uri,
+    shown_user,
+    valid_host,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,8 +114,9 @@ def _optional(current: object, blank: str) -> str:
 
 
 def _check(settings: Settings, *fields: str) -> None:
-    """Raises Refused with the first reason ``settings`` breaks for one of ``fields``."""
-    for field, reason in settings.problems():
+    """Raises Refused with the first reason ``settings`` breaks for one of ``fields``. The
+    rules of a settings file (`config check`): a blank client ID is generated and kept."""
+    for field, reason in settings.problems(identity_kept=True):
         if field in fields:
             raise Refused(reason)
 
@@ -141,7 +153,7 @@ def _path(text: str) -> str | None:
 def _run(d: Dialogue, path: str) -> int:
     base = _defaults(d, path)
     settings = _ask_all(d, base)
-    problems = settings.problems()
+    problems = settings.problems(identity_kept=True)
     if problems:
         # Every answer was checked on its own; this is a rule across them that no
         # single question could catch.
@@ -372,11 +384,9 @@ def _ask_session(d: Dialogue, base: Settings, s: Settings) -> Settings:
     s = s.replace(response_timeout=timeout, keep_alive=keep_alive)
 
     def clean_of(text: str) -> bool:
-        clean = yes_no(text)
-        # Clean session off needs an ID of its own (a generated one would leave an orphan
-        # session on the server): the rule is the client ID's.
-        _check(s.replace(clean_session=clean), "client_id")
-        return clean
+        # Clean session off with a blank ID is fine here: the ID generated is kept in
+        # the file, as `config check` and `test --config` agree.
+        return yes_no(text)
 
     clean = d.ask(
         "clean session",
@@ -541,7 +551,7 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     rows = [
         ("server URI", str(uri)),
         ("client ID", s.client_id or "(generated on the first connection, kept in the file)"),
-        ("user name", s.username if s.username is not None else no),
+        ("user name", shown_user(s.username) if s.username is not None else no),
         ("password", _secret_shown(s.password, s.password_env, s.password_file)),
         ("response timeout", f"{_seconds(s.response_timeout)} s"),
         ("keep-alive", f"{s.keep_alive} s" if s.keep_alive else "0 (no PINGREQ)"),
@@ -591,7 +601,7 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     # defaults, so that the summary is all the file will say.
     defaults = Settings("")
     rows += [
-        (name, repr(getattr(s, name)))
+        (name, _shown_field(name, getattr(s, name)))
         for name in s._fields
         if name not in _ASKED and getattr(s, name) != getattr(defaults, name)
     ]
@@ -605,10 +615,11 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
 def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     if value is not None:
         return "*** (kept in the file, readable by you only)"
+    # A secret pasted where its variable or file is named is not shown (see settings).
     if env is not None:
-        return f"from environment variable {env}"
+        return f"from environment variable {shown_source(env, 'variable')}"
     if path is not None:
-        return f"from file {path}"
+        return f"from file {shown_source(path, 'file')}"
     return "(none)"
 
 
