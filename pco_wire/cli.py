@@ -591,6 +591,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     flood of packets nor a slow reader of our output keeps it from its keep-alive."""
     import queue
 
+    from ._text import printable
     from .client import Client
     from .connection import CLOSE_WAIT
     from .reconnect import GivingUp, Reconnecting, TakeoverSuspected
@@ -643,7 +644,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             emit(
                 "reconnecting",
                 f"connecting again in {event.delay:.1f} s (attempt "
-                f"{event.attempt}, after: {event.error})",
+                f"{event.attempt}, after: {printable(str(event.error))})",
                 delay=event.delay,
             )
         elif isinstance(event, TakeoverSuspected):

@@ -18,6 +18,7 @@ import time
 
 from . import _log
 from ._record import Record
+from ._text import printable
 from .errors import (
     ConnectionClosed,
     Error,
@@ -398,7 +399,9 @@ class WebSocketStream:
             return b""
         exc = getattr(self.protocol, "parser_exc", None)
         if exc is not None:
-            raise WebSocketError(self.inner.phase, f"the WebSocket stream broke: {exc}") from exc
+            raise WebSocketError(
+                self.inner.phase, f"the WebSocket stream broke: {printable(str(exc))}"
+            ) from exc
         return None
 
     def _payload(self, frames: list[Any]) -> bytes | None:
@@ -419,7 +422,7 @@ class WebSocketStream:
             elif frame.opcode is Opcode.CLOSE:
                 close = self.protocol.close_rcvd
                 if close is not None:
-                    reason = f" {close.reason!r}" if close.reason else ""
+                    reason = f" '{printable(close.reason)}'" if close.reason else ""
                     detail = f"code {close.code}{reason}"
                 else:
                     detail = "no code"
@@ -873,8 +876,6 @@ def _upgrade_error(exc: Exception, events: list[Any], subprotocol: str) -> WebSo
     """Our error for a failed upgrade: the status line and the start of the body (one
     printable line), and the subprotocol the server chose when it was not ours."""
     from websockets.exceptions import InvalidStatus
-
-    from ._text import printable
 
     if isinstance(exc, InvalidStatus):
         response = exc.response
