@@ -292,6 +292,19 @@ def test_client_refused_raises_and_leaves_nothing_open(broker: Broker) -> None:
 # ---------------------------------------------------------------------------- diagnoses
 
 
+def _refused_under(settings: Settings, version: str) -> tuple[TLSError, tuple[int, str, str]]:
+    """The TLS error of an attempt made with TLS ``version`` only, and its diagnosis."""
+    prepared = prepare(settings)
+    context = prepared.tls_context
+    context.minimum_version = context.maximum_version = getattr(
+        ssl.TLSVersion, f"TLSv1_{version[-1]}"
+    )
+    attempt = Attempt(prepared)
+    with pytest.raises(TLSError) as caught:
+        attempt.open()
+    return caught.value, attempt.diagnose(caught.value)
+
+
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_missing_client_certificate_under_each_tls_version(
     broker: Broker, pki: Pki, version: str
@@ -303,21 +316,12 @@ def test_missing_client_certificate_under_each_tls_version(
         security=Security(cafile=str(pki.ca_cert)),
         response_timeout=RESPONSE_TIMEOUT,
     )
-    prepared = prepare(settings)
-    context = prepared.tls_context
-    context.minimum_version = context.maximum_version = getattr(
-        ssl.TLSVersion, f"TLSv1_{version[-1]}"
-    )
-    attempt = Attempt(prepared)
-    with pytest.raises(TLSError) as caught:
-        attempt.open()
-
-    code, category, sentence = attempt.diagnose(caught.value)
+    error, (code, category, sentence) = _refused_under(settings, version)
     assert (code, category) == (4, "client-certificate-required"), sentence
     assert "--certfile and --keyfile" in sentence, sentence
     if version == "1.2":
-        assert caught.value.phase == "TLS handshake", caught.value
-        assert caught.value.certificate_requested is True, caught.value
+        assert error.phase == "TLS handshake", error
+        assert error.certificate_requested is True, error
         assert "asked for a client certificate, none was given" in sentence, sentence
         assert "share no cipher or TLS parameter" in sentence, sentence
 
@@ -335,14 +339,5 @@ def test_client_certificate_from_another_ca_under_each_tls_version(
         ),
         response_timeout=RESPONSE_TIMEOUT,
     )
-    prepared = prepare(settings)
-    context = prepared.tls_context
-    context.minimum_version = context.maximum_version = getattr(
-        ssl.TLSVersion, f"TLSv1_{version[-1]}"
-    )
-    attempt = Attempt(prepared)
-    with pytest.raises(TLSError) as caught:
-        attempt.open()
-
-    code, category, sentence = attempt.diagnose(caught.value)
+    error, (code, category, sentence) = _refused_under(settings, version)
     assert (code, category) == (4, "client-certificate-rejected"), sentence

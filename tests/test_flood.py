@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -41,6 +40,7 @@ from tests.peers import (
     frame,
 )
 from tests.pki import Pki
+from tests.test_connect_integration import _log_says
 
 
 @pytest.fixture
@@ -94,15 +94,6 @@ class _Publisher(threading.Thread):
             while not self.stopped.is_set():
                 sock.sendall(burst)
                 self.sent += len(burst)
-
-
-def _log_says(log: Path, line: str, within: float = 3.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if line in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("scheme", list(PORTS))
