@@ -339,5 +339,5 @@ def test_client_certificate_from_another_ca_under_each_tls_version(
         ),
         response_timeout=RESPONSE_TIMEOUT,
     )
-    error, (code, category, sentence) = _refused_under(settings, version)
+    _, (code, category, sentence) = _refused_under(settings, version)
     assert (code, category) == (4, "client-certificate-rejected"), sentence
