@@ -79,7 +79,9 @@ class Client:
         self.settings = settings
         self._connector = Connector(settings, client_id)
         self._on_event = on_event
-        self._reconnect = settings.reconnect if reconnect is None else reconnect
+        # A reconnect setting of the wrong type is found by connect() with the others.
+        chosen = getattr(settings, "reconnect", True) if reconnect is None else reconnect
+        self._reconnect = chosen is True
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False

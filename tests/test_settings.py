@@ -1446,6 +1446,17 @@ def test_test_connection_of_something_else_than_settings(settings: object) -> No
     assert result.message.startswith("invalid settings: settings: expected a Settings, got ")
 
 
+@pytest.mark.parametrize("settings", [None, 3, "mqtt://broker", Settings])
+def test_client_of_something_else_than_settings(settings: object) -> None:
+    from pco_wire import Client
+
+    client = Client(settings)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSettings) as info:
+        client.connect()
+    assert str(info.value).startswith("settings: expected a Settings, got "), info.value
+    assert client.wait(0)
+
+
 def test_a_long_path_is_shown_whole_and_a_huge_value_cut(tmp_path: Path) -> None:
     path = str(tmp_path / ("d" * 200) / ("f" * 200))
     settings = Settings("mqtts://broker", security=Security(cafile=path))
