@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import IMPLEMENTATIONS, Codec, load_codec
+from tests import netguard
+
+# First of all: nothing this process or any Python it starts does may leave loopback.
+netguard.activate()
+
+from tests.support import IMPLEMENTATIONS, Codec, load_codec  # noqa: E402
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS), ids=list(IMPLEMENTATIONS))
@@ -50,3 +55,25 @@ def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broke
     )
     yield running
     running.stop()
+
+
+# The network guard's verdict (tests/netguard): a test during which anything was refused
+# fails, here or in a process it started, even when the code under test swallowed the
+# guard's error.
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    # Refused since the last test: in a session fixture, or a process left running.
+    refused = netguard.new_violations()
+    if refused:
+        pytest.fail("\n".join(refused), pytrace=False)
+    yield
+    refused = netguard.new_violations()
+    if refused:
+        pytest.fail("\n".join(refused), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    refused = netguard.new_violations()
+    if refused:
+        print("\n" + "\n".join(refused))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

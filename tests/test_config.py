@@ -17,7 +17,6 @@ import os
 import stat
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,11 @@ from tests.peers import (
     run_cli,
     silent,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 #: Set for the whole module, so that password_env / keyfile_password_env settings are valid.
 PASSWORD_VAR = "PCO_WIRE_CONFIG_TEST_PASSWORD"

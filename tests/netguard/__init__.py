@@ -1,0 +1,79 @@
+"""The network guard on the pytest side (the guard itself: tests/netguard/sitecustomize.py).
+
+:func:`activate`, called by tests/conftest.py and benchmarks/conftest.py as they are
+imported, installs the guard in the pytest process and puts this directory first on
+PYTHONPATH, with a log file, for every process the tests start. :func:`new_violations`
+returns what was refused since its last call, in this process or in a child; the conftest
+fails the test during which that happened. :func:`expected_violations` is for the tests
+of the guard itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .sitecustomize import (
+    HOSTS_VARIABLE,
+    LOG_VARIABLE,
+    NetworkGuardError,
+    install,
+)
+
+__all__ = [
+    "DIRECTORY",
+    "HOSTS_VARIABLE",
+    "LOG_VARIABLE",
+    "NetworkGuardError",
+    "activate",
+    "expected_violations",
+    "new_violations",
+]
+
+DIRECTORY = Path(__file__).resolve().parent
+
+_seen = [0]  # lines of the log already handed out
+
+
+def activate() -> None:
+    """Guard this process and every Python process it starts from now on (idempotent)."""
+    install(resolver=True)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(DIRECTORY) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(DIRECTORY), *filter(None, paths)])
+    if not os.environ.get(LOG_VARIABLE):
+        handle, name = tempfile.mkstemp(prefix="pco_wire-netguard-", suffix=".log")
+        os.close(handle)
+        os.environ[LOG_VARIABLE] = name
+
+
+def _log_lines() -> list[str]:
+    try:
+        text = Path(os.environ[LOG_VARIABLE]).read_text(encoding="utf-8")
+    except (KeyError, OSError):
+        return []
+    return text.splitlines()
+
+
+def new_violations() -> list[str]:
+    """What the guard refused since the last call, here or in a child process (all of
+    them write to the log)."""
+    lines = _log_lines()
+    found = lines[_seen[0] :]
+    _seen[0] = len(lines)
+    return found
+
+
+@contextmanager
+def expected_violations() -> Iterator[list[str]]:
+    """Within the block, what the guard refuses (here or in children sharing the log) is
+    collected into the list yielded, not reported as a failure of the test."""
+    new_violations()
+    caught: list[str] = []
+    try:
+        yield caught
+    finally:
+        caught.extend(new_violations())
