@@ -1215,7 +1215,7 @@ _IMPORTS_PROBE = """\
 import sys
 from pco_wire.cli import main
 code = main(sys.argv[1:])
-print("tomllib imported:", "tomllib" in sys.modules, "exit:", code)
+print("tomllib imported:", "tomllib" in sys.modules or "tomli" in sys.modules, "exit:", code)
 """
 
 

@@ -4,6 +4,7 @@ and the very object its module defines."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import subprocess
 import sys
 
@@ -22,6 +23,40 @@ def test_every_public_name_is_its_modules(name: str) -> None:
         assert value is getattr(module, name)
 
 
+def _public_modules() -> list[str]:
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(pco_wire.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+def test_every_public_module_is_listed() -> None:
+    assert sorted(pco_wire._SUBMODULES) == _public_modules()
+
+
+@pytest.mark.parametrize("name", _public_modules())
+def test_every_public_module_is_an_attribute(name: str) -> None:
+    # In a fresh process, where nothing has imported the module by name yet.
+    code = (
+        f"import importlib, pco_wire; module = pco_wire.{name}; "
+        f"assert module is importlib.import_module('pco_wire.{name}'), module; "
+        f"assert {name!r} in dir(pco_wire); print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_codec_says_which_it_is_after_a_bare_import() -> None:
+    code = "import pco_wire; print(pco_wire.codec.IMPLEMENTATION)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.stdout.strip() == pco_wire.codec.IMPLEMENTATION, done.stderr
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         pco_wire.nothing_here  # noqa: B018
@@ -33,7 +68,7 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
     code = (
         "import sys, pco_wire; "
         "print(sorted(m for m in sys.modules if m.startswith('pco_wire') "
-        "or m in ('ssl', 'websockets', 'logging', 'tomllib', 'threading')))"
+        "or m in ('ssl', 'websockets', 'logging', 'tomllib', 'tomli', 'threading')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
