@@ -10,6 +10,7 @@ file, so a machine with a compiler but without Cython still builds the compiled 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,22 +23,28 @@ PYX = "pco_wire/_codec.pyx"
 GENERATED = "pco_wire/_codec.c"
 
 
+#: A build backend runs this file for metadata too; say things once, when building.
+_BUILDING = bool({"bdist_wheel", "build", "build_ext", "develop", "editable_wheel"} & {*sys.argv})
+
+
 def _say_pure(reason: str) -> None:
-    print(
-        f"pco_wire: building the compiled codec failed ({reason}); "
-        "installing the pure-Python codec",
-        file=sys.stderr,
-        flush=True,
-    )
+    if _BUILDING:
+        print(
+            f"pco_wire: building the compiled codec failed ({reason}); "
+            "installing the pure-Python codec",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _extensions() -> list[Extension]:
     if os.environ.get("PCO_WIRE_NO_EXTENSIONS", "") not in ("", "0"):
-        print(
-            "pco_wire: PCO_WIRE_NO_EXTENSIONS is set; installing the pure-Python codec",
-            file=sys.stderr,
-            flush=True,
-        )
+        if _BUILDING:
+            print(
+                "pco_wire: PCO_WIRE_NO_EXTENSIONS is set; installing the pure-Python codec",
+                file=sys.stderr,
+                flush=True,
+            )
         return []
     codec = Extension("pco_wire._codec", [PYX], extra_compile_args=["-O3"])
     try:
@@ -75,7 +82,11 @@ class OptionalBuildExt(build_ext):
 
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    # The compiler's whole command line says little: its name and what became of it.
+    command = re.match(r"[Cc]ommand '\[?'?([^' ]+)'?.*?((?:returned|failed).*)$", text)
+    if command:
+        text = f"{Path(command[1]).name}: {command[2]}"
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})
