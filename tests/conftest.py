@@ -57,23 +57,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broke
     running.stop()
 
 
-# The network guard's verdict (tests/netguard): a test during which anything was refused
-# fails, here or in a process it started, even when the code under test swallowed the
-# guard's error.
-@pytest.fixture(autouse=True)
-def _network_guard() -> Iterator[None]:
-    # Refused since the last test: in a session fixture, or a process left running.
-    refused = netguard.new_violations()
-    if refused:
-        pytest.fail("\n".join(refused), pytrace=False)
-    yield
-    refused = netguard.new_violations()
-    if refused:
-        pytest.fail("\n".join(refused), pytrace=False)
+# The network guard's verdict (tests/netguard), for every test.
+from tests.netguard import network_guard  # noqa: E402, F401
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    refused = netguard.new_violations()
-    if refused:
-        print("\n" + "\n".join(refused))
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    netguard.report_leftovers(session)

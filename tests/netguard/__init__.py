@@ -3,9 +3,10 @@
 :func:`activate`, called by tests/conftest.py and benchmarks/conftest.py as they are
 imported, installs the guard in the pytest process and puts this directory first on
 PYTHONPATH, with a log file, for every process the tests start. :func:`new_violations`
-returns what was refused since its last call, in this process or in a child; the conftest
-fails the test during which that happened. :func:`expected_violations` is for the tests
-of the guard itself.
+returns what was refused since its last call, in this process or in a child. Both
+conftests import the autouse fixture :func:`network_guard`, which fails the test during
+which that happened, and call :func:`report_leftovers` when the session ends.
+:func:`expected_violations` is for the tests of the guard itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from .sitecustomize import (
     HOSTS_VARIABLE,
@@ -30,7 +33,9 @@ __all__ = [
     "NetworkGuardError",
     "activate",
     "expected_violations",
+    "network_guard",
     "new_violations",
+    "report_leftovers",
 ]
 
 DIRECTORY = Path(__file__).resolve().parent
@@ -77,3 +82,25 @@ def expected_violations() -> Iterator[list[str]]:
         yield caught
     finally:
         caught.extend(new_violations())
+
+
+@pytest.fixture(autouse=True)
+def network_guard() -> Iterator[None]:
+    """Fails the test if the guard refused anything during it, here or in a process it
+    started, even when the code under test swallowed the guard's error."""
+    # Refused since the last test: in a session fixture, or by a process left running.
+    refused = new_violations()
+    if refused:
+        pytest.fail("\n".join(refused), pytrace=False)
+    yield
+    refused = new_violations()
+    if refused:
+        pytest.fail("\n".join(refused), pytrace=False)
+
+
+def report_leftovers(session: pytest.Session) -> None:
+    """What was refused after the last test fails the session."""
+    refused = new_violations()
+    if refused:
+        print("\n" + "\n".join(refused))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
