@@ -52,7 +52,8 @@ class NetworkGuardError(BaseException):
     """A test tried to reach beyond loopback, or to resolve a name through DNS."""
 
 
-#: Every violation of this process, in order (tests/netguard/__init__.py reads them).
+#: Every violation of this process, in order; the log (when set) has them too, and it is
+#: what tests/netguard/__init__.py reads, for this process and its children alike.
 violations: list[str] = []
 _installed = False
 
