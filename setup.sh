@@ -23,7 +23,12 @@ PYTHON="${PYTHON:-python3}"
 # A regular install compiles the modules; an editable one leaves that to the first run,
 # which cannot write them where PYTHONDONTWRITEBYTECODE is set, and every start-up pays.
 .venv/bin/python -m compileall -q pco_wire
-.venv/bin/python -c 'import pco_wire.codec as c; assert c.IMPLEMENTATION == "cython", c.IMPLEMENTATION; print("pco_wire codec:", c.IMPLEMENTATION)'
+# Development needs the compiled codec (the suite tests both); a gateway install without a
+# compiler falls back to the pure one, and `pip install -v` shows the line that says why.
+if ! .venv/bin/python -c 'import pco_wire; print("pco_wire codec:", pco_wire.codec.IMPLEMENTATION); assert pco_wire.codec.IMPLEMENTATION == "cython"'; then
+    echo "setup.sh: the compiled codec did not build; see why with: .venv/bin/python -m pip install -v -e ." >&2
+    exit 1
+fi
 
 if [ "${1:-}" != "--no-demo" ]; then
     # The main job: a local Mosquitto with TCP, TLS, WebSocket and secure-WebSocket

@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests import netguard
+from tests.netguard import network_guard  # noqa: F401 - fails a benchmark that left loopback
+
+# Nothing a benchmark or a process it starts does may leave loopback (tests/netguard).
+netguard.activate()
+
 IMPLS = ("cython", "python", "mqtt5", "paho")
 
 
@@ -63,6 +69,10 @@ def _rows(config: pytest.Config) -> dict[str, dict[str, float]]:
         ns = bench.stats.median / info["packets"] * 1e9
         rows.setdefault(str(bench.group), {})[info["impl"]] = ns
     return rows
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    netguard.report_leftovers(session)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

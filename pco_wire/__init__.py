@@ -162,12 +162,41 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+#: The public modules, each an attribute of the package once first used (``pco_wire.codec
+#: .IMPLEMENTATION`` after a bare ``import pco_wire``); importing one makes it a global.
+_SUBMODULES = frozenset(
+    {
+        "check",
+        "cli",
+        "client",
+        "codec",
+        "config",
+        "connection",
+        "diagnose",
+        "dialogue",
+        "errors",
+        "packets",
+        "reconnect",
+        "session",
+        "settings",
+        "tls",
+        "transport",
+        "uri",
+        "wizard",
+    }
+)
+
+
 def __getattr__(name: str) -> object:
-    if name == "config":
-        return importlib.import_module(".config", __name__)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pco_wire' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # the next lookup is a plain one
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

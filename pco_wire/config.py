@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from ._files import SETTINGS_LIMIT, file_kind, read_bounded
 from .errors import InvalidSettings
@@ -156,7 +157,11 @@ def loads(text: str, source: str = "the settings", *, check: bool = True) -> Set
 
 
 def _document(text: str, source: str) -> dict[str, Any]:
-    import tomllib  # about 13 ms at start-up: only when a file is read
+    # About 13 ms at start-up: only when a file is read. Before 3.11, tomllib is tomli.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
     try:
         return tomllib.loads(text)

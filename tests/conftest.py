@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import IMPLEMENTATIONS, Codec, load_codec
+from tests import netguard
+
+# First of all: nothing this process or any Python it starts does may leave loopback.
+netguard.activate()
+
+from tests.support import IMPLEMENTATIONS, Codec, load_codec  # noqa: E402
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS), ids=list(IMPLEMENTATIONS))
@@ -50,3 +55,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broke
     )
     yield running
     running.stop()
+
+
+# The network guard's verdict (tests/netguard), for every test.
+from tests.netguard import network_guard  # noqa: E402, F401
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    netguard.report_leftovers(session)

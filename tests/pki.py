@@ -25,7 +25,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 __all__ = [
@@ -42,6 +42,8 @@ OPENSSL_TIMEOUT = 10.0
 CLIENT_KEY_PASSWORD = "keypass-test"
 
 _EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")
+
+UTC = timezone.utc  # datetime.UTC is 3.11+
 
 # The expired certificate's validity, wholly in the past.
 _EXPIRED_FROM = datetime(2020, 1, 1, tzinfo=UTC)

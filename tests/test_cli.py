@@ -9,6 +9,7 @@ traffic (checked with a listening peer that must see no connection).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import netguard
 from tests.broker import Broker, free_port
 from tests.peers import CliRun, Peer, Peers, run_cli, silent
 from tests.pki import Pki, require
@@ -507,16 +509,37 @@ def test_nothing_listening() -> None:
 
 
 def test_name_not_resolved() -> None:
-    # RFC 6761 §6.4: names under .invalid never resolve.
-    run = run_cli("mqtt://pco-wire-test.invalid:1883", "-t", "2", "--json")
+    # The resolver the test controls (tests/netguard) says EAI_NONAME for this name, as
+    # the system's would for a name that does not exist, without asking a DNS server.
+    hosts = {netguard.HOSTS_VARIABLE: json.dumps({"gone.pco-wire.test": []})}
+    run = run_cli("mqtt://gone.pco-wire.test:1883", "-t", "2", "--json", env=hosts)
 
     assert run.code == 3, run
     doc = run.json()
     assert doc["category"] == "name-not-resolved", doc
-    assert doc["message"].startswith("cannot resolve 'pco-wire-test.invalid'"), doc["message"]
+    assert doc["message"].startswith("cannot resolve 'gone.pco-wire.test'"), doc["message"]
     assert "check the host name" in doc["message"], doc["message"]
     assert [(p["name"], p["ok"]) for p in doc["phases"]] == [("name resolution", False)]
     assert doc["address"] is None
+
+
+def test_every_address_of_a_name_is_tried(broker: Broker) -> None:
+    # Nothing listens on 127.0.0.2 (the broker has 127.0.0.1 only): the second address
+    # the name resolves to is the one that answers.
+    name = "broker.pco-wire.test"
+    hosts = {netguard.HOSTS_VARIABLE: json.dumps({name: ["127.0.0.2", "127.0.0.1"]})}
+    run = run_cli(_uri("mqtt", broker.ports.tcp, name), "-t", "5", "--json", env=hosts)
+
+    assert run.code == 0, run
+    doc = run.json()
+    assert doc["address"] == f"127.0.0.1:{broker.ports.tcp}", doc
+    assert [(p["name"], p["ok"]) for p in doc["phases"]] == [
+        ("name resolution", True),
+        ("TCP connect", False),
+        ("TCP connect", True),
+        ("CONNACK", True),
+        ("DISCONNECT", True),
+    ], doc["phases"]
 
 
 # ---------------------------------------------------------------------------- sessions and IDs

@@ -17,7 +17,6 @@ import os
 import stat
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,11 @@ from tests.peers import (
     run_cli,
     silent,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 #: Set for the whole module, so that password_env / keyfile_password_env settings are valid.
 PASSWORD_VAR = "PCO_WIRE_CONFIG_TEST_PASSWORD"
@@ -1215,7 +1219,7 @@ _IMPORTS_PROBE = """\
 import sys
 from pco_wire.cli import main
 code = main(sys.argv[1:])
-print("tomllib imported:", "tomllib" in sys.modules, "exit:", code)
+print("tomllib imported:", "tomllib" in sys.modules or "tomli" in sys.modules, "exit:", code)
 """
 
 
