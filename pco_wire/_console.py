@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Output", "Stopped", "prepare", "stop_status"]
 
+#: What a pipe takes in one write without blocking once select() says it is writable.
+_PIPE_BUF = select.PIPE_BUF
+
 
 class Stopped(KeyboardInterrupt):
     """A stop signal other than Ctrl-C; ``status`` is 128 + its number."""
@@ -65,7 +68,9 @@ def prepare() -> None:
         except (AttributeError, ValueError, OSError):
             pass
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_stopped)
+        # A signal ignored by whoever started us stays ignored (nohup).
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise_stopped)
 
 
 class Output:
@@ -93,27 +98,44 @@ class Output:
         if self.fd is None:
             self.stream.write(text + "\n")
             return True
-        data = (text + "\n").encode(self.encoding, "backslashreplace")
+        data = memoryview((text + "\n").encode(self.encoding, "backslashreplace"))
+        total = len(data)
         try:
             self.stream.flush()  # anything print() left in the buffer goes first
             while data:
-                if deadline is not None:
-                    import time
-
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                try:
+                    if deadline is None:
+                        written = os.write(self.fd, data)
+                    elif self._writable(deadline):
+                        # No more than a pipe takes at once without blocking, so that
+                        # the deadline holds for a long line too.
+                        written = os.write(self.fd, data[:_PIPE_BUF])
+                    else:
+                        if len(data) < total:
+                            self._gone()  # the rest of a line begun would glue on the next
                         return False
-                    _, ready, _ = select.select([], [self.fd], [], remaining)
-                    if not ready:
-                        return False
-                written = os.write(self.fd, data)
+                except (BlockingIOError, InterruptedError):
+                    # A descriptor someone made non-blocking: wait for it as for any other.
+                    if deadline is None:
+                        select.select([], [self.fd], [])
+                    continue
                 data = data[written:]
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
+            # The reader has gone (EPIPE), the disk is full (ENOSPC), the terminal hung
+            # up (EIO): nothing more can be shown, and that is not the connection's fault.
             self._gone()
             return False
-        except BlockingIOError:
-            return False
         return True
+
+    def _writable(self, deadline: float) -> bool:
+        import time
+
+        assert self.fd is not None
+        timeout = deadline - time.monotonic()
+        if timeout <= 0:
+            return False
+        _, ready, _ = select.select([], [self.fd], [], timeout)
+        return bool(ready)
 
     def closed_by_reader(self) -> None:
         """What ``line()`` does when it meets a broken pipe, for a writer of its own

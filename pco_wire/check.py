@@ -143,14 +143,14 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
         result.session_present = session.session_present
         start = time.monotonic()
-        closed = conn.disconnect()
+        failed, closed = conn.disconnect()
         result.other_packets = _received(session)
         result.other_packet_count = session.other_packets
-        detail = f"the server did not close within {CLOSE_WAIT:g} s" if closed is False else ""
-        phases.append(Phase("DISCONNECT", time.monotonic() - start, closed is not None, detail))
-        if session.error is not None:
-            result.exit_code, result.category, result.message = attempt.diagnose(session.error)
-            result.error = session.error
+        detail = "" if closed or failed else f"the server did not close within {CLOSE_WAIT:g} s"
+        phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None, detail))
+        if failed is not None:
+            result.exit_code, result.category, result.message = attempt.diagnose(failed)
+            result.error = failed
             return result
     finally:
         conn.stream.close()

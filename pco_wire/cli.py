@@ -590,6 +590,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     what does not fit when the output is slower than the events), so that neither a
     flood of packets nor a slow reader of our output keeps it from its keep-alive."""
     import queue
+    import threading
 
     from ._text import printable
     from .client import Client
@@ -598,18 +599,36 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     from .session import Closed, Connected, PacketReceived, PingSent, PongReceived
 
     lines: queue.Queue[str] = queue.Queue(_QUEUED_LINES)
-    dropped = [0]
+    queuing = threading.Lock()  # the client thread and this one both queue lines
+    dropped = 0
 
     def line(kind: str, text: str, **extra: Any) -> str:
         if args.json:
             return _json({"time": _stamp(), "event": kind, "message": text, **extra})
         return f"{_stamp()} {text}"
 
+    def notice(count: int) -> str:
+        text = f"{count} events not shown: the output is slower than the events"
+        return line("dropped", text, count=count)
+
+    def skip() -> None:
+        nonlocal dropped
+        with queuing:
+            dropped += 1
+
     def emit(kind: str, text: str, **extra: Any) -> None:
-        try:
-            lines.put_nowait(line(kind, text, **extra))
-        except queue.Full:
-            dropped[0] += 1
+        # Only this function adds to the queue, under the lock: a line it sees room for
+        # goes in. What finds the queue full is counted, and said in its place, in order,
+        # as soon as there is room again.
+        nonlocal dropped
+        with queuing:
+            if dropped and not lines.full():
+                lines.put_nowait(notice(dropped))
+                dropped = 0
+            if lines.full():
+                dropped += 1
+            else:
+                lines.put_nowait(line(kind, text, **extra))
 
     def on_event(event: Any) -> None:
         if isinstance(event, Connected):
@@ -629,6 +648,9 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             ms = event.round_trip * 1000
             emit("pingresp", f"PINGRESP received, round trip {ms:.1f} ms", round_trip=ms)
         elif isinstance(event, PacketReceived):
+            if lines.full():  # under a flood: not even worth describing
+                skip()
+                return
             from .check import packet_summary
 
             summary = packet_summary(event.packet)
@@ -657,20 +679,20 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
         elif isinstance(event, GivingUp):
             emit("giving-up", f"not connecting again: {client.diagnose(event.error)[2]}")
 
-    def show(deadline: float | None = None) -> bool:
-        """Print what is queued; False when the output has gone."""
+    def show(deadline: float) -> None:
+        """Print what is queued, by ``deadline``."""
         while True:
-            if dropped[0]:
-                count, dropped[0] = dropped[0], 0
-                text = f"{count} events not shown: the output is slower than the events"
-                if not _out.line(line("dropped", text, count=count), deadline):
-                    return not _out.closed
             try:
                 text = lines.get_nowait()
             except queue.Empty:
-                return True
+                break
             if not _out.line(text, deadline):
-                return not _out.closed
+                return
+        nonlocal dropped
+        with queuing:
+            count, dropped = dropped, 0
+        if count:
+            _out.line(notice(count), deadline)
 
     for warning in warnings:
         _err.line(f"warning: {warning}")
@@ -685,52 +707,68 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     end = None if args.duration is None else time.monotonic() + args.duration
     stop: KeyboardInterrupt | None = None
     try:
-        while not client.wait(0):
-            remaining = 0.5 if end is None else min(0.5, end - time.monotonic())
-            if remaining <= 0:
-                break
-            try:
-                text = lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if not _out.line(text) or not show():
-                break  # the reader has gone: a stop like any other
-    except KeyboardInterrupt as exc:
-        stop = exc
-    # From here on every line has a deadline: a reader that stopped reading must not
-    # keep us from saying goodbye to the server.
-    soon = time.monotonic() + 1.0
-    if stop is not None:
-        show(soon)
-        emit("interrupted", "interrupted" if type(stop) is KeyboardInterrupt else "terminated")
-    if not client.wait(0):
+        try:
+            # One line a turn, so that the end is seen however fast lines come; with
+            # --duration, a reader that holds a line past the end stops us too.
+            while not client.wait(0):
+                remaining = 0.5 if end is None else min(0.5, end - time.monotonic())
+                if remaining <= 0:
+                    break
+                try:
+                    text = lines.get(timeout=remaining)
+                except queue.Empty:
+                    continue
+                if not _out.line(text, end):
+                    break  # the reader has gone (or held us to the end): a stop
+        except KeyboardInterrupt as exc:
+            stop = exc
+        # From here on every line has a deadline: a reader that stopped reading must not
+        # keep us from saying goodbye to the server.
+        soon = time.monotonic() + 1.0
+        if stop is not None:
+            show(soon)
+            emit("interrupted", "interrupted" if type(stop) is KeyboardInterrupt else "terminated")
+        if client.wait(0):  # it ended by itself: a refusal, a loss without reconnecting
+            show(soon)
+            error = client.error
+            if error is None:
+                return 0
+            code, category, message = client.diagnose(error)
+            if args.debug:
+                _traceback(error)
+            _err.line(f"FAILED ({category}, exit {code}): {message}", soon)
+            return code
         connected = client.connected
         client.disconnect()
-        show(soon + client.settings.response_timeout)
-        if connected:
-            farewell = {
-                True: "DISCONNECT sent; the server closed the connection",
-                False: f"DISCONNECT sent; the server had not closed the connection "
-                f"{CLOSE_WAIT:g} s later, so we did",
-                None: "DISCONNECT could not be sent; connection closed",
-            }[client.server_closed]
-            _out.line(line("disconnected", farewell), soon + 1.0)
+        soon = time.monotonic() + 1.0
+        show(soon)
+        closed = client.server_closed
+        if closed is not None:
+            farewell = (
+                "DISCONNECT sent; the server closed the connection"
+                if closed
+                else f"DISCONNECT sent; the server had not closed the connection "
+                f"{CLOSE_WAIT:g} s later, so we did"
+            )
+            _out.line(line("disconnected", farewell), soon)
             return 0
-        # Stopped while connecting again: the connection that was lost is the outcome.
         error = client.error
         if error is None:
-            _out.line(line("disconnected", "done; not connected"), soon + 1.0)
+            _out.line(line("disconnected", "done; not connected"), soon)
             return 0
         code, category, message = client.diagnose(error)
-        _out.line(line("disconnected", f"done; not connected since: {message}"), soon + 1.0)
-        _err.line(f"FAILED ({category}, exit {code}): not connected when stopped: {message}")
+        if connected:
+            _out.line(line("disconnected", f"DISCONNECT could not be sent: {message}"), soon)
+            _err.line(f"FAILED ({category}, exit {code}): DISCONNECT not sent: {message}", soon)
+        else:
+            # Stopped while connecting again: the loss not recovered from is the outcome.
+            _out.line(line("disconnected", f"done; not connected since: {message}"), soon)
+            _err.line(
+                f"FAILED ({category}, exit {code}): not connected when stopped: {message}", soon
+            )
         return code
-    show(soon)
-    error = client.error
-    if error is None:
-        return 0
-    code, category, message = client.diagnose(error)
-    if args.debug:
-        _traceback(error)
-    _err.line(f"FAILED ({category}, exit {code}): {message}")
-    return code
+    finally:
+        # Whatever happened here, the server hears a DISCONNECT (and does not publish
+        # the will) unless the connection is gone already.
+        if not client.wait(0):
+            client.disconnect()

@@ -12,7 +12,7 @@ import time
 
 from . import _log
 from ._record import Record
-from .connection import Connection, Connector, tls_report
+from .connection import CLOSE_WAIT, Connection, Connector, tls_report
 from .errors import Error
 from .session import Closed, State
 from .settings import Settings
@@ -79,9 +79,8 @@ class Client:
         self.settings = settings
         self._connector = Connector(settings, client_id)
         self._on_event = on_event
-        # A reconnect setting of the wrong type is found by connect() with the others.
-        chosen = getattr(settings, "reconnect", True) if reconnect is None else reconnect
-        self._reconnect = chosen is True
+        #: None: as the settings say (read once connect() has checked them).
+        self._reconnect = reconnect
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False
@@ -94,7 +93,7 @@ class Client:
         self.error: Error | None = None
         #: After disconnect(): True when the server closed the connection after our
         #: DISCONNECT, False when it had not within ``CLOSE_WAIT``, None when no
-        #: DISCONNECT went out (not connected, or the send failed).
+        #: DISCONNECT went out (not connected, or the send failed: ``error`` says why).
         self.server_closed: bool | None = None
 
     def connect(self) -> ConnectionInfo:
@@ -156,7 +155,8 @@ class Client:
             while True:
                 self._serve(conn)
                 error = conn.session.error
-                if self._stop or error is None or not self._reconnect:
+                again = settings.reconnect if self._reconnect is None else self._reconnect
+                if self._stop or error is None or not again:
                     return
                 suspected = policy.takeover_suspected
                 delay = policy.ended(error, time.monotonic())
@@ -177,7 +177,7 @@ class Client:
                     self._conn = conn
                     if self._stop:
                         # disconnect() asked while the attempt ran: say goodbye at once.
-                        self.server_closed = conn.disconnect()
+                        self._goodbye(conn)
                         return
                     self.error = None
                     policy.connected(time.monotonic())
@@ -206,10 +206,17 @@ class Client:
                 if self._stop and not session.closed:
                     # MQTT 3.1.1 §3.14.4: after DISCONNECT the client closes the
                     # connection, before anything else (the server closes it too).
-                    self.server_closed = conn.disconnect()
+                    self._goodbye(conn)
                 self._dispatch(session.events())
         finally:
             conn.stream.close()
+
+    def _goodbye(self, conn: Connection) -> None:
+        failed, closed = conn.disconnect()
+        if failed is None:
+            self.server_closed = closed
+        else:
+            self.error = failed
 
     def _sleep(self, delay: float) -> bool:
         """Wait ``delay`` seconds, or less if disconnect() asks; True if it asked."""
@@ -250,9 +257,10 @@ class Client:
 
     def disconnect(self, timeout: float | None = None) -> bool:
         """Send DISCONNECT (if connected), stop reconnecting, close, and wait (at most
-        ``timeout``; by default the response timeout, which bounds the send, and a second
-        for the close) for the background thread. Returns whether it ended. From
-        ``on_event`` (the thread itself) it only asks, and returns False."""
+        ``timeout``; by default twice the response timeout, which bounds a send in
+        progress and the DISCONNECT, and ``CLOSE_WAIT`` and a second for the closes) for
+        the background thread. Returns whether it ended. From ``on_event`` (the thread
+        itself) it only asks, and returns False."""
         import threading
 
         if self._thread is None:
@@ -267,7 +275,10 @@ class Client:
             pass
         if threading.current_thread() is self._thread:
             return False
-        self._thread.join(self.settings.response_timeout + 1.0 if timeout is None else timeout)
+        if timeout is None:
+            # The send in progress, the DISCONNECT, the server's close, our closing frames.
+            timeout = 2 * self.settings.response_timeout + CLOSE_WAIT + 1.0
+        self._thread.join(timeout)
         self._close_wakeup()
         return self._done.is_set()
 

@@ -215,20 +215,22 @@ class Connection:
             _log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
         self.session.receive_data(data, now=time.monotonic())
 
-    def disconnect(self) -> bool | None:
+    def disconnect(self) -> tuple[Error | None, bool]:
         """Send DISCONNECT (when the session still may) and close the stream at once
         (MQTT 3.1.1 §3.14.4), letting the server's own close arrive so that what it
-        still sends does not turn our close into a reset. Returns True when the server
-        closed within ``CLOSE_WAIT``, False when it had not, None when the DISCONNECT
-        could not be sent."""
+        still sends does not turn our close into a reset. Returns the error of the send
+        (None when it went out, or when there was nothing to send) and whether the server
+        closed within ``CLOSE_WAIT``."""
         session = self.session
-        if session.state is not State.CLOSED:
-            session.disconnect(now=time.monotonic())
+        if session.state is State.CLOSED:
+            self.stream.close()
+            return None, False
+        session.disconnect(now=time.monotonic())
         failed = self.flush()
         if failed is not None:
             self.stream.close()
-            return None
-        return self.stream.finish(time.monotonic() + CLOSE_WAIT)
+            return failed, False
+        return None, self.stream.finish(time.monotonic() + CLOSE_WAIT)
 
 
 #: Seconds the server has to close the connection after our DISCONNECT.

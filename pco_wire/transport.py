@@ -200,19 +200,20 @@ class Stream:
     def _drain(self, deadline: float) -> bool:
         sock = self.sock
         try:
+            # Under TLS this also ends the TLS layer: what follows is read as plain bytes,
+            # the server's last records dropped without being decrypted.
             sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            return False
+        except (ConnectionResetError, OSError) as exc:
+            # ENOTCONN: the server's reset came first. It has closed; so are we.
+            return isinstance(exc, ConnectionResetError) or exc.errno == errno.ENOTCONN
         drained = 0
         while drained <= _DRAIN_LIMIT:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
             try:
-                # The plain socket's recv, under TLS too: the server's last records are
-                # dropped unread, without decrypting them.
-                data = socket.socket.recv(sock, _CHUNK)
+                data = sock.recv(_CHUNK)
             except BlockingIOError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
                 select.select([sock], [], [], remaining)
                 continue
             except ConnectionResetError:
@@ -335,15 +336,12 @@ class TLSStream(Stream):
     def _drain(self, deadline: float) -> bool:
         import ssl
 
-        # close_notify first (RFC 8446 §6.1), without waiting for the server's: that and
-        # whatever it still sends are read as plain bytes below.
-        tls = getattr(self.sock, "_sslobj", None)
+        # close_notify first (RFC 8446 §6.1), without waiting for the server's: on a
+        # non-blocking socket, unwrap() sends ours and stops where it would wait.
         try:
-            if tls is not None:
-                tls.shutdown()  # non-blocking: sends ours, then wants to read theirs
+            self.sock.unwrap()
         except (ssl.SSLError, OSError, ValueError):
             pass
-        self.sock.setblocking(False)
         return super()._drain(deadline)
 
 

@@ -99,10 +99,12 @@ def run(output: str | None, *, stdin: TextIO, stdout: TextIO, interactive: bool)
     except Stop as stop:
         dialogue.say(f"error: {stop}")
         return stop.code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from ._console import stop_status
+
         dialogue.say()
         dialogue.say("interrupted: nothing saved")
-        return 130
+        return stop_status(exc)
 
 
 def _optional(current: object, blank: str) -> str:

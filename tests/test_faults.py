@@ -757,3 +757,30 @@ def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers)
     assert connector.attempt is not None
     assert [p.name for p in connector.attempt.phases].count("TLS probe") == 1
     assert len(peer.recordings) == 2, peer.recordings
+
+
+def test_a_disconnect_that_cannot_be_sent_is_a_failure(
+    peers: Peers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream fails between the CONNACK and our DISCONNECT (a fault injected into the
+    # send: no real server lets us time it so).
+    from pco_wire import transport
+
+    peer = peers.start(mqtt_server())
+    sends: list[bytes] = []
+    real_send = transport.Stream.send
+
+    def send(self: transport.Stream, data: bytes, deadline: float) -> None:
+        sends.append(data)
+        if len(sends) > 1:
+            raise pco_wire.ConnectionClosed(
+                "session", "the server reset the connection", reset=True
+            )
+        real_send(self, data, deadline)
+
+    monkeypatch.setattr(transport.Stream, "send", send)
+    result = pco_wire.test_connection(_settings(peer.uri()))
+
+    assert (result.ok, result.exit_code, result.category) == (False, 3, "connection-reset")
+    assert [p.name for p in result.phases][-1] == "DISCONNECT"
+    assert result.phases[-1].ok is False

@@ -421,3 +421,90 @@ def test_a_broken_output_pipe_ends_quietly(tmp_path: Path, args: list[str], stat
 
     assert done.returncode == status, done.stderr
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", ["test", "monitor"])
+def test_a_full_disk_under_standard_output(peers: Peers, command: str) -> None:
+    # ENOSPC, as EIO from a terminal that hung up: nothing can be shown, and that is not
+    # the connection's fault; monitor still says goodbye to the server.
+    peer = peers.start(mqtt_server())
+    argv = [peer.uri(), *(["--duration", "0.5"] if command == "monitor" else [])]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "pco_wire", command, *argv],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert peer.finish()
+    _disconnected_cleanly(peer.recording.names())
+
+
+def test_a_reader_that_stops_reading_does_not_hold_monitor_past_its_duration(
+    peers: Peers,
+) -> None:
+    flood = _Flood()
+    peer = peers.start(flood, lifetime=60.0)
+    start = time.monotonic()
+    proc = _start("monitor", peer.uri(), "--duration", "3")  # stdout: a pipe nobody reads
+    try:
+        proc.wait(RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        took = time.monotonic() - start
+        _, err = proc.communicate()
+
+    assert (proc.returncode, err) == (0, ""), err
+    assert took < 3 + 5, took
+    assert flood.disconnect_at is not None and flood.client_end == "closed", flood.client_end
+
+
+def test_a_hangup_ignored_by_whoever_started_it_stays_ignored(peers: Peers) -> None:
+    # nohup: SIGHUP is ignored before we start, and must stay so.
+    peer = peers.start(mqtt_server())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pco_wire", "monitor", peer.uri(), "-k", "1"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    _first_line(proc)
+    proc.send_signal(signal.SIGHUP)
+    assert "PINGREQ sent" in _first_line(proc)  # still running after it
+    proc.send_signal(signal.SIGINT)
+    code, out, err = _finish(proc)
+
+    assert (code, err) == (0, ""), (out, err)
+    assert "terminated" not in out, out
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_wizard_stopped_by_a_signal(tmp_path: Path, signum: int, status: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pco_wire", "wizard", "-o", str(tmp_path / "w.toml")],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,  # open, and no answer comes
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _first_line(proc)
+    proc.send_signal(signum)
+    code, out, err = _finish(proc)
+
+    assert (code, err) == (status, ""), (out, err)
+    assert "interrupted: nothing saved" in out
+    assert not (tmp_path / "w.toml").exists()
