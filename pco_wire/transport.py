@@ -22,6 +22,7 @@ from ._text import printable
 from .errors import (
     ConnectionClosed,
     Error,
+    InvalidSettings,
     HandshakeError,
     ResponseTimeout,
     TLSError,
@@ -486,8 +487,19 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     name: str | bytes = host.encode() if host.isascii() else host
     try:
         return socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except (socket.gaierror, UnicodeError):
-        pass
+    except (socket.gaierror, UnicodeError) as exc:
+        if ":" in host:
+            # An IPv6 literal this machine cannot use (a zone it has no interface for):
+            # no name server could answer it, so none is asked.
+            raise InvalidSettings(
+                [
+                    (
+                        "server_uri",
+                        f"expected an IPv6 address this machine can use, got {host!r}: is "
+                        "the zone after '%' one of its interfaces, and the address link-local?",
+                    )
+                ]
+            ) from exc
     import threading
 
     result: list[Any] = []

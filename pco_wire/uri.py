@@ -219,6 +219,24 @@ def _parse_uri(text: str, field: str) -> ServerURI:
 _ZONE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
+def _valid_ipv4(text: str) -> bool:
+    parts = text.split(".")
+    return len(parts) == 4 and all(
+        p.isdigit() and p.isascii() and len(p) <= 3 and int(p) <= 255 for p in parts
+    )
+
+
+def _inet_aton(text: str) -> bool:
+    """The short forms the C library takes as IPv4 (127.1 is 127.0.0.1)."""
+    import socket
+
+    try:
+        socket.inet_aton(text)
+    except OSError:
+        return False
+    return text.isascii()
+
+
 def _valid_ipv6(text: str) -> bool:
     import ipaddress
 
@@ -301,6 +319,9 @@ def host_problem(host: str) -> str | None:
     if host.startswith(".") or ".." in host:
         return "no empty label"
     name = host.removesuffix(".")
+    if name.replace(".", "").isdigit() and not _valid_ipv4(host) and not _inet_aton(host):
+        # Only digits and dots: meant as an address, and no name server knows it.
+        return "an IPv4 address of four numbers 0..255, such as 192.168.0.10"
     try:
         # What socket.getaddrinfo() does with a name; its UnicodeError is not an OSError.
         encoded = name.encode("idna") if not name.isascii() else name.encode()

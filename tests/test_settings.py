@@ -1465,3 +1465,24 @@ def test_a_long_path_is_shown_whole_and_a_huge_value_cut(tmp_path: Path) -> None
     ]
     (reason,) = [r for _, r in Settings("mqtt://broker", protocol="p" * 5000).problems()]
     assert reason == f"expected 3.1.1, 3.1 or auto, got {'p' * 200!r}... (5,000 characters)"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.", "1.2.3.4.5", "999.1.1.1", "10.0.0.256"])
+def test_digits_and_dots_are_an_address_or_nothing(host: str) -> None:
+    # No name server knows such a name: asking one would only say "not resolved".
+    [(field, reason)] = Settings(f"mqtt://{host}:1883").problems()
+    assert field == "server_uri" and "an IPv4 address of four numbers 0..255" in reason
+
+
+def test_short_ipv4_forms_stay_addresses() -> None:
+    assert Settings("mqtt://127.1:1883").problems() == []
+
+
+def test_an_ipv6_zone_this_machine_has_not_is_a_settings_problem() -> None:
+    # The literal does not parse here; the system resolver is not asked instead (the
+    # network guard of the tests would fail this test if it were).
+    from pco_wire.check import test_connection
+
+    result = test_connection(Settings("mqtt://[fe80::1%nosuchif0]:1883", response_timeout=2))
+    assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
+    assert "an IPv6 address this machine can use" in result.message
