@@ -22,8 +22,8 @@ from ._text import printable
 from .errors import (
     ConnectionClosed,
     Error,
-    InvalidSettings,
     HandshakeError,
+    InvalidSettings,
     ResponseTimeout,
     TLSError,
     TransportError,
@@ -516,10 +516,9 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     if not result:
         raise ResponseTimeout("name resolution", timeout, host)
     if isinstance(result[0], (OSError, UnicodeError)):
-        exc = result[0]
-        raise TransportError(
-            "name resolution", f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}"
-        ) from exc
+        failure = result[0]
+        reason = getattr(failure, "strerror", None) or failure
+        raise TransportError("name resolution", f"cannot resolve {host!r}: {reason}") from failure
     return list(result[0])
 
 
