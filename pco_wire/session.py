@@ -326,11 +326,13 @@ class Session:
                 assert self.last_sent is not None
                 if now >= self.last_sent + self.keep_alive - self._margin:
                     if len(self._pings) >= MAX_UNANSWERED:
+                        waited = round(now - self._pings[0], 1)
                         self._close(
                             ResponseTimeout(
                                 "PINGRESP",
-                                self.response_timeout,
-                                f"no answer to {MAX_UNANSWERED} PINGREQs in a row",
+                                waited,
+                                f"{MAX_UNANSWERED} PINGREQs unanswered while the server "
+                                "kept sending",
                             )
                         )
                     else:

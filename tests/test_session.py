@@ -498,7 +498,7 @@ def test_a_server_still_sending_is_late_not_gone() -> None:
     assert session.state is State.CONNECTED
     assert describe(session.events()) == [("PacketReceived", OtherPacket(3, 0, b"\x00\x01t"))]
     # A partial packet is not a sign of life: bytes trickled to keep us waiting.
-    session.receive_data(bytes.fromhex("3003"), now=T0 + 8.0)
+    session.receive_data(bytes.fromhex("3003"), now=T0 + 8.95)
     assert session.next_deadline() == T0 + 9.0
     session.handle_timer(now=T0 + 9.0)
     assert describe_error(closing_error(session)) == describe_error(
@@ -523,10 +523,28 @@ def test_a_server_that_never_answers_a_pingreq_is_given_up() -> None:
     assert session.data_to_send() == b""
     [event] = session.events()
     assert isinstance(event, Closed)
-    assert (
-        str(event.error)
-        == f"PINGRESP: no answer within 30 s (no answer to {MAX_UNANSWERED} PINGREQs in a row)"
+    waited = round(now - (T0 + 0.9), 1)
+    assert str(event.error) == (
+        f"PINGRESP: no answer within {waited:g} s ({MAX_UNANSWERED} PINGREQs unanswered "
+        "while the server kept sending)"
     )
+
+
+def test_a_silent_server_is_given_up_one_response_timeout_after_the_first_pingreq() -> None:
+    # Worked by hand: keep-alive 1 (a PINGREQ every 0.9 s), response timeout 10, nothing
+    # from the server: PINGREQs at 0.9, 1.8, ... 10.8, and the end at 0.9 + 10.
+    session = connected(Connect("gw", keep_alive=1), answer_after=0.0, response_timeout=10.0)
+    pings = []
+    while session.state is State.CONNECTED:
+        deadline = session.next_deadline()
+        assert deadline is not None
+        session.handle_timer(now=deadline)
+        if session.data_to_send() == PINGREQ_BYTES:
+            pings.append(round(deadline - T0, 6))
+    assert pings == [round(0.9 * k, 6) for k in range(1, 13)]
+    [*_, closed] = session.events()
+    assert isinstance(closed, Closed) and isinstance(closed.error, ResponseTimeout)
+    assert str(closed.error) == "PINGRESP: no answer within 10 s"
 
 
 @pytest.mark.parametrize("response_timeout", [0.5, 10.0, 30])
