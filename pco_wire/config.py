@@ -105,7 +105,18 @@ _WEBSOCKET: dict[str, tuple[str, Any]] = {"headers": ("strings", ())}
 _TABLES = {"will": _WILL, "security": _SECURITY, "websocket": _WEBSOCKET}
 _KNOWN = [*_TOP, *_TABLES, *(f"{t}.{k}" for t, keys in _TABLES.items() for k in keys)]
 #: Keys whose values are never repeated in a message: secrets, and headers that may be.
-_UNSHOWN = frozenset({"password", "security.keyfile_password", "websocket.headers"})
+#: The fields naming a variable or a file are among them: a secret may be pasted there.
+_UNSHOWN = frozenset(
+    {
+        "password",
+        "password_env",
+        "password_file",
+        "security.keyfile_password",
+        "security.keyfile_password_env",
+        "security.keyfile_password_file",
+        "websocket.headers",
+    }
+)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -281,14 +292,21 @@ def _type_problem(kind: str, value: Any, shown: bool = True) -> str | None:
 
 
 def _kind(value: Any) -> str:
-    return {
+    """What TOML calls the value's type (TOML 1.0: dates and times are values too)."""
+    import datetime
+
+    kinds: dict[type, str] = {
         bool: "a boolean",
         int: "an integer",
         float: "a float",
         str: "a string",
         list: "a list",
         dict: "a table",
-    }.get(type(value), type(value).__name__)
+        datetime.datetime: "a date-time",
+        datetime.date: "a date",
+        datetime.time: "a time",
+    }
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _nearest(key: str) -> str:
@@ -735,7 +753,7 @@ def masked(settings: Settings) -> Settings:
     anything shaped like a URI's password masked in every other text (by shape: a URI
     with its password pasted into any field)."""
     from .settings import _masked
-    from .uri import shown_user
+    from .uri import _shown, shown_user
 
     security = settings.security
     security = security.replace(
@@ -761,11 +779,5 @@ def masked(settings: Settings) -> Settings:
         password=None if settings.password is None else "***",
         security=security,
         ws_headers=headers,
-        server_uri=_masked_uri(settings.server_uri),
+        server_uri=_shown(settings.server_uri),
     )
-
-
-def _masked_uri(text: str) -> str:
-    from .uri import _shown
-
-    return _shown(text)

@@ -375,10 +375,9 @@ def shown_text(text: object) -> str:
     undecodable bytes escaped (it may be anything a user typed), at most 200 characters."""
     if not isinstance(text, str):
         return ""
-    masked = _shown(text)
-    if not masked.isprintable():
-        masked = "".join(c if c.isprintable() else repr(c)[1:-1] for c in masked)
-    return masked if len(masked) <= 200 else f"{masked[:100]}...{masked[-20:]}"
+    from ._text import printable
+
+    return printable(_shown(text), 200)
 
 
 def _password_start(userinfo: str) -> int:

@@ -466,7 +466,7 @@ def test_every_mistake_of_a_file_is_reported_at_once(files: Files) -> None:
         ('reconnect_max_delay = "2m"', "reconnect_max_delay", "expected a number of seconds"),
         ('max_packet_size = "1MiB"', "max_packet_size", "expected a whole number"),
         ("server_uri = 1883", "server_uri", "expected a string in quotes, got an integer"),
-        ("password_file = 1979-05-27", "password_file", "expected a string in quotes, got date"),
+        ("password_file = 1979-05-27", "password_file", "expected a string in quotes, got a date"),
         ('[will]\ntopic = "t"\nqos = "1"', "will.qos", "expected a whole number"),
         ('[will]\ntopic = "t"\nretain = "no"', "will.retain", "expected true or false"),
         ('[security]\nalpn = "mqtt"', "security.alpn", "expected a list of strings"),
@@ -1765,3 +1765,11 @@ def test_config_init_force_never_writes_into_a_fifo_or_a_read_only_file(
         run.stderr == f"FAILED (invalid-settings, exit 2): cannot write {str(path)!r}: {reason}\n"
     )
     assert kind == "fifo" or path.read_text() == "# mine\n"
+
+
+@pytest.mark.parametrize("key", ["password_env", "password_file"])
+def test_a_wrong_type_in_a_field_that_names_a_secret_is_not_shown(key: str) -> None:
+    # A number pasted where a variable or file name belongs may be the password itself.
+    with pytest.raises(InvalidSettings) as info:
+        config.loads(f'server_uri = "mqtt://h"\nusername = "u"\n{key} = 98765432\n')
+    assert info.value.problems == [(key, "expected a string in quotes, got an integer")]
