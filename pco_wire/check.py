@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 from ._record import Record
-from ._text import printable
 from .connection import CLOSE_WAIT, Connector, tls_report
 from .packets import ConnAckCode, OtherPacket, PacketType
 from .session import PacketReceived, Session
@@ -182,7 +181,8 @@ def _received(session: Session) -> list[dict[str, Any]]:
 
 def packet_summary(packet: OtherPacket) -> dict[str, Any]:
     """{type, flags, size} of a packet we do not decode, and the topic of a PUBLISH
-    (MQTT 3.1.1 §3.3.2.1), escaped: it is the server's text."""
+    (MQTT 3.1.1 §3.3.2.1): the server's text, as it is (JSON escapes it; a line of text
+    must go through ``printable``)."""
     kind = packet.packet_type
     summary: dict[str, Any] = {
         "type": kind.name if isinstance(kind, PacketType) else str(kind),
@@ -193,7 +193,7 @@ def packet_summary(packet: OtherPacket) -> dict[str, Any]:
     if kind == PacketType.PUBLISH and len(body) >= 2:
         length = int.from_bytes(body[:2], "big")
         if len(body) >= 2 + length:
-            summary["topic"] = printable(body[2 : 2 + length].decode("utf-8", "replace"))
+            summary["topic"] = body[2 : 2 + length].decode("utf-8", "replace")
     return summary
 
 

@@ -16,6 +16,7 @@ from . import _console
 from .diagnose import EXIT_CODES, diagnose
 from .errors import Error, InvalidSettings
 from .settings import TLS_VERSIONS, Settings, WillSettings, parse_header
+from .uri import parse_uri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -472,6 +473,12 @@ def _config_command(args: argparse.Namespace) -> int:
         return 0
     try:
         settings, warnings = config.load(path)
+        if args.action == "check" and parse_uri(settings.server_uri).tls:
+            # What test finds before any traffic, check finds too: certificates, keys
+            # and their password as OpenSSL takes them.
+            from .tls import build_context
+
+            build_context(settings.security, settings.keyfile_password())
     except InvalidSettings as exc:
         _out.line(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}")
         for field, reason in exc.problems:
@@ -625,7 +632,10 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             if dropped and not lines.full():
                 lines.put_nowait(notice(dropped))
                 dropped = 0
-            if lines.full():
+            # Packet lines go first when the output falls behind: the last tenth of the
+            # queue is kept for the lines that say what the connection does.
+            room = _QUEUED_LINES - (_QUEUED_LINES // 10 if kind == "packet" else 0)
+            if lines.qsize() >= room:
                 dropped += 1
             else:
                 lines.put_nowait(line(kind, text, **extra))
@@ -648,13 +658,13 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             ms = event.round_trip * 1000
             emit("pingresp", f"PINGRESP received, round trip {ms:.1f} ms", round_trip=ms)
         elif isinstance(event, PacketReceived):
-            if lines.full():  # under a flood: not even worth describing
+            if lines.qsize() >= _QUEUED_LINES * 9 // 10:  # a flood: not worth describing
                 skip()
                 return
             from .check import packet_summary
 
             summary = packet_summary(event.packet)
-            topic = f" on {summary['topic']!r}" if "topic" in summary else ""
+            topic = f" on '{printable(summary['topic'])}'" if "topic" in summary else ""
             emit(
                 "packet",
                 f"{summary['type']} received ({summary['size']} bytes){topic}",

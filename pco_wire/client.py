@@ -141,6 +141,12 @@ class Client:
 
     def _run(self) -> None:
         import random
+        import signal
+
+        # Stop signals are the main thread's: delivered here, they would leave it blocked
+        # where it waits (a write to a reader that stopped reading) instead of stopping.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
         from .reconnect import GivingUp, Reconnect, Reconnecting, TakeoverSuspected
 

@@ -354,9 +354,14 @@ def _tls(
     host = uri.host if uri is not None else "the server"
     if code in (62, 64):
         names = ", ".join(cert.get("names") or []) or cert.get("subject") or "unknown names"
+        checked = error.checked_name or host
+        fix = (
+            "set --server-name to one of those names"
+            if checked != host
+            else "connect with one of those names, or set --server-name"
+        )
         return "hostname-mismatch", (
-            f"the server certificate is for {names}, not for {host!r}: connect with one of "
-            "those names, or set --server-name"
+            f"the server certificate is for {names}, not for {checked!r}: {fix}"
         )
     if code in (19, 20, 21):
         # 19: the server sent its whole chain, and its root is not one we trust.

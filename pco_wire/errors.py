@@ -234,6 +234,8 @@ class TLSError(HandshakeError):
         #: the handshake; None when not known.
         self.server_hello: bool | None = None
         self.certificate_requested: bool | None = None
+        #: The name the certificate was checked against (--server-name, or the host).
+        self.checked_name = ""
 
 
 class WebSocketError(HandshakeError):

@@ -319,9 +319,10 @@ class Settings(Record):
                 )
             )
         size = self.max_packet_size
-        if not _number(size, whole=True) or not 2 <= size <= 268_435_460:
+        # At least a CONNACK (4 bytes): a smaller limit refuses every server's answer.
+        if not _number(size, whole=True) or not 4 <= size <= 268_435_460:
             out.append(
-                ("max_packet_size", f"expected bytes 2..268,435,460, got {_shown_value(size)}")
+                ("max_packet_size", f"expected bytes 4..268,435,460, got {_shown_value(size)}")
             )
         timeout = self.response_timeout
         if not _number(timeout) or not 0 < timeout < 1e6:

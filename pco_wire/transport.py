@@ -722,6 +722,7 @@ def _tls_handshake(
             finally:
                 record.stop()
     except TLSError as error:
+        error.checked_name = hostname  # the name the certificate was held against
         if error.ssl_reason == "CERTIFICATE_VERIFY_FAILED":
             # Its own phase, after the handshake's: the handshake failed when it failed.
             _fetch_certificate(error, info, uri, hostname, timeout, phases)

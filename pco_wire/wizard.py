@@ -196,10 +196,11 @@ def _defaults(d: Dialogue, path: str) -> Settings:
         # in this environment, one bad value): saving must not lose its client ID.
         base, problems, warnings = load_lenient(path)
     except InvalidSettings as exc:
-        d.say(f"{path} cannot be read, so the defaults are the product's:")
+        # Not even its values can be read (not TOML, not a regular file): saving the
+        # product's defaults over it would lose all of them, the client ID with them.
         for field, reason in exc.problems:
             d.say(f"  {field}: {reason}")
-        return Settings("")
+        raise Stop(2, f"{path} cannot be read; mend it, or give another file with -o") from None
     if problems:
         d.say(
             f"Editing {path}; its values are the defaults, but it does not load as it is "

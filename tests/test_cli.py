@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 
 from tests import netguard
 from tests.broker import Broker, free_port
-from tests.peers import CliRun, Peer, Peers, run_cli, silent
+from tests.peers import ROOT, CliRun, Peer, Peers, run_cli, silent
 from tests.pki import Pki, require
 from tests.support import JSON_KEYS, PHASE_KEYS, PHASES, TLS_KEYS
 
@@ -612,3 +613,51 @@ def test_json_document_is_complete_for_early_failures(peers: Peers, case: str) -
     assert (doc["ok"], doc["exit_code"], doc["category"]) == (False, 2, "invalid-settings")
     _check_document(doc)
     _no_traffic(peer)
+
+
+def test_hostname_mismatch_names_the_server_name_given(broker: Broker, pki: Pki) -> None:
+    # The good certificate names localhost and 127.0.0.1; the name asked for is another.
+    run = _tls_run(broker.ports.tls, pki.ca_cert, "--server-name", "other.example")
+
+    sentence = _failed(run, 4, "hostname-mismatch")
+    assert "not for 'other.example': set --server-name to one of those names" in sentence
+
+
+def test_config_check_finds_what_openssl_refuses(tmp_path: Path, pki: Pki) -> None:
+    # A certificate with a key of another: test --config refuses it before any traffic,
+    # so config check must too.
+    path = tmp_path / "tls.toml"
+    path.write_text(
+        'server_uri = "mqtts://127.0.0.1:1"\n[security]\n'
+        f'certfile = "{pki.client_cert}"\nkeyfile = "{pki.other_client_key}"\n'
+    )
+    check = run_cli("check", str(path), command="config")
+    test = run_cli("--config", str(path))
+
+    assert (check.code, test.code) == (2, 2), (check, test)
+    assert check.stdout.splitlines()[1].startswith("  security."), check
+
+
+def test_a_max_packet_size_below_a_connack_is_refused() -> None:
+    run = run_cli("mqtt://127.0.0.1:1", "--max-packet-size", "3")
+
+    assert _failed(run, 2, "invalid-settings") == (
+        "invalid settings: max_packet_size: expected bytes 4..268,435,460, got 3"
+    ), run
+
+
+def test_closed_standard_input(tmp_path: Path) -> None:
+    for argv in (
+        ["wizard", "-o", str(tmp_path / "w.toml")],
+        ["test", "mqtt://127.0.0.1:1", "-u", "u", "--password-prompt"],
+    ):
+        done = subprocess.run(
+            ["/bin/sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-m", "pco_wire", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 2, done
+        assert "internal-error" not in done.stdout + done.stderr, done

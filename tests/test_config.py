@@ -257,7 +257,7 @@ def valid_settings(draw: st.DrawFn, files: Files) -> Settings:
         reconnect=draw(st.booleans()),
         reconnect_min_delay=delays[0],
         reconnect_max_delay=delays[1],
-        max_packet_size=draw(st.integers(2, 268_435_460)),
+        max_packet_size=draw(st.integers(4, 268_435_460)),
     )
 
 

@@ -509,3 +509,43 @@ def test_wizard_stopped_by_a_signal(tmp_path: Path, signum: int, status: int) ->
     assert (code, err) == (status, ""), (out, err)
     assert "interrupted: nothing saved" in out
     assert not (tmp_path / "w.toml").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_monitor_blocked_on_a_reader_that_stopped_reading(
+    peers: Peers, signum: int
+) -> None:
+    # The main thread waits in a write that never ends; the signal must still reach it.
+    flood = _Flood()
+    peer = peers.start(flood, lifetime=60.0)
+    proc = _start("monitor", peer.uri(), "-k", "1")  # stdout: a pipe nobody reads
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 10
+    while flood.sent < 5_000_000 and time.monotonic() < deadline:
+        try:
+            proc.wait(0.1)  # until the flood is well under way
+        except subprocess.TimeoutExpired:
+            pass
+    proc.send_signal(signum)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the signal did not stop it") from None
+    finally:
+        _, err = proc.communicate()
+
+    assert (proc.returncode, err) == (0, ""), err
+    assert flood.disconnect_at is not None
+
+
+def test_a_topic_is_escaped_once(peers: Peers) -> None:
+    topic = "t\u00f6\x1b[1m"
+    peer = peers.start(mqtt_server(CONNACK_ACCEPTED + publish(topic, b"1")), connections=2)
+    text = run_cli(peer.uri(), "--duration", "0.3", command="monitor")
+    doc = run_cli(peer.uri(), "--duration", "0.3", "--json", command="monitor")
+
+    assert "PUBLISH received (" in text.stdout and " on 't\u00f6\\x1b[1m'" in text.stdout, text
+    packets = [json.loads(line) for line in doc.stdout.splitlines()]
+    assert [p["topic"] for p in packets if p["event"] == "packet"] == [topic], doc
+    assert "\x1b" not in doc.stdout, doc

@@ -527,15 +527,18 @@ def test_a_file_that_does_not_load_offers_every_value_it_has(
     )
 
 
-def test_a_file_that_is_not_toml_gives_the_product_defaults(tmp_path: Path) -> None:
+def test_a_file_that_is_not_toml_is_not_replaced(tmp_path: Path) -> None:
+    # Not one value of it can be read: the product's defaults saved over it would lose
+    # them all, its client ID with them. The wizard stops before the first question.
     path = tmp_path / "gateway.toml"
-    path.write_text('server_uri = "mqtt://plant\nclient_id = "gateway17"\n')
-    run = run_wizard(path, [*[""] * 11, "n", "n"])
-    assert run.code == 1, run
-    assert f"{path} cannot be read, so the defaults are the product's:" in run.output
+    text = 'server_uri = "mqtt://plant\nclient_id = "gateway17"\n'
+    path.write_text(text)
+    run = run_wizard(path, [*[""] * 13])
+    assert run.code == 2, run
     assert f"  file: {path} is not valid TOML: " in run.output
-    assert run.default("host") == "localhost" and run.default("keep-alive") == "60"
-    assert "gateway17" in path.read_text()  # declined: left as it was
+    assert f"error: {path} cannot be read; mend it, or give another file with -o" in run.output
+    assert "host" not in run.output
+    assert path.read_text() == text
 
 
 def test_a_file_with_a_byte_order_mark_is_offered_and_saved_without_it(tmp_path: Path) -> None:
