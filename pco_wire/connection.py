@@ -331,14 +331,16 @@ class Attempt:
         prepared = self.prepared
         uri = prepared.uri
         probe = None
-        if (
+        # A close with no word on a plain port, before CONNACK or on the upgrade: a TLS
+        # port answers the hello; ws:// to an mqtts:// or wss:// port looks just so.
+        silent_close = (
             isinstance(error, ConnectionClosed)
-            and error.phase == "CONNACK"
             and not uri.tls
-            and not uri.websocket
             and not error.websocket
             and not self.head
-        ):
+            and error.phase == ("WebSocket upgrade" if uri.websocket else "CONNACK")
+        )
+        if silent_close:
             if self._probed is not None and self._probed[0] is error:
                 probe = self._probed[1]
             else:

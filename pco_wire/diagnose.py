@@ -293,6 +293,11 @@ def _closed(
             f"the server closed the connection after CONNECT without an answer: {causes}"
         )
     if error.phase == "WebSocket upgrade":
+        if tls_answered and uri is not None:
+            return "plain-to-tls-port", (
+                f"{error.reason} during the WebSocket upgrade, and the port answers TLS: "
+                f"use wss://{uri.netloc}{uri.shown_resource} (or mqtts://{uri.netloc})"
+            )
         return "closed-during-upgrade", (
             f"{error.reason} during the WebSocket upgrade: this port probably speaks plain "
             f"MQTT; try mqtt{'s' if uri is not None and uri.tls else ''}://{where}"

@@ -661,3 +661,15 @@ def test_closed_standard_input(tmp_path: Path) -> None:
         )
         assert done.returncode == 2, done
         assert "internal-error" not in done.stdout + done.stderr, done
+
+
+@pytest.mark.parametrize("listener", ["tls", "wss"])
+def test_websocket_to_a_tls_port(broker: Broker, listener: str) -> None:
+    # ws:// where mqtts:// or wss:// listens: the server ends the upgrade without a word;
+    # the TLS probe tells why.
+    run = run_cli(_uri("ws", getattr(broker.ports, listener)), "-t", "3")
+
+    sentence = _failed(run, 3, "plain-to-tls-port")
+    assert "and the port answers TLS: use wss://127.0.0.1:" in sentence, sentence
+    probes = [line for line in run.stdout.splitlines() if line.startswith("  TLS probe")]
+    assert len(probes) == 1 and probes[0].rstrip().endswith("TLS answered"), run

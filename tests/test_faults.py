@@ -544,14 +544,18 @@ def test_websocket_subprotocol_not_selected_is_a_warning(peers: Peers) -> None:
 
 def test_cli_websocket_to_a_port_that_closes_on_the_upgrade(peers: Peers) -> None:
     # A plain MQTT port reads "GET /mqtt HTTP/1.1" as garbage and closes cleanly (FIN).
-    peer = peers.start(closing_on_upgrade())
+    # The TLS probe that follows gets no TLS answer either (this peer waits for HTTP).
+    peer = peers.start(closing_on_upgrade(), connections=2)
     run = run_cli(peer.uri("ws"), "-t", "2", "--json")
 
     assert run.code == 3, run
     doc = run.json()
     assert doc["category"] == "closed-during-upgrade", run
     assert doc["message"].endswith(f"try mqtt://127.0.0.1:{peer.port}"), run
-    assert [(p["name"], p["ok"]) for p in doc["phases"]][-1] == ("WebSocket upgrade", False)
+    assert [(p["name"], p["ok"]) for p in doc["phases"]][-2:] == [
+        ("WebSocket upgrade", False),
+        ("TLS probe", False),
+    ], doc["phases"]
 
 
 def test_cli_reset_before_connack(peers: Peers) -> None:
