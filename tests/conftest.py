@@ -63,3 +63,17 @@ from tests.netguard import network_guard  # noqa: E402, F401
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     netguard.report_leftovers(session)
+
+
+# Tests send Ctrl-C, SIGTERM and SIGHUP to the programs they start. A shell that started
+# this run in the background (or nohup) made them ignored, and an ignored signal stays
+# ignored in every program started from here: give them their defaults back.
+import signal  # noqa: E402
+
+for _signum, _default in (
+    (signal.SIGINT, signal.default_int_handler),
+    (signal.SIGTERM, signal.SIG_DFL),
+    (signal.SIGHUP, signal.SIG_DFL),
+):
+    if signal.getsignal(_signum) is signal.SIG_IGN:
+        signal.signal(_signum, _default)
