@@ -215,12 +215,13 @@ class Connection:
             _log.debug("receive %s", data.hex(" ") if len(data) < 64 else f"{len(data)} bytes")
         self.session.receive_data(data, now=time.monotonic())
 
-    def disconnect(self) -> tuple[Error | None, bool]:
+    def disconnect(self, wait: bool = True) -> tuple[Error | None, bool | None]:
         """Send DISCONNECT (when the session still may) and close the stream at once
         (MQTT 3.1.1 §3.14.4), letting the server's own close arrive so that what it
         still sends does not turn our close into a reset. Returns the error of the send
         (None when it went out, or when there was nothing to send) and whether the server
-        closed within ``CLOSE_WAIT``."""
+        closed within ``CLOSE_WAIT`` (without ``wait``, None when nothing was left unread
+        and its close was not waited for: see ``Stream.finish``)."""
         session = self.session
         if session.state is State.CLOSED:
             self.stream.close()
@@ -230,7 +231,7 @@ class Connection:
         if failed is not None:
             self.stream.close()
             return failed, False
-        return None, self.stream.finish(time.monotonic() + CLOSE_WAIT)
+        return None, self.stream.finish(time.monotonic() + CLOSE_WAIT, wait)
 
 
 #: Seconds the server has to close the connection after our DISCONNECT.

@@ -185,20 +185,22 @@ class Stream:
             except OSError:
                 pass
 
-    def finish(self, deadline: float) -> bool:
+    def finish(self, deadline: float, wait: bool = True) -> bool | None:
         """Close after our last packet: end our side (FIN), read and drop what the server
         still sends until it closes too, or until ``deadline`` or ``_DRAIN_LIMIT`` bytes,
         then close. Closing with unread bytes in the receive buffer would make the
         kernel send a reset, and a server that sees a reset may drop the DISCONNECT
-        before it (and publish the will). Returns whether the server closed in time."""
+        before it (and publish the will). Returns whether the server closed in time;
+        without ``wait``, None when nothing was left unread: then our close is a clean
+        one already, and the server's is not waited for."""
         if self.closed:
             return False
         try:
-            return self._drain(deadline)
+            return self._drain(deadline, wait)
         finally:
             self.close()
 
-    def _drain(self, deadline: float) -> bool:
+    def _drain(self, deadline: float, wait: bool) -> bool | None:
         sock = self.sock
         try:
             # Under TLS this also ends the TLS layer: what follows is read as plain bytes,
@@ -215,6 +217,8 @@ class Stream:
             try:
                 data = sock.recv(_CHUNK)
             except BlockingIOError:
+                if not wait and not drained:
+                    return None
                 select.select([sock], [], [], remaining)
                 continue
             except ConnectionResetError:
@@ -334,7 +338,7 @@ class TLSStream(Stream):
                 pass
         super().close()
 
-    def _drain(self, deadline: float) -> bool:
+    def _drain(self, deadline: float, wait: bool) -> bool | None:
         import ssl
 
         # close_notify first (RFC 8446 §6.1), without waiting for the server's: on a
@@ -343,7 +347,7 @@ class TLSStream(Stream):
             self.sock.unwrap()
         except (ssl.SSLError, OSError, ValueError):
             pass
-        return super()._drain(deadline)
+        return super()._drain(deadline, wait)
 
 
 class WebSocketStream:
@@ -453,7 +457,7 @@ class WebSocketStream:
                 pass
         self.inner.close()
 
-    def finish(self, deadline: float) -> bool:
+    def finish(self, deadline: float, wait: bool = True) -> bool | None:
         """As ``Stream.finish``, after our close frame (RFC 6455 §7.1.2: the server
         answers it and closes the TCP connection)."""
         if self.inner.closed:
@@ -463,7 +467,7 @@ class WebSocketStream:
             self._flush(min(deadline, time.monotonic() + 0.2))
         except Exception:
             pass
-        return self.inner.finish(deadline)
+        return self.inner.finish(deadline, wait)
 
     @property
     def closed(self) -> bool:

@@ -549,3 +549,18 @@ def test_a_topic_is_escaped_once(peers: Peers) -> None:
     packets = [json.loads(line) for line in doc.stdout.splitlines()]
     assert [p["topic"] for p in packets if p["event"] == "packet"] == [topic], doc
     assert "\x1b" not in doc.stdout, doc
+
+
+def test_a_test_connection_into_a_flood_closes_cleanly(peers: Peers) -> None:
+    # The test does not wait for the server's close when nothing is left unread; here
+    # the flood is, so it drains until the server closes: no reset, no lost DISCONNECT.
+    import pco_wire
+
+    flood = _Flood()
+    peer = peers.start(flood, lifetime=30.0)
+    result = pco_wire.test_connection(pco_wire.Settings(peer.uri(), response_timeout=5))
+
+    assert result.ok, result.message
+    assert result.phases[-1].name == "DISCONNECT" and result.phases[-1].detail == ""
+    assert peer.finish()
+    assert flood.disconnect_at is not None and flood.client_end == "closed", flood.client_end
