@@ -11,8 +11,6 @@ import importlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from . import config
-    from .check import TestResult, test_connection
-    from .client import Client, ConnectionInfo
     from .codec import DEFAULT_MAX_PACKET_SIZE, IMPLEMENTATION, Framer, decode, encode
     from .diagnose import CATEGORIES, EXIT_CODES
     from .errors import (
@@ -33,6 +31,17 @@ if TYPE_CHECKING:
         UnsupportedProtocol,
         WebSocketError,
     )
+    from .events import (
+        Closed,
+        Connected,
+        Event,
+        GivingUp,
+        PacketReceived,
+        PingSent,
+        PongReceived,
+        Reconnecting,
+        TakeoverSuspected,
+    )
     from .packets import (
         ConnAck,
         ConnAckCode,
@@ -44,18 +53,21 @@ if TYPE_CHECKING:
         PingResp,
         Will,
     )
-    from .session import Closed, Connected, PacketReceived, PingSent, PongReceived, Session, State
+    from .phases import Phase, PhaseName
+    from .result import ConnectionInfo, TestResult
+    from .session import Session, State
     from .settings import Security, Settings, WillSettings, check_client_id, generate_client_id
-    from .transport import Phase
+    from .supervisor import Supervisor
+    from .sync import Client, test_connection
     from .uri import ServerURI, parse_uri
 
 #: Where each public name lives; imported on first use (PEP 562), so that a program
 #: that needs the codec does not pay for TLS settings, nor `test` for the Client.
 _EXPORTS = {
-    "TestResult": "check",
-    "test_connection": "check",
-    "Client": "client",
-    "ConnectionInfo": "client",
+    "TestResult": "result",
+    "test_connection": "sync",
+    "Client": "sync",
+    "ConnectionInfo": "result",
     "DEFAULT_MAX_PACKET_SIZE": "codec",
     "IMPLEMENTATION": "codec",
     "Framer": "codec",
@@ -88,11 +100,18 @@ _EXPORTS = {
     "PingReq": "packets",
     "PingResp": "packets",
     "Will": "packets",
-    "Closed": "session",
-    "Connected": "session",
-    "PacketReceived": "session",
-    "PingSent": "session",
-    "PongReceived": "session",
+    "Closed": "events",
+    "Connected": "events",
+    "Event": "events",
+    "GivingUp": "events",
+    "PacketReceived": "events",
+    "PingSent": "events",
+    "PongReceived": "events",
+    "Reconnecting": "events",
+    "TakeoverSuspected": "events",
+    "Phase": "phases",
+    "PhaseName": "phases",
+    "Supervisor": "supervisor",
     "Session": "session",
     "State": "session",
     "Security": "settings",
@@ -100,7 +119,6 @@ _EXPORTS = {
     "WillSettings": "settings",
     "check_client_id": "settings",
     "generate_client_id": "settings",
-    "Phase": "transport",
     "ServerURI": "uri",
     "parse_uri": "uri",
 }
@@ -120,7 +138,9 @@ __all__ = [
     "ConnectionInfo",
     "Disconnect",
     "Error",
+    "Event",
     "Framer",
+    "GivingUp",
     "HandshakeError",
     "InvalidPacket",
     "InvalidSettings",
@@ -131,10 +151,12 @@ __all__ = [
     "PacketTooLarge",
     "PacketType",
     "Phase",
+    "PhaseName",
     "PingReq",
     "PingResp",
     "PingSent",
     "PongReceived",
+    "Reconnecting",
     "RemoteProtocolError",
     "ResponseTimeout",
     "Security",
@@ -143,7 +165,9 @@ __all__ = [
     "Session",
     "Settings",
     "State",
+    "Supervisor",
     "TLSError",
+    "TakeoverSuspected",
     "TestResult",
     "TransportError",
     "UnexpectedPacket",
@@ -166,30 +190,39 @@ __version__ = "0.1.0"
 #: .IMPLEMENTATION`` after a bare ``import pco_wire``); importing one makes it a global.
 _SUBMODULES = frozenset(
     {
-        "check",
+        "asyncio",
         "cli",
-        "client",
         "codec",
         "config",
-        "connection",
         "diagnose",
         "dialogue",
         "errors",
+        "events",
         "packets",
+        "phases",
         "reconnect",
+        "result",
         "session",
         "settings",
-        "tls",
+        "supervisor",
+        "sync",
         "transport",
         "uri",
         "wizard",
     }
 )
+#: Modules of the layout before the drivers were split, as attributes of the package.
+_MOVED = {
+    "check": "sync.check",
+    "client": "sync.client",
+    "connection": "sync.connection",
+    "tls": "transport.tls",
+}
 
 
 def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULES or name in _MOVED:
+        return importlib.import_module(f".{_MOVED.get(name, name)}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pco_wire' has no attribute {name!r}")

@@ -476,7 +476,7 @@ def _config_command(args: argparse.Namespace) -> int:
         if args.action == "check" and parse_uri(settings.server_uri).tls:
             # What test finds before any traffic, check finds too: certificates, keys
             # and their password as OpenSSL takes them.
-            from .tls import build_context
+            from .transport.tls import build_context
 
             build_context(settings.security, settings.keyfile_password())
     except InvalidSettings as exc:
@@ -503,7 +503,7 @@ def _fail(
         _traceback(exc)
     if args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
-        from .check import TestResult
+        from .result import TestResult
         from .uri import shown_text
 
         _out.line(
@@ -530,7 +530,7 @@ def _traceback(exc: BaseException) -> None:
 
 
 def _test(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
-    from .check import test_connection
+    from .sync.check import test_connection
 
     result = test_connection(settings)
     result.warnings[:0] = warnings
@@ -600,10 +600,18 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
     import threading
 
     from ._text import printable
-    from .client import Client
-    from .connection import CLOSE_WAIT
-    from .reconnect import GivingUp, Reconnecting, TakeoverSuspected
-    from .session import Closed, Connected, PacketReceived, PingSent, PongReceived
+    from .events import (
+        Closed,
+        Connected,
+        GivingUp,
+        PacketReceived,
+        PingSent,
+        PongReceived,
+        Reconnecting,
+        TakeoverSuspected,
+    )
+    from .result import CLOSE_WAIT
+    from .sync.client import Client
 
     lines: queue.Queue[str] = queue.Queue(_QUEUED_LINES)
     queuing = threading.Lock()  # the client thread and this one both queue lines
@@ -661,7 +669,7 @@ def _monitor(settings: Settings, args: argparse.Namespace, warnings: list[str]) 
             if lines.qsize() >= _QUEUED_LINES * 9 // 10:  # a flood: not worth describing
                 skip()
                 return
-            from .check import packet_summary
+            from .result import packet_summary
 
             summary = packet_summary(event.packet)
             topic = f" on '{printable(summary['topic'])}'" if "topic" in summary else ""

@@ -42,7 +42,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .transport import Probe
+    from .transport.common import Probe
 
 __all__ = ["CATEGORIES", "EXIT_CODES", "Diagnosis", "diagnose"]
 

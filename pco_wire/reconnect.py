@@ -33,10 +33,7 @@ __all__ = [
     "FATAL_RETURN_CODES",
     "TAKEOVER_COUNT",
     "TAKEOVER_WINDOW",
-    "GivingUp",
     "Reconnect",
-    "Reconnecting",
-    "TakeoverSuspected",
 ]
 
 DEFAULT_MIN_DELAY = 1.0
@@ -107,42 +104,3 @@ class Reconnect:
         self.attempt += 1
         ceiling = min(self.max_delay, self.min_delay * 2.0 ** min(self.attempt, 60))
         return self.min_delay + (ceiling - self.min_delay) * self._random()
-
-
-class Reconnecting:
-    """The connection ended with ``error``; attempt ``attempt`` follows in ``delay`` s."""
-
-    __slots__ = ("attempt", "delay", "error")
-
-    def __init__(self, error: Error, delay: float, attempt: int) -> None:
-        self.error = error
-        self.delay = delay
-        self.attempt = attempt
-
-    def __repr__(self) -> str:
-        return f"Reconnecting(error={self.error!r}, delay={self.delay:.3f}, attempt={self.attempt})"
-
-
-class TakeoverSuspected:
-    """The server keeps ending accepted connections soon after CONNACK: another client
-    probably uses the same client ID."""
-
-    __slots__ = ("client_id",)
-
-    def __init__(self, client_id: str) -> None:
-        self.client_id = client_id
-
-    def __repr__(self) -> str:
-        return f"TakeoverSuspected(client_id={self.client_id!r})"
-
-
-class GivingUp:
-    """No further attempt: ``error`` is one that retrying cannot fix."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Error) -> None:
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"GivingUp(error={self.error!r})"

@@ -33,17 +33,12 @@ from .errors import (
     ServerRefused,
     UnexpectedPacket,
 )
+from .events import Closed, Connected, PacketReceived, PingSent, PongReceived, SessionEvent
 from .packets import DISCONNECT, PINGREQ, ConnAck, Connect, OtherPacket, PacketType, PingResp
 
 __all__ = [
     "DEFAULT_RESPONSE_TIMEOUT",
     "MAX_UNANSWERED",
-    "Closed",
-    "Connected",
-    "Event",
-    "PacketReceived",
-    "PingSent",
-    "PongReceived",
     "Session",
     "State",
     "ping_margin",
@@ -61,72 +56,6 @@ class State(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     CLOSED = "closed"
-
-
-class Connected:
-    """CONNACK with return code 0 arrived."""
-
-    __slots__ = ("session_present",)
-
-    def __init__(self, session_present: bool) -> None:
-        self.session_present = session_present
-
-    def __repr__(self) -> str:
-        return f"Connected(session_present={self.session_present})"
-
-
-class PingSent:
-    """A PINGREQ was queued at ``at``, because ``keep_alive`` passed or on request."""
-
-    __slots__ = ("at",)
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def __repr__(self) -> str:
-        return f"PingSent(at={self.at!r})"
-
-
-class PongReceived:
-    """The PINGRESP to the oldest outstanding PINGREQ arrived ``round_trip`` seconds
-    after it."""
-
-    __slots__ = ("round_trip",)
-
-    def __init__(self, round_trip: float) -> None:
-        self.round_trip = round_trip
-
-    def __repr__(self) -> str:
-        return f"PongReceived(round_trip={self.round_trip!r})"
-
-
-class PacketReceived:
-    """A packet of another type (a stored PUBLISH, say) arrived; it is counted, not an error."""
-
-    __slots__ = ("packet",)
-
-    def __init__(self, packet: OtherPacket) -> None:
-        self.packet = packet
-
-    def __repr__(self) -> str:
-        return f"PacketReceived({self.packet!r})"
-
-
-class Closed:
-    """The session ended. ``error`` is None after our own ``disconnect()``; otherwise it
-    says why: ServerRefused, ResponseTimeout, ConnectionClosed, a RemoteProtocolError, or
-    whatever transport error the driver reported."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Error | None) -> None:
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"Closed(error={self.error!r})"
-
-
-Event = Connected | PingSent | PongReceived | PacketReceived | Closed
 
 
 def ping_margin(keep_alive: int) -> float:
@@ -191,10 +120,14 @@ class Session:
         self._pings: collections.deque[float] = collections.deque()
         #: When the server's last complete packet arrived.
         self._heard: float | None = None
+        #: The first bytes the server sent: a TLS or HTTP answer to CONNECT is told from
+        #: an MQTT one by them (see ``diagnose``).
+        self.head = b""
+        self._disconnected = False
         self._received = 0
         self._tail = b""
         self._out: list[bytes] = []
-        self._events: list[Event] = []
+        self._events: list[SessionEvent] = []
 
     # ------------------------------------------------------------------ commands
 
@@ -234,6 +167,7 @@ class Session:
             return
         if self.state is not State.IDLE:
             self._send(encode(DISCONNECT), now)
+            self._disconnected = True
         self._close(None)
 
     def connection_lost(self, error: Error, *, now: float) -> None:
@@ -259,6 +193,8 @@ class Session:
                 reason = "the server closed the connection"
             self._close(ConnectionClosed(self._phase(), reason))
             return
+        if len(self.head) < 8:
+            self.head += data[: 8 - len(self.head)]
         if self.state is State.CONNECTING and self._received == 0 and data[0] >> 4 != 2:
             # MQTT 3.1.1 §3.2: the server's first packet is a CONNACK, whose first byte is
             # 0x20; anything else is known to be wrong before the rest of it arrives.
@@ -344,13 +280,19 @@ class Session:
     def closed(self) -> bool:
         return self.state is State.CLOSED
 
+    @property
+    def close_expected(self) -> bool:
+        """Whether our DISCONNECT is queued: the driver sends it and closes the stream
+        at once (MQTT 3.1.1 §3.14.4), letting the server's own close arrive."""
+        return self._disconnected
+
     def data_to_send(self) -> bytes:
         """The bytes queued since the last call, in order."""
         out = b"".join(self._out)
         self._out.clear()
         return out
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[SessionEvent]:
         """The events since the last call, in order."""
         events = self._events
         self._events = []

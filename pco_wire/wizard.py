@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-    from .check import TestResult
+    from .result import TestResult
 
     #: A secret's three sources: the value kept in the file, a variable, a file of its own.
     Secret = tuple[str | None, str | None, str | None]
@@ -168,7 +168,7 @@ def _run(d: Dialogue, path: str) -> int:
             # saved: a configuration is one client identity.
             settings = settings.replace(client_id=generate_client_id())
             d.say(f"client ID {settings.client_id} generated; it is saved with the rest")
-        from .check import test_connection
+        from .sync.check import test_connection
 
         result = test_connection(settings)
         _report(d, result)

@@ -1498,7 +1498,7 @@ def test_a_tls_file_that_became_a_fifo_is_refused_when_the_context_is_built(
     tmp_path: Path, field: str
 ) -> None:
     # Checked by Settings.problems() first, and again where OpenSSL opens the file.
-    from pco_wire import tls
+    from pco_wire.transport import tls
 
     fifo = str(_fifo(tmp_path))
     pem = tmp_path / "client.pem"

@@ -34,8 +34,9 @@ from pco_wire import (
     Settings,
     TLSError,
 )
-from pco_wire.connection import Attempt, prepare
-from pco_wire.session import Event
+from pco_wire.events import SessionEvent as Event
+from pco_wire.supervisor import prepare
+from pco_wire.sync.connection import open_attempt
 from tests.broker import Broker
 from tests.peers import Peers, relay
 from tests.pki import Pki
@@ -294,14 +295,13 @@ def test_client_refused_raises_and_leaves_nothing_open(broker: Broker) -> None:
 
 def _refused_under(settings: Settings, version: str) -> tuple[TLSError, tuple[int, str, str]]:
     """The TLS error of an attempt made with TLS ``version`` only, and its diagnosis."""
-    prepared = prepare(settings)
-    context = prepared.tls_context
+    attempt = prepare(settings)
+    context = attempt.tls_context
     context.minimum_version = context.maximum_version = getattr(
         ssl.TLSVersion, f"TLSv1_{version[-1]}"
     )
-    attempt = Attempt(prepared)
     with pytest.raises(TLSError) as caught:
-        attempt.open()
+        open_attempt(attempt)
     return caught.value, attempt.diagnose(caught.value)
 
 

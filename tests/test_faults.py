@@ -31,8 +31,9 @@ from pco_wire import (
     ServerRefused,
     Settings,
 )
-from pco_wire.connection import Connector
-from pco_wire.session import Event
+from pco_wire.events import SessionEvent as Event
+from pco_wire.supervisor import Supervisor
+from pco_wire.sync.connection import connect, diagnose
 from tests.peers import (
     BINARY,
     CLOSE,
@@ -753,13 +754,13 @@ def test_cli_escapes_a_self_signed_subject_in_the_diagnosis(peers: Peers, pki: P
 def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers) -> None:
     # A monitor says why the connection was lost, then exits with its status: one probe.
     peer = peers.start(closing(), connections=3)
-    connector = Connector(_settings(peer.uri()))
+    supervisor = Supervisor(_settings(peer.uri()))
     with pytest.raises(pco_wire.ConnectionClosed) as caught:
-        connector.open()
-    first = connector.diagnose(caught.value)
-    assert connector.diagnose(caught.value) == first
-    assert connector.attempt is not None
-    assert [p.name for p in connector.attempt.phases].count("TLS probe") == 1
+        connect(supervisor)
+    first = diagnose(supervisor, caught.value)
+    assert diagnose(supervisor, caught.value) == first
+    assert supervisor.attempt is not None
+    assert [p.name for p in supervisor.attempt.phases].count("TLS probe") == 1
     assert len(peer.recordings) == 2, peer.recordings
 
 
@@ -768,7 +769,7 @@ def test_a_disconnect_that_cannot_be_sent_is_a_failure(
 ) -> None:
     # The stream fails between the CONNACK and our DISCONNECT (a fault injected into the
     # send: no real server lets us time it so).
-    from pco_wire import transport
+    from pco_wire.transport import sync as transport
 
     peer = peers.start(mqtt_server())
     sends: list[bytes] = []

@@ -53,16 +53,20 @@ from pco_wire import (
     TransportError,
     UnexpectedPacket,
 )
+from pco_wire.events import (
+    Closed,
+    Connected,
+    PacketReceived,
+    PingSent,
+    PongReceived,
+)
+from pco_wire.events import (
+    SessionEvent as Event,
+)
 from pco_wire.packets import CONNACKS, DISCONNECT, PINGREQ, PINGRESP
 from pco_wire.reconnect import TAKEOVER_COUNT, TAKEOVER_WINDOW, Reconnect
 from pco_wire.session import (
     MAX_UNANSWERED,
-    Closed,
-    Connected,
-    Event,
-    PacketReceived,
-    PingSent,
-    PongReceived,
     Session,
     State,
     ping_margin,

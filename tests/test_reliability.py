@@ -43,7 +43,7 @@ from pco_wire import (
     TransportError,
     test_connection,
 )
-from pco_wire.reconnect import GivingUp, Reconnecting, TakeoverSuspected
+from pco_wire.events import GivingUp, Reconnecting, TakeoverSuspected
 from tests.broker import Broker, free_port, require
 from tests.peers import (
     CliRun,

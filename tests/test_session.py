@@ -33,15 +33,19 @@ from pco_wire.errors import (
     TransportError,
     UnexpectedPacket,
 )
-from pco_wire.session import (
-    DEFAULT_RESPONSE_TIMEOUT,
-    MAX_UNANSWERED,
+from pco_wire.events import (
     Closed,
     Connected,
-    Event,
     PacketReceived,
     PingSent,
     PongReceived,
+)
+from pco_wire.events import (
+    SessionEvent as Event,
+)
+from pco_wire.session import (
+    DEFAULT_RESPONSE_TIMEOUT,
+    MAX_UNANSWERED,
     Session,
     State,
     ping_margin,

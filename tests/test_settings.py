@@ -1109,7 +1109,7 @@ HOSTILE_URIS: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("uri", "reason"), HOSTILE_URIS, ids=range(len(HOSTILE_URIS)))
 def test_hostile_uris_are_settings_problems(uri: str, reason: str) -> None:
-    from pco_wire.check import test_connection
+    from pco_wire.sync import test_connection
 
     problems = Settings(uri).problems()
     assert [field for field, _ in problems] == ["server_uri"], problems
@@ -1434,7 +1434,7 @@ def test_wizard_never_shows_a_planted_secret(tmp_path: Path) -> None:
     "client_id", ["bad id!", "x" * 24, b"gw17"], ids=["space", "long", "bytes"]
 )
 def test_a_client_id_given_to_test_connection_obeys_the_rule(client_id: object) -> None:
-    from pco_wire.check import test_connection
+    from pco_wire.sync import test_connection
 
     result = test_connection(Settings("mqtt://127.0.0.1:1"), client_id=client_id)  # type: ignore[arg-type]
     assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
@@ -1443,7 +1443,7 @@ def test_a_client_id_given_to_test_connection_obeys_the_rule(client_id: object) 
 
 @pytest.mark.parametrize("settings", ["mqtt://127.0.0.1:1", None, {"server_uri": "mqtt://h"}])
 def test_test_connection_of_something_else_than_settings(settings: object) -> None:
-    from pco_wire.check import test_connection
+    from pco_wire.sync import test_connection
 
     result = test_connection(settings)  # type: ignore[arg-type]
     assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message
@@ -1485,7 +1485,7 @@ def test_short_ipv4_forms_stay_addresses() -> None:
 def test_an_ipv6_zone_this_machine_has_not_is_a_settings_problem() -> None:
     # The literal does not parse here; the system resolver is not asked instead (the
     # network guard of the tests would fail this test if it were).
-    from pco_wire.check import test_connection
+    from pco_wire.sync import test_connection
 
     result = test_connection(Settings("mqtt://[fe80::1%nosuchif0]:1883", response_timeout=2))
     assert (result.exit_code, result.category) == (2, "invalid-settings"), result.message

@@ -1,22 +1,27 @@
-"""``test_connection``: exactly CONNECT and DISCONNECT, every phase reported, and on
-failure what failed and what to try."""
+"""What a connection test found, and how a connection was made: the values both drivers
+return, and the pure code that fills them from an attempt, its phases and its end."""
 
 from __future__ import annotations
 
-import time
-
 from ._record import Record
-from .connection import CLOSE_WAIT, Connector, tls_report
+from .events import PacketReceived
 from .packets import ConnAckCode, OtherPacket, PacketType
-from .session import PacketReceived, Session
-from .settings import Settings
-from .transport import Phase
+from .phases import Phase, PhaseName
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["TestResult", "test_connection"]
+    from .diagnose import Diagnosis
+    from .session import Session
+    from .settings import Settings
+    from .supervisor import Attempt
+    from .transport.common import TLSInfo
+
+#: Seconds the server has to close the connection after our DISCONNECT.
+CLOSE_WAIT = 0.5
+
+__all__ = ["CLOSE_WAIT", "ConnectionInfo", "TestResult", "packet_summary", "tls_report"]
 
 
 class TestResult(Record):
@@ -106,69 +111,120 @@ class TestResult(Record):
         }
 
 
-def test_connection(settings: Settings, *, client_id: str | None = None) -> TestResult:
-    """Connect, and if CONNACK accepts, disconnect: exactly CONNECT and DISCONNECT go to
-    the server (with protocol "auto", a second CONNECT in MQTT 3.1 after a return code
-    1). Never raises for a user's mistake or a server's fault: the result says what
-    happened, with an exit status, a category and a sentence to act on."""
-    connector = Connector(settings, client_id)
-    phases: list[Phase] = []
-    try:
-        conn = connector.open(phases)
-    except Exception as exc:
-        return _failed(connector, settings, phases, exc)
-    attempt = connector.attempt
-    assert attempt is not None
-    prepared = attempt.prepared
-    session = prepared.session
+class ConnectionInfo(Record):
+    """How a connection was made: the URI (no password), the client ID, the session-present
+    flag, the address used, every phase, TLS details and warnings."""
+
+    __slots__ = ("uri", "client_id", "session_present", "address", "phases", "tls", "warnings")
+    _fields = __slots__
+
+    def __init__(
+        self,
+        uri: str,
+        client_id: str,
+        session_present: bool,
+        address: str,
+        phases: list[Phase],
+        tls: dict[str, Any] | None,
+        warnings: list[str],
+    ) -> None:
+        self.uri = uri
+        self.client_id = client_id
+        self.session_present = session_present
+        self.address = address
+        self.phases = phases
+        self.tls = tls
+        self.warnings = warnings
+
+    @classmethod
+    def of(
+        cls, attempt: Attempt, address: str, tls: TLSInfo | None, warnings: list[str]
+    ) -> ConnectionInfo:
+        """Of an accepted attempt over a stream to ``address`` (``warnings``: the
+        stream's)."""
+        return cls(
+            str(attempt.uri),
+            attempt.client_id,
+            attempt.session.session_present,
+            address,
+            attempt.phases,
+            tls_report(tls),
+            [*attempt.warnings, *warnings],
+        )
+
+
+def tls_report(tls: TLSInfo | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    cert = tls.certificate
+    return {
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "alpn": tls.alpn,
+        "subject": cert.get("subject", ""),
+        "issuer": cert.get("issuer", ""),
+        "not_after": cert.get("not_after", ""),
+    }
+
+
+def accepted(attempt: Attempt, info: ConnectionInfo) -> TestResult:
+    """The result of a test whose CONNACK accepted, before its DISCONNECT: not ok yet."""
+    session = attempt.session
     result = TestResult(
         False,
         70,
         "internal-error",
         "",
-        str(prepared.uri),
-        prepared.client_id,
-        phases=phases,
-        warnings=prepared.warnings,
+        info.uri,
+        attempt.client_id,
+        phases=attempt.phases,
+        warnings=info.warnings,
     )
-    try:
-        if session.error is not None:  # accepted, and closed in the same breath
-            result.exit_code, result.category, result.message = attempt.diagnose(session.error)
-            result.error = session.error
-            return result
-        result.address = conn.stream.address
-        result.tls = tls_report(conn.stream)
-        result.warnings += getattr(conn.stream, "warnings", [])
-        result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
-        result.session_present = session.session_present
-        start = time.monotonic()
-        # The server's close is not waited for unless it left bytes unread: a test costs
-        # one round trip less, and our close is clean either way.
-        failed, closed = conn.disconnect(wait=False)
-        result.other_packets = _received(session)
-        result.other_packet_count = session.other_packets
-        detail = (
-            f"the server did not close within {CLOSE_WAIT:g} s"
-            if closed is False and failed is None
-            else ""
-        )
-        phases.append(Phase("DISCONNECT", time.monotonic() - start, failed is None, detail))
-        if failed is not None:
-            result.exit_code, result.category, result.message = attempt.diagnose(failed)
-            result.error = failed
-            return result
-    finally:
-        conn.stream.close()
+    if session.error is not None:  # accepted, and closed in the same breath
+        return ended(result, attempt, session.error)
+    result.address = info.address
+    result.tls = info.tls
+    result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
+    result.session_present = session.session_present
+    return result
+
+
+def disconnected(
+    result: TestResult,
+    attempt: Attempt,
+    seconds: float,
+    failed: BaseException | None,
+    closed: bool | None,
+) -> TestResult:
+    """The result once our DISCONNECT went out (or ``failed``), ``seconds`` after it was
+    asked; ``closed``: whether the server closed in time (None: not waited for)."""
+    session = attempt.session
+    result.other_packets = _received(session)
+    result.other_packet_count = session.other_packets
+    detail = (
+        f"the server did not close within {CLOSE_WAIT:g} s"
+        if closed is False and failed is None
+        else ""
+    )
+    attempt.phases.append(Phase(PhaseName.DISCONNECT, seconds, failed is None, detail))
+    if failed is not None:
+        return ended(result, attempt, failed)
     result.ok, result.exit_code, result.category = True, 0, "connected"
     present = "; the server kept a session" if session.session_present else ""
     level = (
         " in MQTT 3.1"
-        if session.connect_packet.protocol_level == 3 and settings.protocol == "auto"
+        if session.connect_packet.protocol_level == 3 and attempt.settings.protocol == "auto"
         else ""
     )
     result.message = (
-        f"connected to {prepared.uri} ({result.address}) as {prepared.client_id}{level}{present}"
+        f"connected to {attempt.uri} ({result.address}) as {attempt.client_id}{level}{present}"
     )
+    return result
+
+
+def ended(result: TestResult, attempt: Attempt, error: BaseException) -> TestResult:
+    result.exit_code, result.category, result.message = attempt.diagnose(error)
+    result.error = error
     return result
 
 
@@ -203,35 +259,35 @@ def packet_summary(packet: OtherPacket) -> dict[str, Any]:
     return summary
 
 
-def _failed(
-    connector: Connector, settings: Settings, phases: list[Phase], exc: BaseException
+def failed(
+    settings: Settings,
+    attempt: Attempt | None,
+    phases: list[Phase],
+    exc: BaseException,
+    diagnosis: Diagnosis,
 ) -> TestResult:
-    code, category, message = connector.diagnose(exc)
-    attempt = connector.attempt
-    if attempt is None:  # refused before any traffic: the settings
+    """The result of a test that ``exc`` ended before CONNACK accepted; ``attempt`` None
+    when the settings were refused before any traffic."""
+    code, category, message = diagnosis
+    if attempt is None:
         from .uri import shown_text
 
         shown = shown_text(getattr(settings, "server_uri", None))
         return TestResult(False, code, category, message, shown, error=exc)
-    prepared = attempt.prepared
     result = TestResult(
         False,
         code,
         category,
         message,
-        str(prepared.uri),
-        prepared.client_id,
+        str(attempt.uri),
+        attempt.client_id,
         phases=phases,
-        warnings=prepared.warnings,
+        warnings=attempt.warnings,
         error=exc,
     )
     refusal = getattr(exc, "return_code", None)
     if isinstance(refusal, ConnAckCode):
         result.return_code, result.return_code_text = int(refusal), refusal.text
-    connected = [p for p in phases if p.name == "TCP connect" and p.ok]
+    connected = [p for p in phases if p.name == PhaseName.TCP_CONNECT and p.ok]
     result.address = connected[-1].detail if connected else None
     return result
-
-
-# Not a test, whatever pytest infers from the name, when a test module imports it.
-test_connection.__test__ = False  # type: ignore[attr-defined]

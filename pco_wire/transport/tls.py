@@ -10,10 +10,10 @@ import os
 import ssl
 import tempfile
 
-from ._files import PEM_LIMIT, file_problem
-from ._text import printable
-from .errors import InvalidSettings, TLSError
-from .settings import Security
+from .._files import PEM_LIMIT, file_problem
+from .._text import printable
+from ..errors import InvalidSettings, TLSError
+from ..settings import Security
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -120,30 +120,44 @@ _CERTIFICATE_REQUEST = 13
 
 
 class HandshakeRecord:
-    """Which handshake messages the server sent, for the diagnosis of a failed handshake:
-    ``server_hello`` (our ClientHello was answered) and ``certificate_requested`` (the
-    server asked for a client certificate). Under TLS 1.2 a server that wants a client
-    certificate it did not get says only "handshake failure"; these facts tell that
-    apart from a server that found nothing in common with our hello.
+    """Which handshake messages the server sent on one connection, for the diagnosis of
+    a failed handshake: ``server_hello`` (our ClientHello was answered) and
+    ``certificate_requested`` (the server asked for a client certificate). Under TLS 1.2
+    a server that wants a client certificate it did not get says only "handshake
+    failure"; these facts tell that apart from a server that found nothing in common
+    with our hello.
 
     Seen through OpenSSL's message callback, which the standard library exposes only as
     ``SSLContext._msg_callback`` (its debugging hook); where it is missing, both facts
-    stay None (not known). ``stop()`` removes the callback after the handshake, so that
-    the records of the session cost nothing.
+    stay None (not known). One context serves every connection of a configuration, some
+    at the same time (asyncio): the callback is the context's while any of its handshakes
+    runs, and hands each message to the record of the connection it came on (``conn``,
+    the SSLSocket or SSLObject, given to ``watch``). ``stop()`` after the handshake:
+    the records of the session then cost nothing.
     """
 
     def __init__(self, context: ssl.SSLContext) -> None:
+        """Before the connection is made: OpenSSL gives each connection the context's
+        callback when it is created."""
         self.server_hello: bool | None = None
         self.certificate_requested: bool | None = None
         self._context = context
+        self._conn: object = None
         self._active = hasattr(context, "_msg_callback")
         if self._active:
             self.server_hello = self.certificate_requested = False
-            context._msg_callback = self._message  # type: ignore[attr-defined]
+            watching = context.__dict__.setdefault("_pco_watching", [0])
+            if not watching[0]:
+                context._msg_callback = _dispatch  # type: ignore[attr-defined]
+            watching[0] += 1
 
-    def _message(
-        self, conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: Any
-    ) -> None:
+    def watch(self, conn: object) -> None:
+        """Record the handshake of ``conn`` (made after this record, not yet begun)."""
+        if self._active:
+            self._conn = conn
+            self._context.__dict__.setdefault("_pco_records", {})[id(conn)] = self
+
+    def _message(self, direction: str, content_type: Any, msg_type: Any) -> None:
         if direction != "read" or content_type != _HANDSHAKE:
             return
         if msg_type == _SERVER_HELLO:
@@ -152,9 +166,25 @@ class HandshakeRecord:
             self.certificate_requested = True
 
     def stop(self) -> None:
-        if self._active:
-            self._active = False
-            self._context._msg_callback = None  # type: ignore[attr-defined]
+        if not self._active:
+            return
+        self._active = False
+        context = self._context
+        records = context.__dict__.get("_pco_records", {})
+        if self._conn is not None and records.get(id(self._conn)) is self:
+            del records[id(self._conn)]
+        watching = context.__dict__["_pco_watching"]
+        watching[0] -= 1
+        if not watching[0]:
+            context._msg_callback = None  # type: ignore[attr-defined]
+
+
+def _dispatch(
+    conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: Any
+) -> None:
+    record = conn.context.__dict__.get("_pco_records", {}).get(id(conn))
+    if record is not None:
+        record._message(direction, content_type, msg_type)
 
 
 def tls_error(exc: BaseException, phase: str) -> TLSError:

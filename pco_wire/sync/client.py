@@ -10,13 +10,14 @@ import select
 import socket
 import time
 
-from . import _log
-from ._record import Record
-from .connection import CLOSE_WAIT, Connection, Connector, tls_report
-from .errors import Error
-from .session import Closed, State
-from .settings import Settings
-from .transport import Phase
+from .. import _log
+from ..errors import Error
+from ..events import Closed
+from ..result import CLOSE_WAIT, ConnectionInfo
+from ..session import State
+from ..settings import Settings
+from ..supervisor import Supervisor
+from .connection import Connection, connect, diagnose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,32 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Client", "ConnectionInfo"]
 
 
-class ConnectionInfo(Record):
-    """How a connection was made: the URI (no password), the client ID, the session-present
-    flag, the address used, every phase, TLS details and warnings."""
-
-    __slots__ = ("uri", "client_id", "session_present", "address", "phases", "tls", "warnings")
-    _fields = __slots__
-
-    def __init__(
-        self,
-        uri: str,
-        client_id: str,
-        session_present: bool,
-        address: str,
-        phases: list[Phase],
-        tls: dict[str, Any] | None,
-        warnings: list[str],
-    ) -> None:
-        self.uri = uri
-        self.client_id = client_id
-        self.session_present = session_present
-        self.address = address
-        self.phases = phases
-        self.tls = tls
-        self.warnings = warnings
-
-
 class Client:
     """A blocking MQTT connection kept alive, and connected again, in a background thread.
 
@@ -60,8 +35,8 @@ class Client:
     attempt (the Error subclasses of ``pco_wire.errors``; ``diagnose()`` words them). Then
     a daemon thread sends PINGREQ as the keep-alive needs, watches the connection, and,
     when it is lost and ``reconnect`` is on (``settings.reconnect`` by default), connects
-    again after a backoff (see reconnect.py) with the same client ID, until a refusal that
-    retrying cannot fix or ``disconnect()``. ``on_event`` is called from that thread with
+    again after a backoff (see supervisor.py) with the same client ID, until a refusal
+    that retrying cannot fix or ``disconnect()``. ``on_event`` is called from that thread with
     each session event (Connected, PingSent, PongReceived, PacketReceived, Closed) and
     each reconnection event (Reconnecting, TakeoverSuspected, GivingUp).
     """
@@ -77,18 +52,14 @@ class Client:
         import threading
 
         self.settings = settings
-        self._connector = Connector(settings, client_id)
+        self._supervisor = Supervisor(settings, client_id, reconnect=reconnect)
         self._on_event = on_event
-        #: None: as the settings say (read once connect() has checked them).
-        self._reconnect = reconnect
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False
         self._done = threading.Event()
         self._conn: Connection | None = None
         self.info: ConnectionInfo | None = None
-        #: How many connections were accepted so far (the first one and each again).
-        self.connections = 0
         #: Why the (last) connection ended: None while it runs and after our disconnect.
         self.error: Error | None = None
         #: After disconnect(): True when the server closed the connection after our
@@ -115,32 +86,30 @@ class Client:
         return self.info  # type: ignore[return-value]
 
     def _open(self) -> Connection:
-        phases: list[Phase] = []
-        conn = self._connector.open(phases)
-        self.connections += 1
-        prepared = self._connector.attempt.prepared  # type: ignore[union-attr]
-        self.info = ConnectionInfo(
-            str(prepared.uri),
-            prepared.client_id,
-            conn.session.session_present,
-            conn.stream.address,
-            phases,
-            tls_report(conn.stream),
-            [*prepared.warnings, *getattr(conn.stream, "warnings", [])],
+        conn = connect(self._supervisor)
+        stream = conn.stream
+        attempt = self._supervisor.attempt
+        assert attempt is not None
+        self.info = ConnectionInfo.of(
+            attempt, stream.address, stream.tls, getattr(stream, "warnings", [])
         )
         return conn
+
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted so far (the first one and each again)."""
+        return self._supervisor.connections
 
     def diagnose(self, error: BaseException) -> tuple[int, str, str]:
         """(exit status, category, sentence) for an error of ``connect()`` or for
         ``self.error``, as ``test_connection`` would say it."""
-        return self._connector.diagnose(error)
+        return diagnose(self._supervisor, error)
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.session.state is State.CONNECTED
 
     def _run(self) -> None:
-        import random
         import signal
 
         # Stop signals are the main thread's: delivered here, they would leave it blocked
@@ -148,37 +117,24 @@ class Client:
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
-        from .reconnect import GivingUp, Reconnect, Reconnecting, TakeoverSuspected
-
-        settings = self.settings
+        supervisor = self._supervisor
         conn = self._conn
         assert conn is not None
         try:
-            policy = Reconnect(
-                settings.reconnect_min_delay, settings.reconnect_max_delay, random=random.random
-            )
-            policy.connected(time.monotonic())
             while True:
                 self._serve(conn)
-                error = conn.session.error
-                again = settings.reconnect if self._reconnect is None else self._reconnect
-                if self._stop or error is None or not again:
-                    return
-                suspected = policy.takeover_suspected
-                delay = policy.ended(error, time.monotonic())
+                delay = supervisor.ended(conn.session.error, time.monotonic())
+                self._dispatch(supervisor.events())
                 while delay is not None:
-                    if policy.takeover_suspected and not suspected:
-                        suspected = True
-                        self._dispatch([TakeoverSuspected(self._connector.client_id or "")])
-                    self._dispatch([Reconnecting(error, delay, policy.attempt)])
                     if self._sleep(delay):
                         return  # disconnect() asked during the wait
                     try:
                         conn = self._open()
                     except Error as exc:
-                        error = self.error = exc
+                        self.error = exc
                         _log.warning("reconnection failed: %s", exc)
-                        delay = policy.ended(exc, time.monotonic())
+                        delay = supervisor.failed(exc, time.monotonic())
+                        self._dispatch(supervisor.events())
                         continue
                     self._conn = conn
                     if self._stop:
@@ -186,10 +142,8 @@ class Client:
                         self._goodbye(conn)
                         return
                     self.error = None
-                    policy.connected(time.monotonic())
                     break
                 else:
-                    self._dispatch([GivingUp(error)])
                     return
         except Exception as exc:
             _log.exception("pco_wire client thread failed")
@@ -275,6 +229,7 @@ class Client:
             self._close_wakeup()
             return True
         self._stop = True
+        self._supervisor.stop()
         try:
             self._wake_w.send(b"x")
         except OSError:

@@ -1,0 +1,52 @@
+"""``test_connection``, blocking: exactly CONNECT and DISCONNECT, every phase reported, and
+on failure what failed and what to try."""
+
+from __future__ import annotations
+
+import time
+
+from .. import result as _result
+from ..supervisor import Supervisor
+from .connection import connect, diagnose
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..phases import Phase
+    from ..result import TestResult
+    from ..settings import Settings
+
+__all__ = ["test_connection"]
+
+
+def test_connection(settings: Settings, *, client_id: str | None = None) -> TestResult:
+    """Connect, and if CONNACK accepts, disconnect: exactly CONNECT and DISCONNECT go to
+    the server (with protocol "auto", a second CONNECT in MQTT 3.1 after a return code
+    1). Never raises for a user's mistake or a server's fault: the result says what
+    happened, with an exit status, a category and a sentence to act on."""
+    supervisor = Supervisor(settings, client_id, reconnect=False)
+    phases: list[Phase] = []
+    try:
+        conn = connect(supervisor, phases)
+    except Exception as exc:
+        return _result.failed(settings, supervisor.attempt, phases, exc, diagnose(supervisor, exc))
+    attempt = supervisor.attempt
+    assert attempt is not None
+    stream = conn.stream
+    info = _result.ConnectionInfo.of(
+        attempt, stream.address, stream.tls, getattr(stream, "warnings", [])
+    )
+    try:
+        result = _result.accepted(attempt, info)
+        if result.error is not None:
+            return result
+        start = time.monotonic()
+        # The server's close is not waited for unless it left bytes unread: a test costs
+        # one round trip less, and our close is clean either way.
+        failed, closed = conn.disconnect(wait=False)
+        return _result.disconnected(result, attempt, time.monotonic() - start, failed, closed)
+    finally:
+        stream.close()
+
+
+# Not a test, whatever pytest infers from the name, when a test module imports it.
+test_connection.__test__ = False  # type: ignore[attr-defined]
