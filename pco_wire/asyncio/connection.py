@@ -1,0 +1,215 @@
+"""A session over an asyncio stream: bytes in by the loop's callbacks, one timer re-armed
+at the session's next deadline, and the supervisor's attempts.
+
+No task per connection: a held connection costs a protocol, a session and a timer
+handle. No protocol decision is made here: the session and the supervisor make them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .. import _log
+from ..errors import Error
+from ..phases import Phase, PhaseName
+from ..result import CLOSE_WAIT
+from ..session import Session, State
+from ..transport.aio import Stream, open_stream, probe_tls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..diagnose import Diagnosis
+    from ..events import SessionEvent
+    from ..supervisor import Attempt, Supervisor
+
+__all__ = ["Connection", "connect", "diagnose", "open_attempt"]
+
+
+class Connection:
+    """``session`` over ``stream``, pumped by the loop. ``on_events`` gets the session's
+    events as they come (the Client's queue); ``ended`` is done once the session closed
+    (and, after our DISCONNECT, the stream finished)."""
+
+    def __init__(
+        self,
+        stream: Stream,
+        session: Session,
+        on_events: Callable[[list[SessionEvent]], None] | None = None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stream = stream
+        self.session = session
+        self.on_events = on_events
+        self.changed: asyncio.Future[None] = self.loop.create_future()
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    def start(self) -> None:
+        """CONNECT, and the session's bytes from here on."""
+        self.session.connect(now=self.loop.time())
+        self.stream.wire.attach(self._received, self._lost)
+        self._data(*self.stream.feed(None))
+        self._pump()
+
+    def _received(self, raw: bytes) -> None:
+        if self.session.closed:
+            return
+        if _log.debugging():
+            _log.debug("receive %s", raw.hex(" ") if len(raw) < 64 else f"{len(raw)} bytes")
+        self._data(*self.stream.feed(raw))
+        self._pump()
+
+    def _data(self, data: bytes, closed: bool, error: Error | None) -> None:
+        session = self.session
+        now = self.loop.time()
+        if data:
+            session.receive_data(data, now=now)
+        if error is not None:
+            session.connection_lost(error, now=now)
+        elif closed:
+            session.receive_data(b"", now=now)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        session = self.session
+        if not session.closed:
+            error = self.stream.lost_error(exc)
+            if error is None:
+                session.receive_data(b"", now=self.loop.time())
+            else:
+                session.connection_lost(error, now=self.loop.time())
+        self._pump()
+
+    def _fire(self) -> None:
+        self._timer = self._timer_at = None
+        self.session.handle_timer(now=self.loop.time())
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send what the session queued, hand its events on, and re-arm the timer."""
+        session = self.session
+        out = session.data_to_send()
+        if out:
+            if _log.debugging():
+                from ..sync.connection import wire
+
+                _log.debug("send %s", wire(out))
+            self.stream.write(out)
+        events = session.events()
+        if events and self.on_events is not None:
+            self.on_events(events)
+        if session.state is not State.CONNECTING and not self.changed.done():
+            self.changed.set_result(None)
+        if session.closed:
+            self._cancel_timer()
+            if not session.close_expected:
+                self.stream.abort() if session.error is not None else self.stream.close()
+                if not self.ended.done():
+                    self.ended.set_result(None)
+            return
+        deadline = session.next_deadline()
+        if deadline != self._timer_at:
+            self._cancel_timer()
+            if deadline is not None:
+                self._timer_at = deadline
+                self._timer = self.loop.call_at(deadline, self._fire)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+
+    async def disconnect(self, wait: bool = True) -> tuple[Error | None, bool | None]:
+        """Send DISCONNECT (when the session still may) and, as the session then expects,
+        end the stream at once (MQTT 3.1.1 §3.14.4); as the blocking ``disconnect``."""
+        session = self.session
+        if session.closed:
+            self.close()
+            return None, False
+        session.disconnect(now=self.loop.time())
+        self._pump()
+        try:
+            if not session.close_expected:
+                self.stream.close()
+                return None, False
+            closed = await self.stream.finish(self.loop.time() + CLOSE_WAIT, wait)
+            return None, closed
+        finally:
+            if not self.ended.done():
+                self.ended.set_result(None)
+
+    def close(self) -> None:
+        """Drop the connection (no DISCONNECT): for what was cancelled or failed."""
+        self._cancel_timer()
+        self.stream.abort()
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+
+async def open_attempt(
+    attempt: Attempt, on_events: Callable[[list[SessionEvent]], None] | None = None
+) -> Connection:
+    """Every phase of ``attempt`` up to CONNACK. Raises the error that ended it."""
+    settings = attempt.settings
+    session = attempt.session
+    stream = await open_stream(
+        attempt.uri,
+        timeout=settings.response_timeout,
+        phases=attempt.phases,
+        tls_context=attempt.tls_context,
+        server_name=settings.security.server_name,
+        ws_headers=settings.ws_headers,
+        ws_subprotocol=attempt.ws_subprotocol,
+    )
+    stream.phase = PhaseName.CONNACK
+    conn = Connection(stream, session, on_events)
+    start = time.monotonic()
+    try:
+        conn.start()
+        await conn.changed
+    except BaseException:
+        conn.close()
+        raise
+    present = "session present" if session.session_present else ""
+    attempt.phases.append(
+        Phase(PhaseName.CONNACK, time.monotonic() - start, session.accepted, present)
+    )
+    if not session.accepted:
+        conn.close()
+        assert session.error is not None
+        raise session.error
+    stream.phase = PhaseName.SESSION
+    return conn
+
+
+async def connect(
+    supervisor: Supervisor,
+    phases: list[Phase] | None = None,
+    on_events: Callable[[list[SessionEvent]], None] | None = None,
+) -> Connection:
+    """The supervisor's next attempt, and the fallback it asks for; raises what ended
+    the last."""
+    attempt = supervisor.next_attempt(phases)
+    while True:
+        try:
+            conn = await open_attempt(attempt, on_events)
+        except Error as exc:
+            if not supervisor.fallback(exc):
+                raise
+            attempt = supervisor.next_attempt()
+            continue
+        supervisor.opened(time.monotonic())
+        return conn
+
+
+async def diagnose(supervisor: Supervisor, error: BaseException) -> Diagnosis:
+    """(exit status, category, sentence) for ``error``, after the TLS probe the
+    diagnosis asks for."""
+    attempt = supervisor.attempt
+    if attempt is not None and attempt.needs_probe(error):
+        timeout = attempt.settings.response_timeout
+        attempt.probed(error, await probe_tls(attempt.uri, timeout, attempt.phases))
+    return supervisor.diagnose(error)

@@ -1,0 +1,602 @@
+"""The streams of ``transport``, waited on by the asyncio event loop.
+
+The same phases, records, errors and layers as the blocking streams (``common``); only
+the waiting differs. A TCP connection is an asyncio transport with a small protocol
+(``Wire``) under it; TLS runs in memory buffers (``TLSLayer``: the ``ssl`` machinery
+asyncio's own TLS uses, here in our hands, so that each handshake is recorded for its
+diagnosis while one context serves thousands of connections), WebSocket in the sans-IO
+protocol of ``websockets``. Name resolution goes through the loop; a lookup that outlives
+its deadline is abandoned, not waited for. Cancelling a coroutine of this module closes
+its socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from ..errors import Error, ResponseTimeout, TLSError
+from ..phases import Phase, PhaseName
+from ..uri import ServerURI
+from .common import (
+    CHUNK,
+    Probe,
+    Timed,
+    TLSInfo,
+    TLSLayer,
+    Upgrade,
+    WebSocketLayer,
+    configure,
+    connect_error,
+    diagnosis_timeout,
+    fetched,
+    format_address,
+    handshake_error,
+    numeric_address,
+    probed,
+    resolution_error,
+    stream_error,
+    tls_hostname,
+    unverified_context,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable
+    from typing import Any
+
+__all__ = ["Stream", "open_stream", "probe_tls", "resolve"]
+
+#: Bytes the wire holds for a reader in the opening phases before it stops reading.
+_BUFFER_LIMIT = 4 * CHUNK
+#: asyncio's TimeoutError is the builtin one from Python 3.11 on, its own before.
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+
+
+class Wire(asyncio.Protocol):
+    """The raw bytes of one TCP connection. While the connection opens, a coroutine
+    ``read()``s them; then ``attach()`` hands every chunk to the stream's reader as it
+    arrives (b"": the server closed), and a failure to ``on_lost``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket | None = None) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.transport: asyncio.Transport | None = None
+        self._buffer: list[bytes] = []
+        self._size = 0
+        self._paused = False
+        self.eof = False
+        self.lost = False
+        self.error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._sink: Callable[[bytes], None] | None = None
+        self._on_lost: Callable[[BaseException | None], None] | None = None
+        #: When the server stopped taking our bytes (asyncio's write buffer full).
+        self.stalled_at: float | None = None
+        self._stall: asyncio.TimerHandle | None = None
+        self.send_timeout = 0.0
+
+    # asyncio's callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._sink is not None:
+            self._sink(data)
+            return
+        self._buffer.append(data)
+        self._size += len(data)
+        if self._size > _BUFFER_LIMIT and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self._sink is not None:
+            self._sink(b"")
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)) and self.sock is not None:
+            # A write met the server's reset: what it said before it (a TLS alert: with
+            # TLS 1.3, "certificate required" comes only after the handshake) is still
+            # in the receive buffer, and is its reason. The socket closes after this.
+            for _ in range(16):
+                try:
+                    data = self.sock.recv(CHUNK)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self.data_received(data)
+        self.lost = True
+        self.error = exc
+        self._cancel_stall()
+        if self._on_lost is not None:
+            self._on_lost(exc)
+        self._wake()
+
+    def pause_writing(self) -> None:
+        self.stalled_at = self.loop.time()
+        if self._on_lost is not None and self.send_timeout:
+            self._stall = self.loop.call_later(self.send_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        self.stalled_at = None
+        self._cancel_stall()
+
+    def _stalled(self) -> None:
+        self._stall = None
+        if self._on_lost is not None:
+            self._on_lost(
+                ResponseTimeout(
+                    PhaseName.SESSION, self.send_timeout, "the server does not read what we send"
+                )
+            )
+
+    def _cancel_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ours
+
+    async def read(self, deadline: float | None) -> bytes:
+        """What arrived (b"": the server closed), by ``deadline`` (a ``loop.time()``;
+        None: the caller bounds the wait). Raises TimeoutError, or the OSError that
+        ended the connection."""
+        while True:
+            if self._buffer:
+                data = b"".join(self._buffer)
+                self._buffer.clear()
+                self._size = 0
+                if self._paused and self.transport is not None:
+                    self._paused = False
+                    self.transport.resume_reading()
+                return data
+            if self.error is not None:
+                raise self.error
+            if self.eof or self.lost:
+                return b""
+            if deadline is not None and deadline <= self.loop.time():
+                raise TimeoutError
+            self._waiter = self.loop.create_future()
+            timer = None if deadline is None else self.loop.call_at(deadline, self._wake)
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+
+    def attach(
+        self, sink: Callable[[bytes], None], on_lost: Callable[[BaseException | None], None]
+    ) -> None:
+        """From now on, hand each chunk to ``sink`` and a lost connection to ``on_lost``;
+        what arrived before goes first."""
+        self._sink, self._on_lost = sink, on_lost
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            self._size = 0
+            sink(data)
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        if self.eof:
+            sink(b"")
+        if self.lost:
+            on_lost(self.error)
+
+    def detach(self) -> None:
+        self._sink = self._on_lost = None
+        self._cancel_stall()
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def write_eof(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            try:
+                transport.write_eof()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close once what is written went out."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, dropping what was not sent."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait_lost(self, deadline: float) -> bool:
+        """Wait until the server closed (EOF or lost), by ``deadline``; whether it did."""
+        while not (self.eof or self.lost):
+            if deadline <= self.loop.time():
+                return False
+            self._waiter = self.loop.create_future()
+            timer = self.loop.call_at(deadline, self._wake)
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                timer.cancel()
+        return True
+
+
+class Stream:
+    """A TCP connection with, as the URI asks, TLS and WebSocket layers over it.
+
+    ``feed(raw)`` turns the server's bytes into MQTT bytes, ``write(data)`` ours into
+    the wire's; errors name ``phase``.
+    """
+
+    def __init__(self, wire: Wire, address: str) -> None:
+        self.wire = wire
+        self.address = address
+        self.tls: TLSInfo | None = None
+        self.warnings: list[str] = []
+        self._tls: TLSLayer | None = None
+        self._ws: WebSocketLayer | None = None
+        self._phase: str = PhaseName.SESSION
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: str) -> None:
+        self._phase = phase
+        if self._ws is not None:
+            self._ws.phase = phase
+
+    @property
+    def closed(self) -> bool:
+        return self.wire.lost
+
+    def lost_error(self, exc: BaseException | None) -> Error | None:
+        """Our error for what ended the connection under us (None: a clean close)."""
+        if exc is None or isinstance(exc, Error):
+            return exc
+        if isinstance(exc, OSError):
+            return stream_error(exc, self._phase, "receive")
+        return stream_error(OSError(str(exc)), self._phase, "receive")
+
+    def _plain(self, raw: bytes | None) -> tuple[bytes, bool, Error | None]:
+        if self._tls is None:
+            return (raw or b""), raw == b"", None
+        data, closed, error = self._tls.receive(raw, self._phase)
+        return data, closed, error
+
+    def feed(self, raw: bytes | None) -> tuple[bytes, bool, Error | None]:
+        """The MQTT bytes in ``raw`` (None: only what the layers hold), whether the server
+        closed, and the failure met after those bytes (a TLS alert, a close frame)."""
+        data, closed, error = self._plain(raw)
+        layer = self._ws
+        if layer is None:
+            return data, closed, error
+        out: list[bytes] = []
+        try:
+            while layer.pending():
+                got = layer.receive(None)
+                if got:
+                    out.append(got)
+            if data:
+                got = layer.receive(data)
+                if got:
+                    out.append(got)
+                elif got == b"":
+                    closed = True
+                while layer.pending():
+                    got = layer.receive(None)
+                    if got:
+                        out.append(got)
+            if closed and error is None:
+                got = layer.receive(b"")
+                if got:
+                    out.append(got)
+        except Error as exc:
+            error = exc
+        # A pong for each ping of the server's.
+        self._send_ws()
+        return b"".join(out), closed, error
+
+    async def read_plain(self, deadline: float) -> bytes:
+        """The next bytes above TLS, for the upgrade (b"": closed). Raises our errors."""
+        while True:
+            try:
+                raw = await self.wire.read(deadline)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                raise stream_error(exc, self._phase, "receive") from exc
+            data, closed, error = self._plain(raw)
+            if error is not None:
+                raise error
+            if data or closed:
+                return data
+
+    def write(self, data: bytes) -> None:
+        """Our MQTT bytes, through the layers."""
+        if self._ws is not None:
+            self._ws.send(data)
+            self._send_ws()
+        else:
+            self._write_plain(data)
+
+    def _send_ws(self) -> None:
+        assert self._ws is not None
+        for chunk in self._ws.data_to_send():
+            self._write_plain(chunk)
+
+    def _write_plain(self, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.send(data)
+            data = self._tls.data_to_send()
+        self.wire.write(data)
+
+    def _goodbye(self) -> None:
+        """Our closing words: the WebSocket close frame, the TLS close_notify."""
+        if self.wire.lost:
+            return
+        try:
+            if self._ws is not None:
+                self._ws.close()
+                self._send_ws()
+            if self._tls is not None:
+                self._tls.close()
+                self.wire.write(self._tls.data_to_send())
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        """Close after our closing words, once they went out."""
+        self._goodbye()
+        self.wire.detach()
+        self.wire.close()
+
+    def abort(self) -> None:
+        self.wire.detach()
+        self.wire.abort()
+
+    async def finish(self, deadline: float, wait: bool = True) -> bool | None:
+        """Close after our last packet: our closing words and end of our side, then,
+        with ``wait``, the server's close by ``deadline`` (a ``loop.time()``); whether it
+        closed in time, or None when not waited for (the loop reads what arrives at
+        once, so nothing is left unread to turn our close into a reset)."""
+        if self.wire.lost:
+            return False
+        self._goodbye()
+        self.wire.detach()
+        if self._tls is None:
+            self.wire.write_eof()
+        try:
+            if not wait:
+                return None
+            return await self.wire.wait_lost(deadline)
+        finally:
+            self.wire.close()
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+async def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """The addresses of ``host``, through the loop's resolver, abandoned at
+    ``timeout``. IP literals need no lookup. Raises ResponseTimeout, TransportError."""
+    infos = numeric_address(host, port)
+    if infos is not None:
+        return infos
+    loop = asyncio.get_running_loop()
+    name: str | bytes = host.encode() if host.isascii() else host
+    # The lookup runs in the loop's executor; at the deadline its future is cancelled
+    # and the thread finishes the lookup by itself, unwaited.
+    lookup = loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    try:
+        return list(await asyncio.wait_for(lookup, timeout))
+    except _TIMEOUTS:
+        raise ResponseTimeout(PhaseName.NAME_RESOLUTION, timeout, host) from None
+    except (OSError, UnicodeError) as exc:
+        raise resolution_error(host, exc) from exc
+
+
+async def _tcp_connect(info: tuple[Any, ...]) -> socket.socket:
+    family, kind, proto, _, sockaddr = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
+        configure(sock)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def _wire(sock: socket.socket) -> Wire:
+    loop = asyncio.get_running_loop()
+    wire = Wire(loop, sock)
+    try:
+        await loop.create_connection(lambda: wire, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return wire
+
+
+async def open_stream(
+    uri: ServerURI,
+    *,
+    timeout: float,
+    phases: list[Phase],
+    tls_context: ssl.SSLContext | None = None,
+    server_name: str | None = None,
+    ws_headers: tuple[tuple[str, str], ...] = (),
+    ws_subprotocol: str = "mqtt",
+    max_frame_size: int = 1 << 20,
+) -> Stream:
+    """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
+    ``transport.sync.open_stream`` does and with the same errors."""
+    with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
+        infos = await resolve(uri.host, uri.port, timeout)
+    error: Error | None = None
+    for info in infos:
+        address = format_address(info[4])
+        try:
+            with Timed(phases, PhaseName.TCP_CONNECT, address):
+                try:
+                    sock = await asyncio.wait_for(_tcp_connect(info), timeout)
+                except _TIMEOUTS:
+                    raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
+                except OSError as exc:
+                    raise connect_error(exc, address) from exc
+        except Error as exc:
+            error = exc
+            continue
+        break
+    else:
+        assert error is not None
+        raise error
+    stream = Stream(await _wire(sock), address)
+    stream.wire.send_timeout = timeout
+    try:
+        if uri.tls:
+            assert tls_context is not None
+            await _tls_handshake(stream, uri, info, tls_context, server_name, timeout, phases)
+        if uri.websocket:
+            await _ws_upgrade(
+                stream, uri, timeout, phases, ws_headers, ws_subprotocol, max_frame_size
+            )
+        return stream
+    except BaseException:
+        stream.abort()
+        raise
+
+
+async def _handshake(wire: Wire, layer: TLSLayer, deadline: float | None) -> None:
+    """Run ``layer``'s handshake over ``wire``. Raises what ``ssl`` raises, TimeoutError,
+    or the OSError that ended the connection."""
+    while not layer.handshake():
+        wire.write(layer.data_to_send())
+        layer.feed(await wire.read(deadline))
+    wire.write(layer.data_to_send())  # our last flight (Finished)
+
+
+async def _tls_handshake(
+    stream: Stream,
+    uri: ServerURI,
+    info: tuple[Any, ...],
+    context: ssl.SSLContext,
+    server_name: str | None,
+    timeout: float,
+    phases: list[Phase],
+) -> None:
+    from .tls import HandshakeRecord
+
+    hostname = tls_hostname(uri, server_name)
+    loop = asyncio.get_running_loop()
+    record = HandshakeRecord(context)
+    try:
+        with Timed(phases, PhaseName.TLS_HANDSHAKE, hostname):
+            try:
+                layer = TLSLayer(context, hostname)
+                record.watch(layer.obj)
+                await _handshake(stream.wire, layer, loop.time() + timeout)
+            except (Exception, asyncio.TimeoutError) as exc:
+                raise handshake_error(
+                    TimeoutError() if isinstance(exc, _TIMEOUTS) else exc,
+                    timeout,
+                    stream.address,
+                    record,
+                ) from exc
+            finally:
+                record.stop()
+    except TLSError as error:
+        error.checked_name = hostname  # the name the certificate was held against
+        if error.ssl_reason == "CERTIFICATE_VERIFY_FAILED":
+            # Its own phase, after the handshake's: the handshake failed when it failed.
+            limit = diagnosis_timeout(timeout)
+            with Timed(phases, PhaseName.CERTIFICATE_FETCH, hostname) as phase:
+                fetched(error, await _tls_hello(info, uri, hostname, limit), limit, phase)
+        raise
+    stream._tls = layer
+    stream.tls = TLSInfo.of(layer.obj)
+
+
+async def _tls_hello(
+    info: tuple[Any, ...] | None, uri: ServerURI, hostname: str, timeout: float
+) -> Probe:
+    """An unverified TLS handshake within ``timeout`` seconds in all, sending nothing
+    but the TLS hello (and no client certificate); ``info``: the address (None: resolve
+    ``uri``'s host within the same time)."""
+
+    async def hello() -> Probe:
+        address = info if info is not None else (await resolve(uri.host, uri.port, timeout))[0]
+        wire = await _wire(await _tcp_connect(address))
+        try:
+            layer = TLSLayer(unverified_context(), hostname)
+            await _handshake(wire, layer, None)
+            return Probe("tls", timeout, layer.obj.getpeercert(binary_form=True))
+        finally:
+            wire.abort()
+
+    try:
+        return await asyncio.wait_for(hello(), timeout)
+    except _TIMEOUTS:
+        return Probe("timeout", timeout)
+    except Exception as exc:
+        return Probe.failure(exc, timeout)
+
+
+async def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> Probe:
+    """What a TLS hello on ``uri``'s port gets, as ``transport.sync.probe_tls``."""
+    limit = diagnosis_timeout(timeout)
+    with Timed(phases, PhaseName.TLS_PROBE, uri.netloc) as phase:
+        probe = await _tls_hello(None, uri, uri.host.partition("%")[0], limit)
+        probed(probe, phase)
+    return probe
+
+
+async def _ws_upgrade(
+    stream: Stream,
+    uri: ServerURI,
+    timeout: float,
+    phases: list[Phase],
+    headers: tuple[tuple[str, str], ...],
+    subprotocol: str,
+    max_frame_size: int,
+) -> None:
+    loop = asyncio.get_running_loop()
+    stream.phase = PhaseName.WEBSOCKET_UPGRADE
+    with Timed(phases, PhaseName.WEBSOCKET_UPGRADE, uri.shown_resource):
+        upgrade = Upgrade(uri, headers, subprotocol, max_frame_size)
+        deadline = loop.time() + timeout
+        for chunk in upgrade.data_to_send():
+            stream._write_plain(chunk)
+        done = False
+        while not done:
+            try:
+                raw = await stream.read_plain(deadline)
+            except TimeoutError:
+                raise ResponseTimeout(
+                    PhaseName.WEBSOCKET_UPGRADE, timeout, "no HTTP answer"
+                ) from None
+            done = upgrade.receive(raw)
+    stream.phase = PhaseName.SESSION
+    stream._ws = upgrade.layer(timeout)
+    stream.warnings = stream._ws.warnings
