@@ -3,8 +3,9 @@
 A broker's bytes arrive in pieces that have nothing to do with packet boundaries: one
 byte at a time, many packets at once, a header split from its body. Whatever the cuts,
 the framer must return the same packets, hold exactly the bytes of the incomplete
-packet, refuse an oversized packet from its header alone, and report a fault at its
-offset in the whole stream, then keep reporting it.
+packet, refuse an oversized or a plainly wrong packet from its header alone, return the
+packets completed before a fault, and report the fault at its offset in the whole
+stream, then keep reporting it.
 """
 
 from __future__ import annotations
@@ -285,6 +286,100 @@ def test_small_limit_refuses_connack(codec: Codec) -> None:
     framer = codec.Framer(max_packet_size=2)
     assert fields(framer.feed(b"\xd0\x00")) == fields([PingResp()])
     assert outcome(partial(framer.feed, b"\x20\x02")) == _too_large(4, 2, 2)
+
+
+# --------------------------------------------------------- faults in the fixed header
+
+# (id, fixed header, the rest of a packet, reason, offset): headers that are wrong by
+# themselves, whatever body follows, and the error a whole packet gets for them.
+HEADER_FAULTS: list[tuple[str, bytes, bytes, str, int]] = [
+    # MQTT 3.1.1 §3.2.1: CONNACK has a Remaining Length of 2.
+    (
+        "connack-3",
+        b"\x20\x03",
+        b"\x00\x00\x00",
+        "expected remaining length 2 for CONNACK, got 3",
+        1,
+    ),
+    ("connack-1", b"\x20\x01", b"\x00", "expected remaining length 2 for CONNACK, got 1", 1),
+    (
+        "connack-long",
+        b"\x20\x80\x01",  # 128, in two bytes
+        bytes(128),
+        "expected remaining length 2 for CONNACK, got 128",
+        1,
+    ),
+    # §3.13.1, §3.12.1, §3.14.1: PINGRESP, PINGREQ and DISCONNECT have none.
+    ("pingresp-1", b"\xd0\x01", b"\x00", "expected remaining length 0 for PINGRESP, got 1", 1),
+    ("pingreq-2", b"\xc0\x02", b"\x00\x00", "expected remaining length 0 for PINGREQ, got 2", 1),
+    (
+        "disconnect-5",
+        b"\xe0\x05",
+        bytes(5),
+        "expected remaining length 0 for DISCONNECT, got 5",
+        1,
+    ),
+    # The type and flags are known from the first byte; refused with the header.
+    ("type-0", b"\x00\x04", bytes(4), "expected a packet type 1..14, got 0 (reserved)", 0),
+    ("type-15", b"\xf0\x04", bytes(4), "expected a packet type 1..14, got 15 (reserved)", 0),
+    ("publish-qos-3", b"\x36\x04", bytes(4), "expected PUBLISH QoS 0..2, got 3", 0),
+    (
+        "connack-flags",
+        b"\x21\x03",  # the flags come first, as with a whole packet
+        bytes(3),
+        "expected fixed-header flags 0000 for CONNACK, got 0001",
+        0,
+    ),
+    (
+        "subscribe-flags",
+        b"\x80\x06",
+        bytes(6),
+        "expected fixed-header flags 0010 for SUBSCRIBE, got 0000",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "before", [b"", b"\x20\x02\x00\x00\x30\x02\x00\x00"], ids=["first", "after"]
+)
+@pytest.mark.parametrize(
+    ("header", "body", "reason", "offset"),
+    [row[1:] for row in HEADER_FAULTS],
+    ids=[row[0] for row in HEADER_FAULTS],
+)
+def test_fixed_header_fault_is_refused_before_its_body(
+    codec: Codec, before: bytes, header: bytes, body: bytes, reason: str, offset: int
+) -> None:
+    # A whole packet gets the error the header alone must get.
+    whole = ("error", MalformedPacket, offset, reason, f"{reason} (at byte {offset})")
+    assert outcome(partial(codec.Framer().feed, header + body))[:5] == whole
+    at = len(before) + offset
+    error = ("error", MalformedPacket, at, reason, f"{reason} (at byte {at})", (reason, at))
+    # The header alone, then nothing more: refused without waiting for the body.
+    framer = codec.Framer()
+    for byte in before:
+        framer.feed(bytes((byte,)))
+    for byte in header[:-1]:
+        assert framer.feed(bytes((byte,))) == []
+    assert outcome(partial(framer.feed, header[-1:])) == error
+    assert framer.buffered == 0
+    # In one chunk with what came before: its packets first, then the error.
+    framer = codec.Framer()
+    if before:
+        assert len(framer.feed(before + header)) == 2
+        assert outcome(partial(framer.feed, b"")) == error
+    else:
+        assert outcome(partial(framer.feed, header)) == error
+
+
+def test_fixed_header_of_mqtt31_packets_with_flags_is_not_a_fault(codec: Codec) -> None:
+    # MQTT 3.1 lets the packets it does not decode carry DUP, QoS and RETAIN bits: a
+    # SUBSCRIBE header with flags 0000 waits for its body.
+    framer = codec.Framer(protocol_level=3)
+    assert framer.feed(b"\x80\x06") == []
+    assert framer.buffered == 2
+    assert fields(framer.feed(bytes(6))) == fields([OtherPacket(PacketType.SUBSCRIBE, 0, bytes(6))])
 
 
 # ---------------------------------------------------------------- errors are sticky
