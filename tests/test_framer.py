@@ -354,6 +354,8 @@ def test_fixed_header_fault_is_refused_before_its_body(
     # A whole packet gets the error the header alone must get.
     whole = ("error", MalformedPacket, offset, reason, f"{reason} (at byte {offset})")
     assert outcome(partial(codec.Framer().feed, header + body))[:5] == whole
+    # decode() of the header alone names that fault too, not the missing body.
+    assert outcome(partial(codec.decode, header))[:5] == whole
     at = len(before) + offset
     error = ("error", MalformedPacket, at, reason, f"{reason} (at byte {at})", (reason, at))
     # The header alone, then nothing more: refused without waiting for the body.
