@@ -361,7 +361,11 @@ cdef Py_ssize_t _frame(
             fault[0] = pos
             return pos
         if end - pos < size:
-            need[0] = size
+            if _header_fault(first, length, level):
+                # Known before the body: see ``_py._frame``.
+                fault[0] = pos
+            else:
+                need[0] = size
             return pos
         # The packets a client receives most, decided inline.
         if first == 0xD0 and length == 0:
@@ -378,6 +382,24 @@ cdef Py_ssize_t _frame(
         count -= 1
     need[0] = 2
     return pos
+
+
+cdef bint _header_fault(unsigned char first, Py_ssize_t length, int level):
+    """Whether a fixed header is refused before its body: see ``_py._refuse_header``.
+    Off the hot path: it runs only when a chunk ends inside a packet's body."""
+    cdef int kind = first >> 4, flags = first & 0x0F
+    cdef int required = _REQUIRED_FLAGS[kind]
+    if kind == 0 or kind == 15:
+        return True
+    if required < 0:
+        return flags & 0x06 == 0x06
+    if flags != required and (level == 4 or _DECODED[kind]):
+        return True
+    if kind == 2:
+        return length != 2
+    if kind >= 12:
+        return length != 0
+    return False
 
 
 cdef inline object _connack(unsigned char ack, unsigned char code, int level):
@@ -527,8 +549,12 @@ cdef class Framer:
     ``feed(data)`` returns the packets completed by ``data``; a partial packet is kept
     for the next call. ``max_packet_size`` counts the whole packet, fixed header
     included, and is checked as soon as a header is complete, before its body is waited
-    for. Errors carry offsets counted from the first byte ever fed; after one, the
-    framer raises it again on every call (the stream cannot be resynchronised).
+    for. Errors carry offsets counted from the first byte ever fed.
+
+    A fault loses no packet that arrived whole before it: the call that meets it returns
+    those packets and keeps the fault in ``error`` (or raises it at once when there are
+    none). From then on every call raises it again, ``feed(b"")`` included: the stream
+    cannot be resynchronised, and nothing after the fault is read.
     """
 
     cdef bytearray _buffer
@@ -559,15 +585,21 @@ cdef class Framer:
 
     @property
     def buffered(self):
-        """How many bytes of an incomplete packet are held."""
+        """How many bytes of an incomplete packet are held (none after a fault)."""
         return PyByteArray_GET_SIZE(self._buffer)
+
+    @property
+    def error(self):
+        """The fault the stream met, which every later ``feed`` raises; None before."""
+        return self._error
 
     def feed(self, data):
         """Return the packets ``data`` completes, in order.
 
-        Raises MalformedPacket, PacketTooLarge or UnsupportedProtocol for a stream that
-        breaks the specification; the packets before the fault in that call are lost
-        with it, as the connection is.
+        When the stream breaks the specification, returns the packets completed before
+        the fault and raises it on the next call, or at once if there are none; later
+        calls raise it again. Raises MalformedPacket, PacketTooLarge or
+        UnsupportedProtocol.
         """
         cdef bytearray buffer = self._buffer
         cdef object buf
@@ -595,6 +627,10 @@ cdef class Framer:
         pos = _frame(p, 0, size, out, self._limit, self._level, -1, &need, &fault)
         if fault >= 0:
             self._fail(buf, fault, size)
+            del buffer[:]  # nothing after the fault is read
+            if not out:
+                raise self._error
+            return out  # the packets completed before the fault
         if buf is buffer:
             del buffer[:pos]
         elif pos < size:
@@ -604,12 +640,13 @@ cdef class Framer:
         return out
 
     cdef _fail(self, object buf, Py_ssize_t fault, Py_ssize_t size):
+        """Keep the error the reference raises for the packet at ``fault``."""
         try:
             _py._frame(buf, fault, size, [], self._limit, self._level, 1)
         except RemoteProtocolError as exc:
             exc._shift(self._consumed)
             self._error = exc
-            raise
+            return
         raise _Disagreement(
             f"the reference frames what the compiled codec refused: {bytes(buf[fault:fault + 64]).hex()}"
         )

@@ -302,6 +302,7 @@ def _frame(
     one needs at least. Raises PacketTooLarge as soon as a header announces more than
     ``limit`` bytes, before the body is waited for.
     """
+    valid_first = _VALID_FIRST[level]
     while count and pos < end:
         first = buf[pos]
         # Remaining Length (MQTT 3.1.1 §2.2.3): 7 bits a byte, least significant first.
@@ -331,16 +332,48 @@ def _frame(
                 size,
                 limit,
             )
+        kind = first >> 4
+        fixed = _FIXED_LENGTHS[kind]
+        if not valid_first[first] or (fixed >= 0 and length != fixed):
+            # Known from the fixed header: refused now, not once a body that cannot
+            # help has arrived (a CONNACK announcing 3 bytes, a PINGRESP announcing 1).
+            _refuse_header(first, length, pos, level)
         if end - pos < size:
             return pos, size
-        out.append(_decode_body(first, buf, pos, index, index + length, level))
+        out.append(_decode_body(kind, first & 0x0F, buf, pos, index, index + length, level))
         pos = index + length
         count -= 1
     return pos, 2
 
 
-def _decode_body(first: int, buf: Buffer, pos: int, start: int, end: int, level: int) -> Packet:
-    """Decode one framed packet: ``first`` is its first byte, its body is ``buf[start:end]``."""
+def _valid_first_bytes(level: int) -> tuple[bool, ...]:
+    """For each first byte, whether its type and flags may begin a packet at ``level``."""
+    valid = []
+    for first in range(256):
+        kind = first >> 4
+        flags = first & 0x0F
+        required = _REQUIRED_FLAGS[kind]
+        if _TYPES[kind] is None:
+            valid.append(False)
+        elif required is None:
+            valid.append(flags & 0x06 != 0x06)  # MQTT 3.1.1 §3.3.1.2
+        else:
+            # MQTT 3.1 let the other packets carry DUP, QoS and RETAIN bits freely.
+            valid.append(flags == required or (level == 3 and kind not in _DECODED))
+    return tuple(valid)
+
+
+_VALID_FIRST = {level: _valid_first_bytes(level) for level in _PROTOCOL_HEADER}
+
+# The Remaining Length of the packets whose body has a fixed size, -1 for the others:
+# CONNACK 2 (MQTT 3.1.1 §3.2.1), PINGREQ, PINGRESP and DISCONNECT 0 (§3.12.1, §3.13.1,
+# §3.14.1).
+_FIXED_LENGTHS = (-1, -1, 2, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, -1)
+
+
+def _refuse_header(first: int, length: int, pos: int, level: int) -> None:
+    """Raise the fault of a fixed header at ``pos`` that ``_VALID_FIRST`` or
+    ``_FIXED_LENGTHS`` refused, in the order a packet's checks run."""
     kind = first >> 4
     flags = first & 0x0F
     packet_type = _TYPES[kind]
@@ -349,32 +382,35 @@ def _decode_body(first: int, buf: Buffer, pos: int, start: int, end: int, level:
     required = _REQUIRED_FLAGS[kind]
     if required is None:
         if flags & 0x06 == 0x06:
-            # MQTT 3.1.1 §3.3.1.2
             raise MalformedPacket("expected PUBLISH QoS 0..2, got 3", pos)
     elif flags != required and (level == 4 or kind in _DECODED):
-        # MQTT 3.1 let the other packets carry DUP, QoS and RETAIN bits freely.
         raise MalformedPacket(
             f"expected fixed-header flags {required:04b} for {packet_type.name}, got {flags:04b}",
             pos,
         )
+    fixed = _FIXED_LENGTHS[kind]
+    if fixed >= 0 and length != fixed:
+        raise MalformedPacket(
+            f"expected remaining length {fixed} for {packet_type.name}, got {length}", pos + 1
+        )
+    raise AssertionError(f"_refuse_header found no fault in 0x{first:02x}, length {length}")
+
+
+def _decode_body(
+    kind: int, flags: int, buf: Buffer, pos: int, start: int, end: int, level: int
+) -> Packet:
+    """Decode one framed packet whose fixed header passed ``_frame``'s checks; its body
+    is ``buf[start:end]``."""
     if kind not in _DECODED:
-        return OtherPacket(packet_type, flags, bytes(buf[start:end]))
+        return OtherPacket(_TYPES[kind], flags, bytes(buf[start:end]))  # type: ignore[arg-type]
     if kind == 2:
-        return _decode_connack(buf, pos, start, end, level)
+        return _decode_connack(buf, start, level)
     if kind == 1:
         return _decode_connect(buf, start, end)
-    if end != start:
-        raise MalformedPacket(
-            f"expected remaining length 0 for {packet_type.name}, got {end - start}", pos + 1
-        )
     return PINGRESP if kind == 13 else PINGREQ if kind == 12 else DISCONNECT
 
 
-def _decode_connack(buf: Buffer, pos: int, start: int, end: int, level: int) -> ConnAck:
-    if end - start != 2:
-        raise MalformedPacket(
-            f"expected remaining length 2 for CONNACK, got {end - start}", pos + 1
-        )
+def _decode_connack(buf: Buffer, start: int, level: int) -> ConnAck:
     ack = buf[start]
     code = buf[start + 1]
     if code > 5:
@@ -494,8 +530,12 @@ class Framer:
     ``feed(data)`` returns the packets completed by ``data``; a partial packet is kept
     for the next call. ``max_packet_size`` counts the whole packet, fixed header
     included, and is checked as soon as a header is complete, before its body is waited
-    for. Errors carry offsets counted from the first byte ever fed; after one, the
-    framer raises it again on every call (the stream cannot be resynchronised).
+    for. Errors carry offsets counted from the first byte ever fed.
+
+    A fault loses no packet that arrived whole before it: the call that meets it returns
+    those packets and keeps the fault in ``error`` (or raises it at once when there are
+    none). From then on every call raises it again, ``feed(b"")`` included: the stream
+    cannot be resynchronised, and nothing after the fault is read.
     """
 
     __slots__ = ("_buffer", "_consumed", "_error", "_level", "_limit", "_need")
@@ -511,7 +551,7 @@ class Framer:
         self._buffer = bytearray()
         self._need = 0
         self._consumed = 0
-        self._error: Exception | None = None
+        self._error: RemoteProtocolError | None = None
 
     @property
     def max_packet_size(self) -> int:
@@ -523,15 +563,21 @@ class Framer:
 
     @property
     def buffered(self) -> int:
-        """How many bytes of an incomplete packet are held."""
+        """How many bytes of an incomplete packet are held (none after a fault)."""
         return len(self._buffer)
+
+    @property
+    def error(self) -> RemoteProtocolError | None:
+        """The fault the stream met, which every later ``feed`` raises; None before."""
+        return self._error
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         """Return the packets ``data`` completes, in order.
 
-        Raises MalformedPacket, PacketTooLarge or UnsupportedProtocol for a stream that
-        breaks the specification; the packets before the fault in that call are lost
-        with it, as the connection is.
+        When the stream breaks the specification, returns the packets completed before
+        the fault and raises it on the next call, or at once if there are none; later
+        calls raise it again. Raises MalformedPacket, PacketTooLarge or
+        UnsupportedProtocol.
         """
         if self._error is not None:
             raise self._error
@@ -551,6 +597,9 @@ class Framer:
         except RemoteProtocolError as exc:
             exc._shift(self._consumed)
             self._error = exc
+            del buffer[:]  # nothing after the fault is read
+            if out:
+                return out  # ``out`` holds the packets ``_frame`` completed before it
             raise
         if buf is buffer:
             del buffer[:pos]

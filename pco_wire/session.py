@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import collections
 import enum
-import itertools
 
-from .codec import DEFAULT_MAX_PACKET_SIZE, Framer, decode, encode
+from .codec import DEFAULT_MAX_PACKET_SIZE, Framer, encode
 from .errors import (
     ConnectionClosed,
     Error,
@@ -125,7 +124,8 @@ class Session:
         self.head = b""
         self._disconnected = False
         self._received = 0
-        self._tail = b""
+        #: The first bytes (up to a fixed header) of the incomplete packet the framer holds.
+        self._head = b""
         self._out: list[bytes] = []
         self._events: list[SessionEvent] = []
 
@@ -208,46 +208,37 @@ class Session:
                 error = MalformedPacket(f"expected a packet type 1..14, got {kind} (reserved)", 0)
             self._close(error)
             return
-        tail = self._tail
-        start = self._received - len(tail)  # where the first packet of this call begins
+        framer = self._framer
+        held = framer.buffered  # bytes of a packet begun in an earlier chunk
+        start = self._received - held  # where the first packet of this call begins
         self._received += len(data)
         try:
-            packets = self._framer.feed(data)
+            packets = framer.feed(data)
         except RemoteProtocolError as exc:
-            # The framer drops the packets it completed before the fault; a refusal
-            # among them is the better reason, so read them again, one by one.
-            self._replay(tail + data, start, exc, now)
+            self._close(exc)  # the fault came before any packet completed
             return
         if packets:
             self._heard = now
-        buffered = self._framer.buffered
-        # The bytes of the incomplete packet the framer holds, kept only to find packet
-        # boundaries when something goes wrong (usually empty: chunks end with packets).
-        self._tail = (tail + data)[-buffered:] if buffered else b""
-        for index, packet in enumerate(packets):
-            if self.closed:
-                return  # what follows a refusal or an error is not read
-            try:
-                self._handle(packet, now)
-            except UnexpectedPacket as exc:
-                exc.offset = start + _starts(tail + data)[index]
-                exc.args = (exc.args[0], exc.offset)
-                self._close(exc)
-
-    def _replay(self, buf: bytes, start: int, error: RemoteProtocolError, now: float) -> None:
-        bounds = _starts(buf)
-        level = self.connect_packet.protocol_level
-        for begin, end in itertools.pairwise(bounds):
-            if start + end > error.offset or self.closed:
-                break
-            try:
-                self._handle(decode(buf[begin:end], level), now)
-            except RemoteProtocolError as exc:
-                exc.offset += start + begin
-                exc.args = (exc.args[0], exc.offset, *exc.args[2:])
-                self._close(exc)
-        if not self.closed:
-            self._close(error)
+            head = self._head
+            buffered = framer.buffered
+            # The first bytes of the incomplete packet the framer now holds: its fixed
+            # header, all that _starts needs of it should it be followed by a fault.
+            held_from = len(data) - buffered
+            self._head = data[held_from : held_from + 5] if buffered else b""
+            for index, packet in enumerate(packets):
+                try:
+                    self._handle(packet, now)
+                except UnexpectedPacket as exc:
+                    exc.offset = start + _starts(head, held, data)[index]
+                    exc.args = (exc.args[0], exc.offset)
+                    self._close(exc)
+                if self.closed:
+                    return  # what follows a refusal or an error is not read
+        elif len(self._head) < 5:
+            self._head += data[: 5 - len(self._head)]
+        fault = framer.error
+        if fault is not None:
+            self._close(fault)  # after the packets that came whole before it
 
     def handle_timer(self, *, now: float) -> None:
         """Act on whatever deadline has passed by ``now``; calling it early is harmless."""
@@ -365,12 +356,16 @@ class Session:
             raise UnexpectedPacket(f"expected no {_name(packet)} {what}", 0)
 
 
-def _starts(buf: bytes) -> list[int]:
-    """Where each packet in ``buf`` begins, and where the last complete one ends.
+def _starts(head: bytes, held: int, data: bytes) -> list[int]:
+    """Where each packet completed by ``data`` begins, counted from the first byte of the
+    first one, of which ``held`` bytes came before ``data``, ``head`` the first of them.
 
-    Reads only fixed headers (MQTT 3.1.1 §2.2.3); used on the error path to give the
-    offset of a packet the framer returned without one.
+    Reads only fixed headers (MQTT 3.1.1 §2.2.3); ``head`` holds the whole fixed header
+    of a held packet. Used on the error path only, to give the offset of a packet the
+    framer returned without one.
     """
+    # The held bytes past ``head`` are body, never read: any filler does.
+    buf = b"".join((head, bytes(held - len(head)), data))
     starts = [0]
     pos = 0
     while pos < len(buf):

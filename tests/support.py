@@ -61,6 +61,9 @@ class FramerLike(Protocol):
     @property
     def protocol_level(self) -> int: ...
 
+    @property
+    def error(self) -> RemoteProtocolError | None: ...
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]: ...
 
 

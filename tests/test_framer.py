@@ -3,8 +3,9 @@
 A broker's bytes arrive in pieces that have nothing to do with packet boundaries: one
 byte at a time, many packets at once, a header split from its body. Whatever the cuts,
 the framer must return the same packets, hold exactly the bytes of the incomplete
-packet, refuse an oversized packet from its header alone, and report a fault at its
-offset in the whole stream, then keep reporting it.
+packet, refuse an oversized or a plainly wrong packet from its header alone, return the
+packets completed before a fault, and report the fault at its offset in the whole
+stream, then keep reporting it.
 """
 
 from __future__ import annotations
@@ -287,13 +288,110 @@ def test_small_limit_refuses_connack(codec: Codec) -> None:
     assert outcome(partial(framer.feed, b"\x20\x02")) == _too_large(4, 2, 2)
 
 
+# --------------------------------------------------------- faults in the fixed header
+
+# (id, fixed header, the rest of a packet, reason, offset): headers that are wrong by
+# themselves, whatever body follows, and the error a whole packet gets for them.
+HEADER_FAULTS: list[tuple[str, bytes, bytes, str, int]] = [
+    # MQTT 3.1.1 §3.2.1: CONNACK has a Remaining Length of 2.
+    (
+        "connack-3",
+        b"\x20\x03",
+        b"\x00\x00\x00",
+        "expected remaining length 2 for CONNACK, got 3",
+        1,
+    ),
+    ("connack-1", b"\x20\x01", b"\x00", "expected remaining length 2 for CONNACK, got 1", 1),
+    (
+        "connack-long",
+        b"\x20\x80\x01",  # 128, in two bytes
+        bytes(128),
+        "expected remaining length 2 for CONNACK, got 128",
+        1,
+    ),
+    # §3.13.1, §3.12.1, §3.14.1: PINGRESP, PINGREQ and DISCONNECT have none.
+    ("pingresp-1", b"\xd0\x01", b"\x00", "expected remaining length 0 for PINGRESP, got 1", 1),
+    ("pingreq-2", b"\xc0\x02", b"\x00\x00", "expected remaining length 0 for PINGREQ, got 2", 1),
+    (
+        "disconnect-5",
+        b"\xe0\x05",
+        bytes(5),
+        "expected remaining length 0 for DISCONNECT, got 5",
+        1,
+    ),
+    # The type and flags are known from the first byte; refused with the header.
+    ("type-0", b"\x00\x04", bytes(4), "expected a packet type 1..14, got 0 (reserved)", 0),
+    ("type-15", b"\xf0\x04", bytes(4), "expected a packet type 1..14, got 15 (reserved)", 0),
+    ("publish-qos-3", b"\x36\x04", bytes(4), "expected PUBLISH QoS 0..2, got 3", 0),
+    (
+        "connack-flags",
+        b"\x21\x03",  # the flags come first, as with a whole packet
+        bytes(3),
+        "expected fixed-header flags 0000 for CONNACK, got 0001",
+        0,
+    ),
+    (
+        "subscribe-flags",
+        b"\x80\x06",
+        bytes(6),
+        "expected fixed-header flags 0010 for SUBSCRIBE, got 0000",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "before", [b"", b"\x20\x02\x00\x00\x30\x02\x00\x00"], ids=["first", "after"]
+)
+@pytest.mark.parametrize(
+    ("header", "body", "reason", "offset"),
+    [row[1:] for row in HEADER_FAULTS],
+    ids=[row[0] for row in HEADER_FAULTS],
+)
+def test_fixed_header_fault_is_refused_before_its_body(
+    codec: Codec, before: bytes, header: bytes, body: bytes, reason: str, offset: int
+) -> None:
+    # A whole packet gets the error the header alone must get.
+    whole = ("error", MalformedPacket, offset, reason, f"{reason} (at byte {offset})")
+    assert outcome(partial(codec.Framer().feed, header + body))[:5] == whole
+    # decode() of the header alone names that fault too, not the missing body.
+    assert outcome(partial(codec.decode, header))[:5] == whole
+    at = len(before) + offset
+    error = ("error", MalformedPacket, at, reason, f"{reason} (at byte {at})", (reason, at))
+    # The header alone, then nothing more: refused without waiting for the body.
+    framer = codec.Framer()
+    for byte in before:
+        framer.feed(bytes((byte,)))
+    for byte in header[:-1]:
+        assert framer.feed(bytes((byte,))) == []
+    assert outcome(partial(framer.feed, header[-1:])) == error
+    assert framer.buffered == 0
+    # In one chunk with what came before: its packets first, then the error.
+    framer = codec.Framer()
+    if before:
+        assert len(framer.feed(before + header)) == 2
+        assert outcome(partial(framer.feed, b"")) == error
+    else:
+        assert outcome(partial(framer.feed, header)) == error
+
+
+def test_fixed_header_of_mqtt31_packets_with_flags_is_not_a_fault(codec: Codec) -> None:
+    # MQTT 3.1 lets the packets it does not decode carry DUP, QoS and RETAIN bits: a
+    # SUBSCRIBE header with flags 0000 waits for its body.
+    framer = codec.Framer(protocol_level=3)
+    assert framer.feed(b"\x80\x06") == []
+    assert framer.buffered == 2
+    assert fields(framer.feed(bytes(6))) == fields([OtherPacket(PacketType.SUBSCRIBE, 0, bytes(6))])
+
+
 # ---------------------------------------------------------------- errors are sticky
 
-STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
-    # (id, stream, error, offset, reason)
+STICKY: list[tuple[str, bytes, list[Packet], type[RemoteProtocolError], int, str]] = [
+    # (id, stream, the whole packets before the fault, error, offset, reason)
     (
         "reserved-type",
         bytes.fromhex("d000 0000"),
+        [PingResp()],
         MalformedPacket,
         2,
         "expected a packet type 1..14, got 0 (reserved)",
@@ -301,6 +399,7 @@ STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
     (
         "connack-return-code",
         bytes.fromhex("20020000 20020006"),
+        [ConnAck(False, ConnAckCode.ACCEPTED)],
         MalformedPacket,
         7,
         "expected return code 0..5, got 6",
@@ -308,6 +407,7 @@ STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
     (
         "too-large",
         bytes.fromhex("d000") + HEADER_200_MB,
+        [PingResp()],
         PacketTooLarge,
         2,
         "expected a packet of at most 1,048,576 bytes, got a header announcing 200,000,005",
@@ -316,6 +416,7 @@ STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
         "unsupported-protocol",
         # A CONNECT of protocol level 5 (§3.1.2.2); the level is byte 8.
         bytes.fromhex("10 0c 00044d515454 05 02 003c 0000"),
+        [],
         UnsupportedProtocol,
         8,
         "expected protocol level 3 or 4, got 5",
@@ -324,22 +425,37 @@ STICKY: list[tuple[str, bytes, type[RemoteProtocolError], int, str]] = [
 
 
 @pytest.mark.parametrize(
-    ("data", "error", "offset", "reason"),
+    ("data", "before", "error", "offset", "reason"),
     [row[1:] for row in STICKY],
     ids=[row[0] for row in STICKY],
 )
 def test_error_repeats_on_every_later_feed(
-    codec: Codec, data: bytes, error: type[RemoteProtocolError], offset: int, reason: str
+    codec: Codec,
+    data: bytes,
+    before: list[Packet],
+    error: type[RemoteProtocolError],
+    offset: int,
+    reason: str,
 ) -> None:
     framer = codec.Framer()
-    with pytest.raises(error) as caught:
-        framer.feed(data)
-    first = caught.value
+    assert framer.error is None
+    if before:
+        # The packets before the fault come first; the fault is kept for the next call.
+        assert fields(framer.feed(data)) == fields(before)
+        first = framer.error
+        assert first is not None
+    else:
+        with pytest.raises(error) as caught:
+            framer.feed(data)
+        first = caught.value
+        assert framer.error is first
+    assert framer.buffered == 0  # nothing after the fault is kept
     assert (type(first), first.offset, first.reason) == (error, offset, reason)
     assert str(first) == f"{reason} (at byte {offset})"
     expected = outcome(partial(framer.feed, data))
     for later in (b"", b"\xd0\x00", bytearray(b"\x20\x02\x00\x00"), memoryview(data), data):
         assert outcome(partial(framer.feed, later)) == expected
+        assert framer.error is first
     assert expected[1:4] == (error, offset, reason)
 
 
@@ -351,33 +467,45 @@ BAD_OFFSET = len(GOOD) + 3
 GOOD_PACKETS = [ConnAck(False, ConnAckCode.ACCEPTED), PingResp(), STREAM[3]]
 
 
+def _error_at(offset: int, reason: str) -> Outcome:
+    return (
+        "error",
+        MalformedPacket,
+        offset,
+        reason,
+        f"{reason} (at byte {offset})",
+        (reason, offset),
+    )
+
+
 @pytest.mark.parametrize(
-    ("cuts", "returned"),
+    "cuts",
     [
-        ([], 0),  # packets before the fault in the same call are lost with it
-        ([len(GOOD)], 3),
-        ([len(GOOD) + 2], 3),
-        ([56], 2),  # inside the PUBLISH
-        ([2, 4, 6, 100, len(GOOD) + 3], 3),
-        (list(range(1, len(GOOD) + 4)), 3),  # one byte at a time
+        [],
+        [len(GOOD)],
+        [len(GOOD) + 2],
+        [56],  # inside the PUBLISH
+        [2, 4, 6, 100, len(GOOD) + 3],
+        list(range(1, len(GOOD) + 4)),  # one byte at a time
     ],
     ids=["whole", "good-then-bad", "bad-split", "publish-split", "scattered", "bytewise"],
 )
-def test_error_offset_counts_from_the_first_byte_ever_fed(
-    codec: Codec, cuts: list[int], returned: int
-) -> None:
+def test_error_offset_counts_from_the_first_byte_ever_fed(codec: Codec, cuts: list[int]) -> None:
     data = GOOD + BAD
     assert BAD_OFFSET == 4 + 2 + 129 + 3
+    error = _error_at(BAD_OFFSET, "expected return code 0..5, got 6")
     bounds = [0, *cuts, len(data)]
     framer = codec.Framer()
     packets: list[Packet] = []
-    for start, end in pairwise(bounds[:-1]):
-        packets += framer.feed(data[start:end])
-    assert fields(packets) == fields(GOOD_PACKETS[:returned])
-    with pytest.raises(MalformedPacket) as caught:
-        framer.feed(data[bounds[-2] :])
-    assert caught.value.offset == BAD_OFFSET
-    assert str(caught.value) == f"expected return code 0..5, got 6 (at byte {BAD_OFFSET})"
+    for start, end in pairwise(bounds):
+        if end < len(data) or len(packets) < len(GOOD_PACKETS):
+            # Every packet before the fault is returned, the last ones with the fault.
+            packets += framer.feed(data[start:end])
+        else:
+            # Nothing left to return: the call that meets the fault raises it.
+            assert outcome(partial(framer.feed, data[start:end])) == error
+    assert fields(packets) == fields(GOOD_PACKETS)
+    assert outcome(partial(framer.feed, b"")) == error
 
 
 @CHUNKINGS
@@ -386,25 +514,23 @@ def test_error_offset_after_any_prefix_in_any_chunks(
     codec: Codec, count: int, cuts: list[int]
 ) -> None:
     prefix = b"".join(ENCODED[:count])
-    # A PINGRESP with a Remaining Length of 1 (§3.13.1): refused once it is complete, at
-    # the offset of its length byte.
+    # A PINGRESP with a Remaining Length of 1 (§3.13.1): refused as soon as its header is
+    # complete, at the offset of its length byte, whether its body has arrived or not.
     data = prefix + b"\xd0\x01\x00"
     bounds = [0, *sorted(cut % (len(data) + 1) for cut in cuts), len(data)]
     framer = codec.Framer()
     results = [outcome(partial(framer.feed, data[a:b])) for a, b in pairwise(bounds)]
-    offset = len(prefix) + 1
-    reason = "expected remaining length 0 for PINGRESP, got 1"
-    error = (
-        "error",
-        MalformedPacket,
-        offset,
-        reason,
-        f"{reason} (at byte {offset})",
-        (reason, offset),
-    )
-    # The first chunk that completes the packet raises; the empty ones after it too.
-    first = bounds.index(len(data)) - 1
+    results.append(outcome(partial(framer.feed, b"")))
+    error = _error_at(len(prefix) + 1, "expected remaining length 0 for PINGRESP, got 1")
+    returned = [packet for result in results if result[0] == "ok" for packet in result[1]]  # type: ignore[attr-defined]
+    assert returned == fields(STREAM[:count])
+    # The chunk that completes the faulty header returns the packets it completed before
+    # it, if any, or else raises; every call after it raises.
+    first = next(index for index, end in enumerate(bounds[1:]) if end >= len(prefix) + 2)
     assert [result[0] for result in results[:first]] == ["ok"] * first
+    if results[first][0] == "ok":
+        assert results[first][1] != []
+        first += 1
     assert results[first:] == [error] * (len(results) - first)
 
 

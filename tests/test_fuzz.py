@@ -9,8 +9,8 @@ wrote by hand.
   which runs the suite once per codec (PCO_WIRE_PURE), fuzzes it over both.
 - The same runs with each codec put into the session must agree event for event and byte
   for byte. Decoding and framing alone are compared in test_properties.py; this adds what
-  the session does with them: the protocol level and packet limit it frames with, its
-  replay of a failed chunk one packet at a time, and the offsets it reports.
+  the session does with them: the protocol level and packet limit it frames with, the
+  packets the framer returns before a fault, and the offsets it reports.
 - The reconnection policy, with its random source drawn by hypothesis.
 
 Long coverage-guided runs of the same claims are in fuzz/ (atheris), run by hand.
@@ -695,8 +695,9 @@ def test_session_keeps_its_promises_with_the_whole_stream(
 @given(setup=setups, data=st.data())
 def test_session_events_do_not_depend_on_the_chunking(setup: Setup, data: st.DataObject) -> None:
     # Packets, refusals and errors, with their offsets, are the same however the bytes
-    # were cut: the session keeps the framer's count across chunks, and replays a chunk
-    # that failed to find a refusal or an unexpected packet before the fault.
+    # were cut: the session keeps the framer's count across chunks, and handles the
+    # packets the framer returns before a fault, so a refusal or an unexpected packet
+    # before it is the reason reported.
     script = data.draw(scripts, label="script")
     chunks = data.draw(cut(script), label="chunks")
     whole = Run(setup, script)
@@ -723,9 +724,7 @@ def pair() -> tuple[Codec, Codec]:
 @contextmanager
 def session_codec(codec: Codec) -> Iterator[None]:
     """The session with ``codec`` in place of the one pco_wire.codec picked."""
-    with mock.patch.multiple(
-        session_module, Framer=codec.Framer, decode=codec.decode, encode=codec.encode
-    ):
+    with mock.patch.multiple(session_module, Framer=codec.Framer, encode=codec.encode):
         yield
 
 

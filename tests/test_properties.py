@@ -6,7 +6,8 @@ Three claims, each checked against inputs nobody wrote by hand:
 - only our errors: no bytes make either codec raise anything but a pco_wire.Error;
 - pure ≡ compiled: the compiled codec agrees with the reference byte for byte, packet
   for packet and error for error (type, offset, message), on valid bytes, on valid bytes
-  broken at random, on garbage, and through a Framer fed the same chunks.
+  broken at random, on garbage, and through a Framer fed the same chunks (valid packets
+  then garbage included, whole and a byte at a time).
 
 The agreement tests load both modules through ``load_codec``, so a compiled codec that
 is missing fails under PCO_WIRE_EXPECT_COMPILED=1 and is skipped otherwise.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 from itertools import pairwise
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -317,6 +319,47 @@ def test_same_framing_with_the_same_chunks(
     pure, compiled = pair
     expected = _feed_outcomes(pure, chunks, limit, level)
     assert _feed_outcomes(compiled, chunks, limit, level) == expected
+
+
+def _packets_then_error(results: list[object]) -> tuple[list[object], object]:
+    """What a run of ``_feed_outcomes`` returned, however cut: the packets in order, then
+    the first error (None if there was none)."""
+    returned: list[object] = []
+    for item in results:
+        result, _buffered = cast(tuple[Outcome, int], item)
+        if result[0] == "error":
+            return returned, result
+        returned += cast(list[object], result[1])
+    return returned, None
+
+
+# Packets small enough to be fed a byte at a time in every example.
+small_encoded = encoded.filter(lambda data: len(data) <= 600)
+
+
+@FEW
+@given(
+    prefix=st.lists(small_encoded, max_size=4),
+    tail=garbage | mutated(),
+    level=st.sampled_from(LEVELS),
+)
+def test_valid_packets_then_garbage_alike_whole_and_byte_by_byte(
+    pair: tuple[Codec, Codec], prefix: list[bytes], tail: bytes, level: int
+) -> None:
+    # The packets before a fault are returned, by the call that meets it or before; the
+    # fault follows them, with the same offset and message, however the bytes were cut.
+    data = b"".join(prefix) + tail
+    bytewise = [data[index : index + 1] for index in range(len(data))]
+    runs = []
+    for chunks in ([data], bytewise):
+        pure, compiled = (_feed_outcomes(codec, chunks, 1 << 20, level) for codec in pair)
+        assert compiled == pure
+        runs.append(_packets_then_error(pure))
+    assert runs[0] == runs[1]
+    returned, _error = runs[0]
+    assert returned[: len(prefix)] == [
+        fields(_decoded_as(REFERENCE.decode(packet), level)) for packet in prefix
+    ]
 
 
 # ------------------------------------------------------------------- only our errors

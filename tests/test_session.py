@@ -783,6 +783,99 @@ def test_packet_too_large_for_the_session_limit() -> None:
     )
 
 
+# ------------------------------------------------------ packets in the chunk of a fault
+# The framer returns the packets completed before a fault with it; the session handles
+# them first, so a refusal or an unexpected packet among them is the reason reported.
+
+
+def test_refusal_split_across_chunks_before_bad_bytes_is_the_reason() -> None:
+    session = connecting()
+    session.receive_data(b"\x20\x02\x00", now=T0 + 0.25)
+    session.receive_data(b"\x05\x00\x00", now=T0 + 0.5)
+    assert describe(session.events()) == [closed(ServerRefused(ConnAckCode.NOT_AUTHORIZED))]
+
+
+def test_connack_and_packets_before_bad_bytes_in_one_chunk_are_delivered() -> None:
+    session = connecting(Connect("gw", clean_session=False))
+    # CONNACK 0..3, PUBLISH 4..14, PUBREL 15..18, then a PUBLISH of QoS 3 at 19.
+    chunk = CONNACK_SESSION_PRESENT + STORED_PUBLISH_BYTES + PUBREL_BYTES + b"\x36\x00"
+    session.receive_data(chunk, now=T0 + 0.5)
+    assert describe(session.events()) == [
+        connected_event(True),
+        ("PacketReceived", STORED_PUBLISH),
+        ("PacketReceived", PUBREL),
+        closed(MalformedPacket("expected PUBLISH QoS 0..2, got 3", 19)),
+    ]
+    assert session.accepted
+    assert session.other_packets == 2
+
+
+def test_unexpected_packet_before_bad_bytes_in_one_chunk_is_the_reason() -> None:
+    session = connected()
+    # PUBLISH 4..9, an unsolicited PINGRESP at 10, then a reserved type.
+    session.receive_data(PUBLISH_BYTES + PINGRESP_BYTES + b"\x00\x00", now=T0 + 1)
+    assert describe(session.events()) == [
+        ("PacketReceived", PUBLISH),
+        closed(UnexpectedPacket("expected no PINGRESP with no PINGREQ outstanding", 10)),
+    ]
+
+
+@pytest.mark.parametrize("held", [1, 2, 3, 5, 6, 100, 202])
+def test_unexpected_packet_offset_after_a_long_packet_held(held: int) -> None:
+    # A PUBLISH of 200 bytes of body (fixed header 30 c8 01, 203 bytes) at 4..206, cut
+    # after ``held`` bytes, in the header or the body; then a PINGREQ at 207, then bad
+    # bytes: only the packet's first bytes are kept to find where the PINGREQ began.
+    publish = encode(OtherPacket(PacketType.PUBLISH, 0, b"\x00\x01t" + bytes(197)))
+    assert publish[:3] == b"\x30\xc8\x01"
+    session = connected()
+    session.receive_data(publish[:held], now=T0 + 1)
+    assert session.events() == []
+    session.receive_data(publish[held:] + PINGREQ_BYTES + b"\xf0\x00", now=T0 + 2)
+    assert describe(session.events()) == [
+        ("PacketReceived", OtherPacket(PacketType.PUBLISH, 0, b"\x00\x01t" + bytes(197))),
+        closed(UnexpectedPacket("expected no PINGREQ from a server", 207)),
+    ]
+
+
+def test_unexpected_packet_offset_with_a_header_held_over_many_chunks() -> None:
+    # PUBLISH 4..206 as above, fed a byte at a time up to its 150th byte.
+    publish = encode(OtherPacket(PacketType.PUBLISH, 0, b"\x00\x01t" + bytes(197)))
+    session = connected()
+    for index in range(150):
+        session.receive_data(publish[index : index + 1], now=T0 + 1)
+    session.receive_data(publish[150:] + PUBLISH_BYTES + DISCONNECT_BYTES, now=T0 + 2)
+    assert describe(session.events())[-1] == closed(
+        UnexpectedPacket("expected no DISCONNECT from a server", 213)
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (b"\x20\x03", "expected remaining length 2 for CONNACK, got 3"),
+        (b"\x20\x80\x01", "expected remaining length 2 for CONNACK, got 128"),
+        (b"\x21\x02", "expected fixed-header flags 0000 for CONNACK, got 0001"),
+    ],
+    ids=["length-3", "length-128", "flags"],
+)
+def test_bad_connack_header_is_refused_before_its_body(header: bytes, reason: str) -> None:
+    session = connecting()
+    session.receive_data(header, now=T0 + 0.5)
+    offset = 0 if "flags" in reason else 1
+    assert describe(session.events()) == [closed(MalformedPacket(reason, offset))]
+    assert session.next_deadline() is None
+
+
+def test_pingresp_with_a_length_is_refused_before_its_body() -> None:
+    session = connected()
+    session.ping(now=T0 + 1)
+    session.events()
+    session.receive_data(b"\xd0\x01", now=T0 + 1.5)
+    assert describe(session.events()) == [
+        closed(MalformedPacket("expected remaining length 0 for PINGRESP, got 1", 5))
+    ]
+
+
 # --------------------------------------------------------------------------- the peer closes
 
 
