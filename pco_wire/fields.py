@@ -271,7 +271,9 @@ FIELDS: tuple[Field, ...] = (
         "client_id",
         "text",
         "",
-        options=(Option("--client-id", "-i", help="1..23 of 0-9 a-z A-Z; generated when left out"),),
+        options=(
+            Option("--client-id", "-i", help="1..23 of 0-9 a-z A-Z; generated when left out"),
+        ),
         metavar="ID",
         group=_CLIENT,
         question="client ID",
@@ -312,8 +314,9 @@ FIELDS: tuple[Field, ...] = (
         "machine: prefer --password-env, --password-file or --password-prompt",
         secret="value",
         question="password",
-        note="At most one of: password (kept in this file, which is then made readable by you only),\n"
-        "password_env (an environment variable), password_file (one trailing newline stripped).",
+        note="At most one of: password (kept in this file, which is then made readable by you "
+        "only),\npassword_env (an environment variable), password_file (one trailing newline "
+        "stripped).",
         sample="...",
     ),
     Field(
@@ -334,7 +337,8 @@ FIELDS: tuple[Field, ...] = (
         None,
         options=(
             Option(
-                "--password-file", help="read the password from FILE (one trailing newline stripped)"
+                "--password-file",
+                help="read the password from FILE (one trailing newline stripped)",
             ),
         ),
         metavar="FILE",
@@ -432,8 +436,9 @@ FIELDS: tuple[Field, ...] = (
             Option("--reconnect", const=True),
         ),
         group=_AGAIN,
-        note="monitor and the library's Client: connect again after a loss, waiting between the two\n"
-        "delays (seconds; exponential backoff with jitter). Refusals that retrying cannot fix\n"
+        note="monitor and the library's Client: connect again after a loss, waiting between the "
+        "two\ndelays (seconds; exponential backoff with jitter). Refusals that retrying cannot "
+        "fix\n"
         "(identifier rejected, bad user name or password, not authorised) stop it.",
     ),
     Field(
@@ -608,9 +613,7 @@ FIELDS: tuple[Field, ...] = (
         "text?",
         None,
         options=(
-            Option(
-                "--server-name", help="name for SNI and the certificate check, if not the host"
-            ),
+            Option("--server-name", help="name for SNI and the certificate check, if not the host"),
         ),
         metavar="NAME",
         group=_TLS,
