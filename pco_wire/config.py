@@ -623,6 +623,7 @@ def _edits(text: str, client_id: str) -> Iterator[str]:
 
 # ---------------------------------------------------------------------------- template
 
+
 def _template() -> str:
     """Every key with its default (or, commented out, an example of it), each with its
     note from the table."""
