@@ -263,6 +263,8 @@ FIELDS: tuple[Field, ...] = (
         "uri",
         "",
         required="a URI such as mqtt://host:1883",
+        # The wizard asks for it part by part: scheme, host, port, path.
+        question="server URI",
         note="mqtt:// (TCP, 1883), mqtts:// (TLS, 8883), ws:// (WebSocket, 80), wss:// (443).",
         sample="mqtt://localhost:1883",
         paragraph=True,
