@@ -20,7 +20,6 @@ from ..diagnose import EXIT_CODES, diagnose
 from ..errors import Error, InvalidSettings
 from ..fields import FIELDS, parse_seconds
 from ..settings import Settings, WillSettings
-from . import _common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -280,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         _console.prepare()
         argv = sys.argv[1:]
-    _common.out, _common.err = _console.Output(sys.stdout), _console.Output(sys.stderr)
+    global out, err
+    out, err = _console.Output(sys.stdout), _console.Output(sys.stderr)
     argv = list(argv)
     try:
         args = _parser(argv[0] if argv else None).parse_args(argv)
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _console.Output(sys.stdout).closed_by_reader()
             return 2
         except Exception as exc:  # a bug: one line, no traceback (the rule of every command)
-            _common.err.line(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}")
+            err.line(f"FAILED (internal-error, exit 70): {type(exc).__name__}: {exc}")
             return 70
     warnings: list[str] = []
     try:
@@ -316,10 +316,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except Error as exc:
         code, category, message = diagnose(exc)
-        return _common.fail(args, code, category, message, exc)
+        return fail(args, code, category, message, exc)
     except KeyboardInterrupt as exc:
         return _console.stop_status(exc)
     except Exception as exc:
-        return _common.fail(
-            args, 70, "internal-error", f"internal error: {type(exc).__name__}: {exc}", exc
+        return fail(args, 70, "internal-error", f"internal error: {type(exc).__name__}: {exc}", exc)
+
+
+#: Where the commands write: standard output and standard error, set by ``main``.
+out = _console.Output(sys.stdout)
+err = _console.Output(sys.stderr)
+
+
+def fail(
+    args: argparse.Namespace, code: int, category: str, message: str, exc: BaseException
+) -> int:
+    if args.debug:
+        traceback(exc)
+    if args.json and args.command == "test":
+        # The same document as any other result, so that scripts find every key.
+        from ..check import TestResult
+        from ..uri import shown_text
+
+        out.line(
+            json_text(
+                TestResult(
+                    False, code, category, message, shown_text(getattr(args, "uri", None) or "")
+                ).to_json(),
+                2,
+            )
         )
+    elif args.json:
+        out.line(
+            json_text(
+                {"event": "failed", "exit_code": code, "category": category, "message": message}
+            )
+        )
+    else:
+        err.line(f"FAILED ({category}, exit {code}): {message}")
+    return code
+
+
+def traceback(exc: BaseException) -> None:
+    import traceback as module
+
+    module.print_exception(exc, file=sys.stderr)
+
+
+def stamp() -> str:
+    from datetime import datetime
+
+    return datetime.now().isoformat(timespec="milliseconds")
+
+
+def json_text(document: object, indent: int | None = None) -> str:
+    import json
+
+    return json.dumps(document, indent=indent)

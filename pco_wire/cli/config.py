@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
+from .. import cli
 from ..errors import InvalidSettings
 from ..uri import parse_uri
-from . import _common as common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,17 +19,15 @@ def run(args: argparse.Namespace) -> int:
     path = args.file
     if args.action == "init":
         if os.path.exists(path) and not args.force:
-            common.err.line(
-                f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it"
-            )
+            cli.err.line(f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it")
             return 2
         try:
             # As every save: atomic, through a link, never over a device or a FIFO.
             config.save_text(config.TEMPLATE, path)
         except InvalidSettings as exc:
-            common.err.line(f"FAILED (invalid-settings, exit 2): {exc.problems[0][1]}")
+            cli.err.line(f"FAILED (invalid-settings, exit 2): {exc.problems[0][1]}")
             return 2
-        common.out.line(
+        cli.out.line(
             f"wrote {path}: every key with its default; edit it, then: "
             f"python -m pco_wire config check {path}"
         )
@@ -43,19 +41,17 @@ def run(args: argparse.Namespace) -> int:
 
             build_context(settings.security, settings.keyfile_password())
     except InvalidSettings as exc:
-        common.out.line(
-            f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}"
-        )
+        cli.out.line(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}")
         for field, reason in exc.problems:
-            common.out.line(f"  {field}: {reason}")
+            cli.out.line(f"  {field}: {reason}")
         return 2
     for warning in warnings:
-        common.err.line(f"warning: {warning}")
+        cli.err.line(f"warning: {warning}")
     if args.action == "check":
-        common.out.line(f"{path}: ok")
+        cli.out.line(f"{path}: ok")
         return 0
     # A masked secret is shown commented out, so that the output saved as a file does not
     # carry "***" as a password.
     for line in config.dumps(config.masked(settings)).splitlines():
-        common.out.line(f"# {line}  (masked)" if line.endswith('***"') else line)
+        cli.out.line(f"# {line}  (masked)" if line.endswith('***"') else line)
     return 0

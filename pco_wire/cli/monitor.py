@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from .. import cli
 from ..errors import Error
-from . import _common as common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
 
     def line(kind: str, text: str, **extra: Any) -> str:
         if args.json:
-            return common.json_text(
-                {"time": common.stamp(), "event": kind, "message": text, **extra}
-            )
-        return f"{common.stamp()} {text}"
+            return cli.json_text({"time": cli.stamp(), "event": kind, "message": text, **extra})
+        return f"{cli.stamp()} {text}"
 
     def notice(count: int) -> str:
         text = f"{count} events not shown: the output is slower than the events"
@@ -126,24 +124,24 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 text = lines.get_nowait()
             except queue.Empty:
                 break
-            if not common.out.line(text, deadline):
+            if not cli.out.line(text, deadline):
                 return
         nonlocal dropped
         with queuing:
             count, dropped = dropped, 0
         if count:
-            common.out.line(notice(count), deadline)
+            cli.out.line(notice(count), deadline)
 
     for warning in warnings:
-        common.err.line(f"warning: {warning}")
+        cli.err.line(f"warning: {warning}")
     client = Client(settings, on_event=on_event)
     try:
         info = client.connect()
     except Error as exc:
         code, category, message = client.diagnose(exc)
-        return common.fail(args, code, category, message, exc)
+        return cli.fail(args, code, category, message, exc)
     for warning in info.warnings:
-        common.err.line(f"warning: {warning}")
+        cli.err.line(f"warning: {warning}")
     end = None if args.duration is None else time.monotonic() + args.duration
     stop: KeyboardInterrupt | None = None
     try:
@@ -158,7 +156,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                     text = lines.get(timeout=remaining)
                 except queue.Empty:
                     continue
-                if not common.out.line(text, end):
+                if not cli.out.line(text, end):
                     break  # the reader has gone (or held us to the end): a stop
         except KeyboardInterrupt as exc:
             stop = exc
@@ -175,8 +173,8 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 return 0
             code, category, message = client.diagnose(error)
             if args.debug:
-                common.traceback(error)
-            common.err.line(f"FAILED ({category}, exit {code}): {message}", soon)
+                cli.traceback(error)
+            cli.err.line(f"FAILED ({category}, exit {code}): {message}", soon)
             return code
         connected = client.connected
         client.disconnect()
@@ -190,22 +188,20 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 else f"DISCONNECT sent; the server had not closed the connection "
                 f"{CLOSE_WAIT:g} s later, so we did"
             )
-            common.out.line(line("disconnected", farewell), soon)
+            cli.out.line(line("disconnected", farewell), soon)
             return 0
         error = client.error
         if error is None:
-            common.out.line(line("disconnected", "done; not connected"), soon)
+            cli.out.line(line("disconnected", "done; not connected"), soon)
             return 0
         code, category, message = client.diagnose(error)
         if connected:
-            common.out.line(line("disconnected", f"DISCONNECT could not be sent: {message}"), soon)
-            common.err.line(
-                f"FAILED ({category}, exit {code}): DISCONNECT not sent: {message}", soon
-            )
+            cli.out.line(line("disconnected", f"DISCONNECT could not be sent: {message}"), soon)
+            cli.err.line(f"FAILED ({category}, exit {code}): DISCONNECT not sent: {message}", soon)
         else:
             # Stopped while connecting again: the loss not recovered from is the outcome.
-            common.out.line(line("disconnected", f"done; not connected since: {message}"), soon)
-            common.err.line(
+            cli.out.line(line("disconnected", f"done; not connected since: {message}"), soon)
+            cli.err.line(
                 f"FAILED ({category}, exit {code}): not connected when stopped: {message}", soon
             )
         return code

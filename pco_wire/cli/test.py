@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _common as common
+from .. import cli
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,22 +17,20 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     result = test_connection(settings)
     result.warnings[:0] = warnings
     if args.debug and result.error is not None:
-        common.traceback(result.error)
+        cli.traceback(result.error)
     if args.json:
-        common.out.line(common.json_text(result.to_json(), indent=2))
+        cli.out.line(cli.json_text(result.to_json(), indent=2))
         return result.exit_code
     for warning in result.warnings:
-        common.err.line(f"warning: {warning}")
+        cli.err.line(f"warning: {warning}")
     as_id = f" as {result.client_id}" if result.client_id else ""
-    common.out.line(f"pco_wire test {result.uri}{as_id}")
+    cli.out.line(f"pco_wire test {result.uri}{as_id}")
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
-        common.out.line(
-            f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}"
-        )
+        cli.out.line(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
     if result.tls:
         t = result.tls
-        common.out.line(
+        cli.out.line(
             f"  TLS: {t['version']} {t['cipher']}; server certificate {t['subject']!s}, "
             f"issued by {t['issuer']}, valid until {t['not_after']}"
         )
@@ -42,7 +40,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             kinds[packet["type"]] = kinds.get(packet["type"], 0) + 1
         listed = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
         more = result.other_packet_count - len(result.other_packets)
-        common.out.line(
+        cli.out.line(
             f"  received {result.other_packet_count} other packet"
             f"{'s' if result.other_packet_count > 1 else ''} before DISCONNECT ({listed}"
             f"{f', and {more} more' if more else ''}): messages the server kept for this "
@@ -50,10 +48,10 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         )
     if result.ok:
         present = "yes" if result.session_present else "no"
-        common.out.line(
+        cli.out.line(
             f"OK: {result.message}; return code 0 ({result.return_code_text}); "
             f"session present: {present}"
         )
     else:
-        common.out.line(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
+        cli.out.line(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
     return result.exit_code
