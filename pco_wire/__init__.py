@@ -175,6 +175,7 @@ _SUBMODULES = frozenset(
         "diagnose",
         "dialogue",
         "errors",
+        "fields",
         "packets",
         "reconnect",
         "session",
