@@ -29,14 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-#: The module of each command: it has ``run``, and ``add_arguments`` when the command has
-#: options of its own beyond the connection options.
+#: The commands, each the module of its name in this package, with ``run``: test and
+#: monitor take the settings the connection options made, config and wizard the parsed
+#: arguments. Another command (bench) is one more module and one more subparser.
 COMMANDS = ("test", "monitor", "config", "wizard")
 
 
 def _command(name: str) -> ModuleType:
+    """The module of command ``name``, imported only now: a command does not pay for the
+    others at start-up."""
     import importlib
 
+    assert name in COMMANDS, name
     return importlib.import_module(f".{name}", __name__)
 
 
