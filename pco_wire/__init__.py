@@ -198,6 +198,7 @@ _SUBMODULES = frozenset(
         "dialogue",
         "errors",
         "events",
+        "fields",
         "packets",
         "phases",
         "reconnect",

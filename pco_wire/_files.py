@@ -22,6 +22,7 @@ __all__ = [
     "file_kind",
     "file_problem",
     "read_bounded",
+    "read_with_mode",
     "size_text",
 ]
 
@@ -99,6 +100,12 @@ def read_bounded(path: str, field: str, limit: int) -> bytes:
     InvalidSettings on ``field`` saying why it cannot be read (``cannot read 'x': ...``):
     an operating-system error, not a regular file, larger than ``limit``, a NUL in the
     name. Never blocks on a FIFO and never reads more than ``limit`` + 1 bytes."""
+    return read_with_mode(path, field, limit)[0]
+
+
+def read_with_mode(path: str, field: str, limit: int) -> tuple[bytes, int]:
+    """``read_bounded``, and the ``st_mode`` of the file that was read (its permissions
+    from the same descriptor: no second look-up by name, which might find another file)."""
 
     def refuse(reason: str) -> InvalidSettings:
         return InvalidSettings([(field, f"cannot read {path!r}: {reason}")])
@@ -132,7 +139,7 @@ def read_bounded(path: str, field: str, limit: int) -> bytes:
             left -= len(chunk)
         if left <= 0:
             raise refuse(f"expected at most {size_text(limit)}, got more")
-        return b"".join(chunks)
+        return b"".join(chunks), info.st_mode
     except OSError as exc:
         raise refuse(exc.strerror or str(exc)) from None
     finally:

@@ -36,10 +36,11 @@ import os
 import stat
 import sys
 
-from ._files import SETTINGS_LIMIT, file_kind, read_bounded
+from ._files import SETTINGS_LIMIT, file_kind, read_with_mode
 from .errors import InvalidSettings
+from .fields import FIELDS, TABLES, Field, type_problem
+from .fields import file_kind as toml_type
 from .settings import (
-    TLS_VERSIONS,
     Security,
     Settings,
     WillSettings,
@@ -65,58 +66,19 @@ __all__ = [
     "to_dict",
 ]
 
-# (kind, default) of every key, by table; the order is the order written.
-_TOP: dict[str, tuple[str, Any]] = {
-    "server_uri": ("string", None),
-    "client_id": ("string", ""),
-    "username": ("string", None),
-    "password": ("string", None),
-    "password_env": ("string", None),
-    "password_file": ("string", None),
-    "response_timeout": ("seconds", 10.0),
-    "keep_alive": ("integer", 60),
-    "clean_session": ("boolean", True),
-    "protocol": ("string", "3.1.1"),
-    "reconnect": ("boolean", True),
-    "reconnect_min_delay": ("seconds", 1.0),
-    "reconnect_max_delay": ("seconds", 120.0),
-    "max_packet_size": ("integer", 1 << 20),
+# The fields of every table of the file, by key; the order is the order written.
+_KEYS: dict[str, dict[str, Field]] = {
+    table.name: {field.file_key: field for field in FIELDS if field.table == table.name}
+    for table in TABLES
 }
-_WILL: dict[str, tuple[str, Any]] = {
-    "topic": ("string", None),
-    "message": ("string", ""),
-    "qos": ("integer", 0),
-    "retain": ("boolean", False),
-}
-_SECURITY: dict[str, tuple[str, Any]] = {
-    "cafile": ("string", None),
-    "certfile": ("string", None),
-    "keyfile": ("string", None),
-    "keyfile_password": ("string", None),
-    "keyfile_password_env": ("string", None),
-    "keyfile_password_file": ("string", None),
-    "verify_hostname": ("boolean", True),
-    "insecure": ("boolean", False),
-    "server_name": ("string", None),
-    "alpn": ("strings", ()),
-    "tls_min_version": ("string", "1.2"),
-}
-_WEBSOCKET: dict[str, tuple[str, Any]] = {"headers": ("strings", ())}
-_TABLES = {"will": _WILL, "security": _SECURITY, "websocket": _WEBSOCKET}
-_KNOWN = [*_TOP, *_TABLES, *(f"{t}.{k}" for t, keys in _TABLES.items() for k in keys)]
+_TABLES = [table.name for table in TABLES if table.name]
+_KNOWN = [*_KEYS[""], *_TABLES, *(f"{t}.{k}" for t in _TABLES for k in _KEYS[t])]
 #: Keys whose values are never repeated in a message: secrets, and headers that may be.
 #: The fields naming a variable or a file are among them: a secret may be pasted there.
-_UNSHOWN = frozenset(
-    {
-        "password",
-        "password_env",
-        "password_file",
-        "security.keyfile_password",
-        "security.keyfile_password_env",
-        "security.keyfile_password_file",
-        "websocket.headers",
-    }
-)
+_UNSHOWN = frozenset(field.key for field in FIELDS if field.secret is not None)
+#: Tables written with every key when they are there (a will reads best in full); the
+#: others with what differs from the defaults.
+_COMPLETE = frozenset({"", "will"})
 
 
 # ---------------------------------------------------------------------------- reading
@@ -142,7 +104,7 @@ def load_lenient(
     of the file, and the warnings of ``load``: for the wizard, which offers what a file
     has even when it does not load. Raises InvalidSettings only when nothing can be taken
     from the file: it cannot be read, or it is not TOML."""
-    text, marked = _read_marked(path)
+    text, marked, mode = _read_marked(path)
     try:
         document = _document(text, path)
     except InvalidSettings as exc:
@@ -153,10 +115,6 @@ def load_lenient(
         known = {field for field, _ in problems}
         problems += [(f, r) for f, r in settings.problems(identity_kept=True) if f not in known]
     warnings = []
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = 0
     if _holds_secret(settings) and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
     return settings, problems, warnings
@@ -201,94 +159,88 @@ def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
 def _build(document: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
     """The settings of ``document``, defaults in place of what is wrong, and what is."""
     problems: list[tuple[str, str]] = []
-    top = _section(document, "", _TOP, problems)
-    tables = {}
-    for name, keys in _TABLES.items():
-        table = document.get(name, {})
+    values: dict[str, Any] = {}
+    absent: list[Field] = []
+    for name in _KEYS:
+        table = document.get(name, {}) if name else document
         if not isinstance(table, dict):
             problems.append((name, f"expected a [{name}] table, got {_kind(table)}"))
             table = {}
-        tables[name] = _section(table, f"{name}.", keys, problems)
-    if top["server_uri"] is None and not any(f == "server_uri" for f, _ in problems):
-        problems.append(("server_uri", "expected a URI such as mqtt://host:1883, got none"))
-    will = None
-    if isinstance(document.get("will"), dict):
-        # A [will] table without a topic is checked like one with an empty topic, so that
-        # its other mistakes are reported too.
-        w = tables["will"]
-        will = WillSettings(w["topic"] or "", w["message"], w["qos"], w["retain"])
-    s = tables["security"]
-    headers = []
-    for index, line in enumerate(tables["websocket"]["headers"]):
-        try:
-            headers.append(parse_header(line))
-        except ValueError as exc:
-            problems.append((f"websocket.headers[{index}]", str(exc)))
-    settings = Settings(
-        server_uri=top["server_uri"] or "",
-        client_id=top["client_id"],
-        username=top["username"],
-        password=top["password"],
-        password_env=top["password_env"],
-        password_file=top["password_file"],
-        response_timeout=top["response_timeout"],
-        keep_alive=top["keep_alive"],
-        clean_session=top["clean_session"],
-        protocol=top["protocol"],
-        reconnect=top["reconnect"],
-        reconnect_min_delay=top["reconnect_min_delay"],
-        reconnect_max_delay=top["reconnect_max_delay"],
-        max_packet_size=top["max_packet_size"],
-        will=will,
-        security=Security(**s),
-        ws_headers=tuple(headers),
-    )
+        _section(table, name, values, absent, problems)
+    problems += [(f.name, f"expected {f.required}, got none") for f in absent if f.required]
+    records: dict[str, dict[str, Any]] = {"": {}, "will": {}, "security": {}}
+    for field in FIELDS:
+        records[field.record][field.attr] = values[field.name]
+    # The will is there when its table is (the others have values without theirs). A
+    # [will] table without a topic is checked like one with an empty topic, so that its
+    # other mistakes are reported too.
+    will = WillSettings(**records["will"]) if isinstance(document.get("will"), dict) else None
+    settings = Settings(**records[""], will=will, security=Security(**records["security"]))
     return settings, problems
 
 
 def _section(
-    table: dict[str, Any], prefix: str, keys: dict[str, tuple[str, Any]], problems: list[Any]
-) -> dict[str, Any]:
-    out = {}
+    table: dict[str, Any],
+    name: str,
+    values: dict[str, Any],
+    absent: list[Field],
+    problems: list[tuple[str, str]],
+) -> None:
+    """The values of the keys of one ``table`` (by field name) into ``values``."""
+    prefix = f"{name}." if name else ""
+    keys = _KEYS[name]
     for key in table:
         if key in keys or (not prefix and key in _TABLES):
             continue
         problems.append((f"{prefix}{key}", f"unknown key{_nearest(prefix + key)}"))
-    for key, (kind, default) in keys.items():
+    for key, field in keys.items():
+        values[field.name] = field.default
         if key not in table:
-            out[key] = default
+            absent.append(field)
             continue
         value = table[key]
-        reason = _type_problem(kind, value, shown=f"{prefix}{key}" not in _UNSHOWN)
+        reason = _type_problem(toml_type(field.kind), value, shown=field.secret is None)
         if reason:
-            problems.append((f"{prefix}{key}", reason))
-            value = default
-        elif kind == "strings":
-            value = tuple(value)
-        elif kind == "seconds":
-            value = float(value)
-        out[key] = value
-    return out
+            problems.append((field.key, reason))
+        else:
+            values[field.name] = _from_file(field, value, problems)
+
+
+def _from_file(field: Field, value: Any, problems: list[tuple[str, str]]) -> Any:
+    kind = field.kind.rstrip("?")
+    if kind == "seconds":
+        return float(value)
+    if kind == "texts":
+        return tuple(value)
+    if kind == "pairs":
+        pairs = []
+        for index, line in enumerate(value):
+            try:
+                pairs.append(parse_header(line))
+            except ValueError as exc:
+                problems.append((f"{field.key}[{index}]", str(exc)))
+        return tuple(pairs)
+    return value
+
+
+def _to_file(field: Field, value: Any) -> Any:
+    kind = field.kind.rstrip("?")
+    if kind == "seconds":
+        return float(value)
+    if kind == "texts":
+        return list(value)
+    if kind == "pairs":
+        return [f"{name}: {text}" for name, text in value]
+    return value
 
 
 def _type_problem(kind: str, value: Any, shown: bool = True) -> str | None:
-    expected = {
-        "string": "a string in quotes",
-        "integer": "a whole number",
-        "seconds": "a number of seconds",
-        "boolean": "true or false",
-        "strings": 'a list of strings, e.g. ["a", "b"]',
-    }[kind]
-    ok = {
-        "string": isinstance(value, str),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "seconds": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "boolean": isinstance(value, bool),
-        "strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
-    }[kind]
-    if ok:
-        return None
-    return f"expected {expected}, got {_kind(value)}" + (f" {_shown_value(value)}" if shown else "")
+    """Why ``value`` of a file is not of the TOML type ``kind``, with the value unless it
+    may be a secret."""
+    reason = type_problem(kind, value, _kind)
+    if reason is None or not shown:
+        return reason
+    return f"{reason} {_shown_value(value)}"
 
 
 def _kind(value: Any) -> str:
@@ -322,42 +274,23 @@ def _nearest(key: str) -> str:
 
 
 def to_dict(settings: Settings) -> dict[str, Any]:
-    """The document ``dumps`` writes: values that are not None, tables when they hold any."""
-    top = {
-        "server_uri": settings.server_uri,
-        "client_id": settings.client_id,
-        "username": settings.username,
-        "password": settings.password,
-        "password_env": settings.password_env,
-        "password_file": settings.password_file,
-        "response_timeout": float(settings.response_timeout),
-        "keep_alive": settings.keep_alive,
-        "clean_session": settings.clean_session,
-        "protocol": settings.protocol,
-        "reconnect": settings.reconnect,
-        "reconnect_min_delay": float(settings.reconnect_min_delay),
-        "reconnect_max_delay": float(settings.reconnect_max_delay),
-        "max_packet_size": settings.max_packet_size,
-    }
-    document: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
-    if settings.will is not None:
-        w = settings.will
-        document["will"] = {
-            "topic": w.topic,
-            "message": w.message,
-            "qos": w.qos,
-            "retain": w.retain,
-        }
-    sec = settings.security
-    given = sec.given()
-    if given:
-        document["security"] = {
-            key: list(getattr(sec, key)) if key == "alpn" else getattr(sec, key)
-            for key in _SECURITY
-            if key in given
-        }
-    if settings.ws_headers:
-        document["websocket"] = {"headers": [f"{n}: {v}" for n, v in settings.ws_headers]}
+    """The document ``dumps`` writes: values that are not None, tables when they hold any
+    (the security settings and the headers only where they differ from the defaults)."""
+    document: dict[str, Any] = {}
+    given = settings.security.given()
+    for field in FIELDS:
+        holder = getattr(settings, field.record) if field.record else settings
+        if holder is None:  # no will
+            continue
+        value = getattr(holder, field.attr)
+        if value is None:
+            continue
+        if field.table not in _COMPLETE and (
+            field.attr not in given if field.record == "security" else value == field.default
+        ):
+            continue
+        table = document.setdefault(field.table, {}) if field.table else document
+        table[field.file_key] = _to_file(field, value)
     return document
 
 
@@ -608,17 +541,18 @@ class _exclusive:
 
 
 def _read_text(path: str) -> str:
-    text, problems = _read_marked(path)
+    text, problems, _ = _read_marked(path)
     if problems:
         raise InvalidSettings(problems)
     return text
 
 
-def _read_marked(path: str) -> tuple[str, list[tuple[str, str]]]:
-    """The text of the settings file at ``path``, and the problem of a UTF-8 byte-order
-    mark, which is read past (so that the wizard can offer what such a file says, and
-    its save writes it without the mark). Raises InvalidSettings for the rest."""
-    data = read_bounded(path, "file", SETTINGS_LIMIT)
+def _read_marked(path: str) -> tuple[str, list[tuple[str, str]], int]:
+    """The text of the settings file at ``path``, the problem of a UTF-8 byte-order mark,
+    which is read past (so that the wizard can offer what such a file says, and its save
+    writes it without the mark), and the file's ``st_mode``. Raises InvalidSettings for
+    the rest."""
+    data, mode = read_with_mode(path, "file", SETTINGS_LIMIT)
     problems = []
     if data.startswith(_BOM):
         problems.append(
@@ -628,7 +562,7 @@ def _read_marked(path: str) -> tuple[str, list[tuple[str, str]]]:
     problem = _text_problem(data)
     if problem is not None:
         raise InvalidSettings([*problems, ("file", f"{path} {problem}")])
-    return data.decode("utf-8"), problems
+    return data.decode("utf-8"), problems, mode
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -689,63 +623,31 @@ def _edits(text: str, client_id: str) -> Iterator[str]:
 
 # ---------------------------------------------------------------------------- template
 
-TEMPLATE = f"""\
-# pco_wire settings. Every key is shown with its default; delete what you do not need.
-# Check this file with: python -m pco_wire config check FILE
 
-# mqtt:// (TCP, 1883), mqtts:// (TLS, 8883), ws:// (WebSocket, 80), wss:// (443).
-server_uri = "mqtt://localhost:1883"
+def _template() -> str:
+    """Every key with its default (or, commented out, an example of it), each with its
+    note from the table."""
+    lines = [
+        "# pco_wire settings. Every key is shown with its default; delete what you do not need.",
+        "# Check this file with: python -m pco_wire config check FILE",
+    ]
+    for table in TABLES:
+        if table.name:
+            lines += ["", f"# {table.note}", f"# [{table.name}]"]
+        for field in _KEYS[table.name].values():
+            if field.paragraph:
+                lines.append("")
+            lines += [f"# {note}" for note in field.note.splitlines()]
+            example = field.sample is not None
+            value = _to_file(field, field.sample if example else field.default)
+            line = f"{field.file_key} = {_value(value)}"
+            if table.commented or (example and field.required is None):
+                line = f"# {line}"
+            lines.append(f"{line:<36}# {field.remark}" if field.remark else line)
+    return "\n".join(lines) + "\n"
 
-# 1 to 23 of 0-9 a-z A-Z. Left blank, one is generated on the first connection and
-# written here: one configuration, one client identity. A copy of this file connects as
-# the same client, and two gateways with one ID throw each other off the broker.
-client_id = ""
 
-# username = "gateway"
-# At most one of: password (kept in this file, which is then made readable by you only),
-# password_env (an environment variable), password_file (one trailing newline stripped).
-# password_env = "MQTT_PASSWORD"
-
-# Seconds the server has to answer each step (TCP, TLS, WebSocket, CONNACK, PINGRESP).
-response_timeout = 10.0
-# Longest gap in seconds between two packets sent; 0: no PINGREQ at all.
-keep_alive = 60
-# true: missed messages are not delivered after an interruption.
-clean_session = true
-# "3.1.1", "3.1", or "auto" (3.1.1, and 3.1 once if the server refuses 3.1.1).
-protocol = "3.1.1"
-# monitor and the library's Client: connect again after a loss, waiting between the two
-# delays (seconds; exponential backoff with jitter). Refusals that retrying cannot fix
-# (identifier rejected, bad user name or password, not authorised) stop it.
-reconnect = true
-reconnect_min_delay = 1.0
-reconnect_max_delay = 120.0
-# The largest packet accepted from the server, in bytes (1 MiB).
-max_packet_size = 1048576
-
-# The message the server publishes if the gateway vanishes.
-# [will]
-# topic = "plant/gateway/status"
-# message = "offline"
-# qos = 0
-# retain = false
-
-# For mqtts:// and wss:// only.
-# [security]
-# cafile = "/path/to/ca.pem"        # default: the system's trust store
-# certfile = "/path/to/client.pem"
-# keyfile = "/path/to/client.key"
-# keyfile_password_env = "KEY_PASSWORD"
-# verify_hostname = true
-# insecure = false                  # true: no certificate check at all (warns)
-# server_name = "broker.example"
-# alpn = ["mqtt"]
-# tls_min_version = "1.2"            # one of {", ".join(TLS_VERSIONS)}
-
-# For ws:// and wss:// only.
-# [websocket]
-# headers = ["X-Plant: line 3"]
-"""
+TEMPLATE = _template()
 
 
 def masked(settings: Settings) -> Settings:
@@ -755,29 +657,30 @@ def masked(settings: Settings) -> Settings:
     from .settings import _masked
     from .uri import _shown, shown_user
 
-    security = settings.security
-    security = security.replace(
-        **{
-            name: _masked(value)
-            for name in _SECURITY
-            if isinstance(value := getattr(security, name), str)
-        },
-        alpn=tuple(_masked(name) for name in security.alpn),
-    )
-    if security.keyfile_password is not None:
-        security = security.replace(keyfile_password="***")
-    headers = tuple((name, "***") for name, _ in settings.ws_headers)
-    username = settings.username
+    changes: dict[str, dict[str, Any]] = {"": {}, "will": {}, "security": {}}
+    for field in FIELDS:
+        holder = getattr(settings, field.record) if field.record else settings
+        value = None if holder is None else getattr(holder, field.attr)
+        kind = field.kind.rstrip("?")
+        if value is None:
+            continue
+        if field.secret == "value":
+            value = "***"
+        elif field.secret == "values":
+            value = tuple((name, "***") for name, _ in value)
+        elif kind == "uri":
+            value = _shown(value)
+        elif field.name == "username":
+            # A ":" in a user name reads as "user:password" typed as one: masked too.
+            value = shown_user(_masked(value))
+        elif kind == "texts":
+            value = tuple(_masked(item) for item in value)
+        elif isinstance(value, str):
+            value = _masked(value)
+        changes[field.record][field.attr] = value
+    will = settings.will
     return settings.replace(
-        **{
-            name: _masked(value)
-            for name in ("client_id", "password_env", "password_file", "protocol")
-            if isinstance(value := getattr(settings, name), str)
-        },
-        # A ":" in a user name reads as "user:password" typed as one: masked too.
-        username=None if username is None else shown_user(_masked(username)),
-        password=None if settings.password is None else "***",
-        security=security,
-        ws_headers=headers,
-        server_uri=_shown(settings.server_uri),
+        **changes[""],
+        will=None if will is None else will.replace(**changes["will"]),
+        security=settings.security.replace(**changes["security"]),
     )

@@ -14,6 +14,7 @@ from ._files import PEM_LIMIT, SECRET_LIMIT, file_problem, read_bounded
 from ._record import Record
 from .codec import DEFAULT_MAX_PACKET_SIZE
 from .errors import InvalidSettings
+from .fields import FIELDS, TLS_VERSIONS, of_record, parse_header, type_problem
 from .packets import Connect, Will
 from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
@@ -27,12 +28,12 @@ __all__ = [
     "WillSettings",
     "check_client_id",
     "generate_client_id",
+    "parse_header",
 ]
 
 #: Protocol names and the CONNECT protocol level of each. "auto" starts with 3.1.1 and, if
 #: the server answers return code 1 (unacceptable protocol version), tries 3.1 once.
 PROTOCOLS = {"3.1.1": 4, "3.1": 3, "auto": 4}
-TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_ALPHABET)
@@ -54,20 +55,6 @@ def check_client_id(client_id: str) -> str | None:
         return f"expected {CLIENT_ID_RULE}, got {len(client_id)} characters"
     bad = next(c for c in client_id if c not in _ID_CHARS)
     return f"expected {CLIENT_ID_RULE}, got {bad!r} at position {client_id.index(bad) + 1}"
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``"Name: value"`` (the form of --ws-header, the file and the wizard) as a pair.
-
-    Raises ValueError saying what is wrong without repeating the text: a header value may
-    be a credential.
-    """
-    name, colon, value = text.partition(":")
-    if not colon or not name.strip():
-        raise ValueError(
-            f"expected 'Name: value', got {len(text)} characters without a name and a colon"
-        )
-    return name.strip(), value.strip()
 
 
 def generate_client_id() -> str:
@@ -162,7 +149,7 @@ class Security(Record):
         return f"Security({', '.join(shown)})"
 
 
-_DEFAULT_SECURITY = dict(zip(Security._fields, Security()._values(), strict=True))
+_DEFAULT_SECURITY = {field.attr: field.default for field in of_record("security")}
 
 
 class Settings(Record):
@@ -451,36 +438,16 @@ class Settings(Record):
 
 # ---------------------------------------------------------------------------- types
 
-# The type of every field (see _type_problem): what problems() checks first, and what code
-# after check() may rely on. server_uri is parse_uri's; numbers are checked with their
-# ranges, in problems() itself.
+# The type of every field, from the table (fields.py): what problems() checks first, and
+# what code after check() may rely on. server_uri is parse_uri's; numbers are checked with
+# their ranges, in problems() itself.
 _SETTINGS_KINDS = {
-    "client_id": "text",
-    "username": "text?",
-    "password": "text?",
-    "password_env": "variable?",
-    "password_file": "path?",
-    "clean_session": "bool",
-    "protocol": "text",
+    **{field.attr: field.kind for field in of_record("")},
     "will": "will?",
     "security": "security",
-    "ws_headers": "pairs",
-    "reconnect": "bool",
 }
-_WILL_KINDS = {"topic": "text", "message": "text", "retain": "bool"}
-_SECURITY_KINDS = {
-    "cafile": "path?",
-    "certfile": "path?",
-    "keyfile": "path?",
-    "keyfile_password": "text?",
-    "keyfile_password_env": "variable?",
-    "keyfile_password_file": "path?",
-    "verify_hostname": "bool",
-    "insecure": "bool",
-    "server_name": "text?",
-    "alpn": "texts",
-    "tls_min_version": "text",
-}
+_WILL_KINDS = {field.attr: field.kind for field in of_record("will")}
+_SECURITY_KINDS = {field.attr: field.kind for field in of_record("security")}
 
 
 def _types(
@@ -497,59 +464,8 @@ def _types(
 
 
 def _type_problem(kind: str, value: object) -> str | None:
-    """Why ``value`` is not of ``kind``, or None. Never shows a text value: it may be a
-    secret given in the wrong place."""
-    optional = kind.endswith("?")
-    if optional and value is None:
-        return None
-    kind = kind.rstrip("?")
-    expected = {
-        "text": "text",
-        "path": "a path as text",
-        "variable": "the name of an environment variable",
-        "bool": "True or False",
-        "will": "a WillSettings",
-        "security": "a Security",
-        "texts": "a tuple of text",
-        "pairs": "a tuple of (name, value) pairs of text",
-    }[kind] + (" or None" if optional else "")
-    if kind in ("text", "path", "variable"):
-        if not isinstance(value, str):
-            return f"expected {expected}, got {_kind(value)}"
-        if kind == "text":
-            return None
-        if "\0" in value:
-            return f"expected {expected}, got a NUL character at position {value.index(chr(0)) + 1}"
-        try:
-            value.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as exc:
-            return f"expected {expected}, got a lone surrogate at position {exc.start + 1}"
-        if kind == "variable" and (not value or "=" in value):
-            return f"expected {expected}, got {_unshown(value)}"
-        return None
-    if kind == "bool":
-        # Strictly: "false" is a non-empty string, and would switch a check off.
-        return None if isinstance(value, bool) else f"expected {expected}, got {_kind(value)}"
-    if kind == "will":
-        return (
-            None if isinstance(value, WillSettings) else f"expected {expected}, got {_kind(value)}"
-        )
-    if kind == "security":
-        return None if isinstance(value, Security) else f"expected {expected}, got {_kind(value)}"
-    if not isinstance(value, (tuple, list)):
-        return f"expected {expected}, got {_kind(value)}"
-    for index, item in enumerate(value):
-        if kind == "texts":
-            ok = isinstance(item, str)
-        else:
-            ok = (
-                isinstance(item, (tuple, list))
-                and len(item) == 2
-                and all(isinstance(part, str) for part in item)
-            )
-        if not ok:
-            return f"expected {expected}, got {_kind(item)} at index {index}"
-    return None
+    """Why ``value`` is not of ``kind`` (see fields.type_problem), or None."""
+    return type_problem(kind, value, _kind)
 
 
 def _number(value: object, *, whole: bool = False) -> bool:
@@ -603,19 +519,20 @@ def _binary_problems(text: str, field: str, what: str = "") -> list[tuple[str, s
 
 # ---------------------------------------------------------------------------- shown values
 
+#: Fields whose values are secrets, by attribute name (never shown).
+_SECRETS = frozenset(field.attr for field in FIELDS if field.secret == "value")
 # Fields that name where a secret is: a secret pasted there by mistake must not be shown.
 _NAMING_SECRETS = {
-    "password_env": "variable",
-    "password_file": "file",
-    "keyfile_password_env": "variable",
-    "keyfile_password_file": "file",
+    field.attr: "variable" if field.kind.startswith("variable") else "file"
+    for field in FIELDS
+    if field.secret == "names"
 }
 
 
 def _shown_field(name: str, value: object) -> str:
     """A field's value for a repr: secrets hidden, names of secrets only when they look
     like a name, URIs masked."""
-    if name in ("password", "keyfile_password") and value is not None:
+    if name in _SECRETS and value is not None:
         return "<hidden>"
     if name == "server_uri":
         return _shown_uri(value)

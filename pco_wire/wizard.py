@@ -24,16 +24,14 @@ from __future__ import annotations
 import os
 
 from .config import load_lenient, save
-from .dialogue import CLEAR, Dialogue, Refused, Stop, yes_no, yn
+from .dialogue import CLEAR, Dialogue, Refused, Stop
 from .errors import InvalidSettings
+from .fields import FIELDS, Field, of_record
 from .settings import (
-    PROTOCOLS,
-    TLS_VERSIONS,
     Security,
     Settings,
     WillSettings,
     _shown_field,
-    check_client_id,
     generate_client_id,
     parse_header,
     shown_source,
@@ -52,7 +50,7 @@ from .uri import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from .result import TestResult
 
@@ -63,24 +61,18 @@ __all__ = ["CLEAR", "DEFAULT_FILE", "run"]
 
 DEFAULT_FILE = "./pco_wire.toml"
 _SOURCES = ("none", "keep", "env", "file")
-#: The Settings fields the questions cover.
+#: The Settings attributes the questions cover (a will's or the security's as a whole):
+#: the fields with a question, and the other ways of giving a secret that has one.
 _ASKED = frozenset(
-    {
-        "server_uri",
-        "client_id",
-        "username",
-        "password",
-        "password_env",
-        "password_file",
-        "response_timeout",
-        "keep_alive",
-        "clean_session",
-        "protocol",
-        "will",
-        "security",
-        "ws_headers",
-    }
+    (field.record or field.attr)
+    for field in FIELDS
+    if field.question or any(f.question for f in FIELDS if f.source and f.source == field.source)
 )
+#: Fields asked only when another has a value: a key without its certificate is refused.
+_ONLY_WITH = {
+    "security.keyfile": "security.certfile",
+    "security.keyfile_password": "security.certfile",
+}
 _SOURCE_HINT = (
     "none; keep: in the settings file; env: an environment variable; file: a file of its own"
 )
@@ -224,10 +216,128 @@ def _ask_all(d: Dialogue, base: Settings) -> Settings:
         old = None
     s = base.replace(server_uri=_ask_server(d, base, old))
     uri = parse_uri(s.server_uri)
-    s = _ask_client(d, base, old, s)
-    s = _ask_session(d, base, s)
-    s = s.replace(security=_ask_security(d, base, s) if uri.tls else Security())
+    s = _ask_record(d, base, old, s, "")
+    s = s.replace(will=_ask_will(d, base, old, s))
+    if uri.tls:
+        s = _ask_record(d, base, old, s, "security")
+    else:
+        s = s.replace(security=Security())
     return s.replace(ws_headers=_ask_headers(d, base, s) if uri.websocket else ())
+
+
+def _value(s: Settings, field: Field) -> object:
+    holder = getattr(s, field.record) if field.record else s
+    if holder is None:  # no will yet
+        return field.default
+    return getattr(holder, field.attr)
+
+
+def _with(s: Settings, field: Field, value: object) -> Settings:
+    """``s`` with ``field`` set to ``value``."""
+    if not field.record:
+        return s.replace(**{field.attr: value})
+    if field.record == "will":
+        return s.replace(will=(s.will or WillSettings("")).replace(**{field.attr: value}))
+    return s.replace(security=s.security.replace(**{field.attr: value}))
+
+
+def _ask_record(
+    d: Dialogue, base: Settings, old: ServerURI | None, s: Settings, record: str
+) -> Settings:
+    """The questions of the fields of ``record`` ("": ``Settings``'s own, "will",
+    "security"), in the table's order; each answer is checked with those before it."""
+    for field in of_record(record):
+        if field.question is None or field.name == "server_uri" or field.name == "ws_headers":
+            continue
+        needed = _ONLY_WITH.get(field.name)
+        if needed is not None and _value(s, _field(needed)) is None:
+            for other in _sources(field):
+                s = _with(s, other, other.default)
+            continue
+        current = _value(base, field)
+        if field.name == "username" and current is None and old is not None:
+            # A user name or password written in the URI becomes a setting of its own.
+            current = old.username
+        if field.source is not None:
+            if field.name == "password" and current is None and old is not None:
+                current = old.password
+            s = _ask_source(d, base, s, field, _text(current))
+        else:
+            s = _with(s, field, _ask_field(d, field, current, s))
+    return s
+
+
+def _field(name: str) -> Field:
+    return next(field for field in FIELDS if field.name == name)
+
+
+def _sources(field: Field) -> list[Field]:
+    """The ways of giving what ``field`` is: itself, and for a secret its variable and
+    its file."""
+    if field.source is None:
+        return [field]
+    return [f for f in FIELDS if f.source == field.source]
+
+
+def _ask_field(d: Dialogue, field: Field, current: Any, s: Settings) -> object:
+    """The answer to ``field``'s question, checked by the rules of ``Settings`` for it
+    (with the answers before it in ``s``)."""
+    question = field.question
+    assert question is not None
+    kind = field.kind.rstrip("?")
+    if kind == "bool":
+        return d.yes(question, bool(current), hint=field.hint)
+
+    def answer(text: str) -> object:
+        value: object = text
+        if kind == "seconds":
+            value = _as(text, float)
+        elif kind == "whole":
+            value = _as(text, int)
+        elif field.optional and not text:
+            value = None
+        elif kind == "path":
+            value = _path(text)
+        if value is not None:
+            # None (left out) breaks no rule of its own; those across fields (a password
+            # without a user name) are asked where they can be mended, or at the end.
+            _check(_with(s, field, value), field.name)
+        return value
+
+    if kind == "seconds":
+        return d.ask(question, _seconds(current), answer, hint=field.hint)
+    if kind == "whole":
+        return d.ask(question, str(current), answer, hint=field.hint)
+    if field.optional or field.blank:
+        return d.ask(
+            question,
+            current or "",
+            answer,
+            hint=_optional(current, field.blank),
+            clear=bool(current),
+        )
+    return d.ask(question, current, answer, hint=field.hint)
+
+
+def _ask_source(
+    d: Dialogue, base: Settings, s: Settings, field: Field, current: str | None
+) -> Settings:
+    """A secret with its sources (the value kept in the file, a variable, a file)."""
+    value, env, path = (field, *(f for f in _sources(field) if f is not field))
+    on_file = (current, _text(_value(base, env)), _text(_value(base, path)))
+
+    def draft(secret: Secret) -> Settings:
+        out = s
+        for part, given in zip((value, env, path), secret, strict=True):
+            out = _with(out, part, given)
+        return out
+
+    assert field.question is not None
+    return draft(_ask_secret(d, field.question, field.name, on_file, draft))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _ask_server(d: Dialogue, base: Settings, old: ServerURI | None) -> str:
@@ -272,41 +382,6 @@ def _ask_server(d: Dialogue, base: Settings, old: ServerURI | None) -> str:
         )
     # The file's own text when it says the same: "mqtt://host" stays as it was written.
     return base.server_uri if old is not None and parse_uri(uri) == old else uri
-
-
-def _ask_client(d: Dialogue, base: Settings, old: ServerURI | None, s: Settings) -> Settings:
-    def client_id_of(text: str) -> str:
-        reason = check_client_id(text) if text else None
-        if reason:
-            raise Refused(reason)
-        return text
-
-    client_id = d.ask(
-        "client ID",
-        base.client_id,
-        client_id_of,
-        hint=_optional(base.client_id, "generated on the first connection, kept in the file"),
-        clear=bool(base.client_id),
-    )
-    # A user name or password written in the URI becomes a setting of its own.
-    user = base.username if base.username is not None else old.username if old else None
-    username = d.ask(
-        "user name",
-        user or "",
-        lambda text: text or None,
-        hint=_optional(user, "none"),
-        clear=bool(user),
-    )
-    s = s.replace(client_id=client_id, username=username)
-    password = base.password if base.password is not None else old.password if old else None
-
-    def with_password(secret: Secret) -> Settings:
-        return s.replace(password=secret[0], password_env=secret[1], password_file=secret[2])
-
-    secret = _ask_secret(
-        d, "password", "password", (password, base.password_env, base.password_file), with_password
-    )
-    return with_password(secret)
 
 
 def _ask_secret(
@@ -365,153 +440,13 @@ def _ask_secret(
     return (None, None, d.ask(f"{label} file", path or "", file_of, hint="one line"))
 
 
-def _ask_session(d: Dialogue, base: Settings, s: Settings) -> Settings:
-    def timeout_of(text: str) -> float:
-        _check(s.replace(response_timeout=_as(text, float)), "response_timeout")
-        return float(text)
-
-    timeout = d.ask(
-        "response timeout",
-        _seconds(base.response_timeout),
-        timeout_of,
-        hint="seconds for each phase and each answer",
-    )
-
-    def keep_alive_of(text: str) -> int:
-        _check(s.replace(keep_alive=_as(text, int)), "keep_alive")
-        return int(text)
-
-    keep_alive = d.ask(
-        "keep-alive", str(base.keep_alive), keep_alive_of, hint="whole seconds; 0: no PINGREQ"
-    )
-    s = s.replace(response_timeout=timeout, keep_alive=keep_alive)
-
-    def clean_of(text: str) -> bool:
-        # Clean session off with a blank ID is fine here: the ID generated is kept in
-        # the file, as `config check` and `test --config` agree.
-        return yes_no(text)
-
-    clean = d.ask(
-        "clean session",
-        "yes" if base.clean_session else "no",
-        clean_of,
-        hint="no: the server keeps the session and missed messages",
-        shown=yn(base.clean_session),
-    )
-
-    def protocol_of(text: str) -> str:
-        _check(s.replace(protocol=text), "protocol")
-        return text
-
-    protocol = d.ask("protocol", base.protocol, protocol_of, hint=", ".join(PROTOCOLS))
-    s = s.replace(clean_session=clean, protocol=protocol)
-    return s.replace(will=_ask_will(d, base.will, s))
-
-
-def _ask_will(d: Dialogue, old: WillSettings | None, s: Settings) -> WillSettings | None:
+def _ask_will(
+    d: Dialogue, base: Settings, old: ServerURI | None, s: Settings
+) -> WillSettings | None:
     hint = "a message the server publishes if the gateway vanishes"
-    if not d.yes("add a will?", old is not None, hint=hint):
+    if not d.yes("add a will?", base.will is not None, hint=hint):
         return None
-    will = old if old is not None else WillSettings("")
-
-    def topic_of(text: str) -> str:
-        _check(s.replace(will=will.replace(topic=text)), "will.topic")
-        return text
-
-    def message_of(text: str) -> str:
-        _check(s.replace(will=will.replace(message=text)), "will.message")
-        return text
-
-    topic = d.ask("will topic", will.topic, topic_of)
-    message = d.ask(
-        "will message",
-        will.message,
-        message_of,
-        hint=_optional(will.message, "empty"),
-        clear=bool(will.message),
-    )
-
-    def qos_of(text: str) -> int:
-        _check(s.replace(will=will.replace(qos=_as(text, int))), "will.qos")
-        return int(text)
-
-    qos = d.ask("will QoS", str(will.qos), qos_of, hint="0, 1 or 2")
-    retain = d.yes("will retain?", will.retain)
-    return WillSettings(topic, message, qos, retain)
-
-
-def _ask_security(d: Dialogue, base: Settings, s: Settings) -> Security:
-    # What no question asks (insecure, ALPN) stays as the file had it.
-    b = base.security
-    sec = b.replace(
-        cafile=None,
-        certfile=None,
-        keyfile=None,
-        keyfile_password=None,
-        keyfile_password_env=None,
-        keyfile_password_file=None,
-    )
-
-    def file_question(question: str, name: str, current: str | None, blank: str) -> str | None:
-        def check(text: str) -> str | None:
-            path = _path(text)
-            _check(s.replace(security=sec.replace(**{name: path})), f"security.{name}")
-            return path
-
-        return d.ask(
-            question, current or "", check, hint=_optional(current, blank), clear=bool(current)
-        )
-
-    sec = sec.replace(
-        cafile=file_question("CA file", "cafile", b.cafile, "the system's trust store")
-    )
-    sec = sec.replace(certfile=file_question("client certificate", "certfile", b.certfile, "none"))
-    if sec.certfile is not None:
-        sec = sec.replace(
-            keyfile=file_question("client key", "keyfile", b.keyfile, "in the certificate file")
-        )
-
-        def with_key_password(secret: Secret) -> Settings:
-            return s.replace(security=_key_password(sec, secret))
-
-        current = (b.keyfile_password, b.keyfile_password_env, b.keyfile_password_file)
-        secret = _ask_secret(
-            d, "key password", "security.keyfile_password", current, with_key_password
-        )
-        sec = _key_password(sec, secret)
-    verify = d.yes(
-        "verify hostname?",
-        b.verify_hostname,
-        hint="no: any certificate from a trusted CA is accepted, whatever its name",
-    )
-
-    def server_name_of(text: str) -> str | None:
-        name = text or None
-        _check(s.replace(security=sec.replace(server_name=name)), "security.server_name")
-        return name
-
-    server_name = d.ask(
-        "server name",
-        b.server_name or "",
-        server_name_of,
-        hint=_optional(b.server_name, "the host"),
-        clear=bool(b.server_name),
-    )
-
-    def version_of(text: str) -> str:
-        _check(s.replace(security=sec.replace(tls_min_version=text)), "security.tls_min_version")
-        return text
-
-    version = d.ask(
-        "minimum TLS version", b.tls_min_version, version_of, hint=", ".join(TLS_VERSIONS)
-    )
-    return sec.replace(verify_hostname=verify, server_name=server_name, tls_min_version=version)
-
-
-def _key_password(sec: Security, secret: Secret) -> Security:
-    return sec.replace(
-        keyfile_password=secret[0], keyfile_password_env=secret[1], keyfile_password_file=secret[2]
-    )
+    return _ask_record(d, base, old, s.replace(will=base.will or WillSettings("")), "will").will
 
 
 def _ask_headers(d: Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, str], ...]:
@@ -600,6 +535,14 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
         # Header values may be credentials (Authorization): names only, as in the repr.
         names = ", ".join(name for name, _ in s.ws_headers)
         rows.append(("WebSocket headers", f"{names} (values not shown)" if names else no))
+    # The answers to questions the rows above do not phrase in words of their own (a
+    # field added to the table), as their values.
+    shown_record = {"": True, "will": w is not None, "security": uri.tls}
+    rows += [
+        (field.question.rstrip("?"), _shown_field(field.attr, _value(s, field)))
+        for field in FIELDS
+        if field.question is not None and field.name not in _PHRASED and shown_record[field.record]
+    ]
     # Settings no question asks for, kept from the file: shown when they are not the
     # defaults, so that the summary is all the file will say.
     defaults = Settings("")
@@ -613,6 +556,34 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     for name, value in rows:
         d.say(f"  {name:<20} {value}")
     d.say()
+
+
+#: The fields the summary phrases in rows of its own: a will as one row, a file's blank as
+#: what it means ("the system's trust store"), a secret by its source.
+_PHRASED = frozenset(
+    {
+        "server_uri",
+        "client_id",
+        "username",
+        "password",
+        "response_timeout",
+        "keep_alive",
+        "clean_session",
+        "protocol",
+        "will.topic",
+        "will.message",
+        "will.qos",
+        "will.retain",
+        "security.cafile",
+        "security.certfile",
+        "security.keyfile",
+        "security.keyfile_password",
+        "security.verify_hostname",
+        "security.server_name",
+        "security.tls_min_version",
+        "ws_headers",
+    }
+)
 
 
 def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
