@@ -71,6 +71,8 @@ PINGREQ = b"\xc0\x00"
 DISCONNECT = b"\xe0\x00"
 #: Bounds one connection's CONNECT → CONNACK (and one round trip).
 RESPONSE_TIMEOUT = 10.0
+#: select() takes descriptors below this only (Linux); paho and the blocking driver use it.
+FD_SETSIZE = 1024
 ASYNCIO_MODULE = "pco_wire.asyncio"
 
 RAW = "raw asyncio"
@@ -370,8 +372,11 @@ class Plan:
         self.teardown_deadline = 30.0 + count / 200
 
 
-def _result(plan: Plan, **facts: Any) -> dict[str, Any]:
-    return {"side": plan.side, "count": plan.count, **facts}
+def _result(
+    plan: Plan, held: list[Any], failure: list[str], facts: dict[str, Any]
+) -> dict[str, Any]:
+    error = failure[0] if failure else None
+    return {"side": plan.side, "count": plan.count, "connected": len(held), "error": error, **facts}
 
 
 async def hold_async(plan: Plan) -> dict[str, Any]:
@@ -452,7 +457,7 @@ async def hold_async(plan: Plan) -> dict[str, Any]:
         )
     except asyncio.TimeoutError:
         facts["teardown"] = f"not done in {plan.teardown_deadline:g} s"
-    return _result(plan, error=failure[0] if failure else None, **facts)
+    return _result(plan, held, failure, facts)
 
 
 def _held_facts(plan: Plan, connect_seconds: float, rss_before: int, cpu: float) -> dict[str, Any]:
@@ -480,7 +485,12 @@ def _paho_open(port: int, index: int) -> Any:
     client.loop_start()
     if not connected.wait(RESPONSE_TIMEOUT) or codes[0] != 0:
         client.loop_stop()
-        raise ConnectionError(f"paho: no CONNACK 0 in {RESPONSE_TIMEOUT:g} s: {codes}")
+        # paho's loop waits with select(), which takes no descriptor from FD_SETSIZE on.
+        highest = max(int(name) for name in os.listdir("/proc/self/fd"))
+        hint = f" (descriptors up to {highest}: select() takes < {FD_SETSIZE})" * (
+            highest >= FD_SETSIZE
+        )
+        raise ConnectionError(f"paho: no CONNACK 0 in {RESPONSE_TIMEOUT:g} s: {codes}{hint}")
     client.on_connect = None  # what this function needed, not what holding needs
     return client
 
@@ -571,7 +581,7 @@ def hold_threaded(plan: Plan) -> dict[str, Any]:
 
     if not _run_threads(closer, plan.concurrency, time.monotonic() + plan.teardown_deadline):
         facts["teardown"] = f"not done in {plan.teardown_deadline:g} s"
-    return _result(plan, error=failure[0] if failure else None, **facts)
+    return _result(plan, held, failure, facts)
 
 
 def _run_threads(target: Callable[[], None], count: int, deadline: float) -> bool:
@@ -657,7 +667,8 @@ def _cell(facts: dict[str, Any] | None, key: str, base: dict[str, Any] | None, d
     if facts is None:
         return "n/a"
     if facts.get("error"):
-        return "failed"
+        connected = facts.get("connected")
+        return "failed" if connected is None else f"failed after {connected:,}"
     value = facts.get(key)
     if value is None:
         return "n/a"
