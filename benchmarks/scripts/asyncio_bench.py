@@ -23,7 +23,10 @@ Everything talks to Mosquittos this script starts on free loopback ports and sto
   keep-alive, so that it is held as the others are), ``pco_wire.asyncio.Client``, the
   blocking ``pco_wire.Client`` and paho-mqtt with ``loop_start`` (a thread each; at most
   ``--threaded-max`` connections). "held" counts the process's ESTABLISHED sockets to the
-  broker's port after the idle window (/proc/net/tcp), whatever the side believes.
+  broker's port after the idle window (/proc/net/tcp), whatever the side believes. Both
+  thread-per-connection sides wait with select(), which takes descriptors below 1024 only:
+  at three descriptors a connection (its socket and a wake-up pair) they fail at about 340
+  in one process, and the table says after how many.
 
 Every pco_wire side shares one Settings with a blank client ID (each connection generates
 its 23-character ID, as a gateway would); the raw and paho sides send 23-character IDs too,
@@ -31,7 +34,8 @@ and the raw CONNECT is checked against pco_wire's encoding before anything is me
 
 Targets (issue 9), as ratios of this one run: pco_wire.asyncio memory per connection at most
 2x the raw loop's, connect rate at least 0.7x, idle CPU of 10,000 connections under 2 % of a
-core. Printed as met or MISSED; the exit status is 1 only when a side could not be measured.
+core. Printed as met or MISSED; the exit status is 1 only when a side of ours (the raw
+baseline or a pco_wire one) could not be measured, not for a missed target nor for paho.
 When ``pco_wire.asyncio`` cannot be imported its sides are skipped and a line says so.
 Linux only (/proc). The descriptor soft limit is raised to the hard one here, in the worker
 processes and for Mosquitto.
@@ -832,8 +836,11 @@ def main(argv: list[str] | None = None) -> int:
                 status = facts.get("error") or facts.get("teardown") or "done"
                 took = time.monotonic() - started
                 print(f"  {count:,} {side}: {status} ({took:.1f} s)", flush=True)
-                failed = failed or bool(facts.get("error"))
+                # paho is a peer to compare with: its own limits are reported, not ours.
+                failed = failed or (bool(facts.get("error")) and side != PAHO)
     print()
+    if args.quick:
+        print(f"a smoke run ({', '.join(map(str, sizes))} connections, {args.idle:g} s idle):")
     for line in [*render(round_trips, held, sizes, args), "", *verdicts(held, sizes, aio_missing)]:
         print(line)
     for (count, side), facts in held.items():
