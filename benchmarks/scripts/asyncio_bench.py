@@ -99,7 +99,7 @@ def client_id(tag: str, index: int) -> str:
 
 
 def connect_bytes(client_id: str) -> bytes:
-    """MQTT 3.1.1 CONNECT (§3.1): clean session, keep-alive 60, no will, user or password."""
+    """MQTT 3.1.1 CONNECT (§3.1): clean session, keep-alive 60, no will, user name or password."""
     ident = client_id.encode("utf-8")
     variable = b"\x00\x04MQTT\x04\x02" + KEEP_ALIVE.to_bytes(2, "big")
     body = variable + len(ident).to_bytes(2, "big") + ident
@@ -113,17 +113,27 @@ def raise_descriptor_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    # Looked up here, in the parent: a child between fork and exec should import nothing.
+    try:
+        import ctypes
+
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _child_setup() -> None:
     """In a child before exec: the descriptor limit raised, and SIGTERM when we die, so
     that not even a killed benchmark leaves a broker or a worker behind (Linux)."""
     raise_descriptor_limit()
-    try:
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def rss_kib() -> int:
@@ -200,15 +210,15 @@ class Mosquitto:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(
-                        f"mosquitto did not start on {self.port}: {self.logged()}"
+                        f"mosquitto did not start on {self.port}: {self.logged() or 'no log'}"
                     ) from None
                 time.sleep(0.02)
 
     def logged(self) -> str:
         try:
-            return self.log.read_text(errors="replace").strip() or "(its log is empty)"
+            return self.log.read_text(errors="replace").strip()
         except OSError:
-            return "(no log)"
+            return ""
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -653,8 +663,9 @@ def run_worker(directory: Path, side: str, count: int, args: argparse.Namespace)
             tail = err.strip().splitlines()[-3:]
             return {"error": f"the worker exited {process.returncode}: {' / '.join(tail)}"}
         facts: dict[str, Any] = json.loads(lines[-1])
-        if facts.get("error"):
-            facts["error"] += f" (mosquitto: {broker.logged()[-300:]})"
+        logged = broker.logged()
+        if facts.get("error") and logged:
+            facts["error"] += f" (mosquitto: {logged[-300:]})"
         return facts
     finally:
         if process is not None and process.poll() is None:
