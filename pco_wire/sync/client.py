@@ -6,7 +6,6 @@ reads the clock and sleeps. Diagnostics go through ``logging``; nothing here pri
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 
@@ -17,6 +16,7 @@ from ..result import CLOSE_WAIT, ConnectionInfo
 from ..session import State
 from ..settings import Settings
 from ..supervisor import Supervisor
+from ..transport.sync import wait_ready
 from .connection import Connection, connect, diagnose
 
 TYPE_CHECKING = False
@@ -185,7 +185,7 @@ class Client:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            ready, _, _ = select.select([self._wake_r], [], [], remaining)
+            ready = wait_ready([self._wake_r], remaining)
             if ready:
                 self._drain_wake()
         return True

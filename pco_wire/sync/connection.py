@@ -8,7 +8,6 @@ them. Diagnostics go through ``logging`` (logger "pco_wire"); nothing here print
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 
@@ -17,7 +16,7 @@ from ..errors import Error
 from ..phases import Phase, PhaseName
 from ..result import CLOSE_WAIT
 from ..session import Session, State
-from ..transport.sync import AnyStream, open_stream, probe_tls
+from ..transport.sync import AnyStream, open_stream, probe_tls, wait_ready
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ class Connection:
         if not self.stream.pending():
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             waiting: list[Any] = [self.stream] if wake is None else [self.stream, wake]
-            ready, _, _ = select.select(waiting, [], [], timeout)
+            ready = wait_ready(waiting, timeout)
             woken = wake is not None and wake in ready
             readable = self.stream in ready
         else:

@@ -68,6 +68,26 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # ---------------------------------------------------------------------------- streams
 
 
+def wait_ready(objects: list[Any], timeout: float | None, *, write: bool = False) -> list[Any]:
+    """The ``objects`` (sockets, streams: anything with ``fileno()``) readable (or
+    writable) within ``timeout`` seconds (None: no limit). ``poll``, not ``select``:
+    a gateway program may hold more than 1,024 descriptors, and ``select`` takes none
+    above that."""
+    if not hasattr(select, "poll"):  # Windows
+        lists: tuple[list[Any], list[Any]] = ([], objects) if write else (objects, [])
+        ready = select.select(*lists, [], timeout)
+        return ready[1] if write else ready[0]
+    poller = select.poll()
+    flags = select.POLLOUT if write else select.POLLIN | select.POLLPRI
+    by_fd: dict[int, Any] = {}
+    for obj in objects:
+        fd = obj.fileno()
+        by_fd[fd] = obj
+        poller.register(fd, flags)
+    events = poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+    return [by_fd[fd] for fd, _ in events if fd in by_fd]
+
+
 def _quick_ack(sock: socket.socket) -> None:
     """Acknowledge what arrives next at once (Linux; the kernel drops back to delayed
     acknowledgements by itself, so this is asked again after each send)."""
@@ -181,7 +201,7 @@ class Stream:
             except BlockingIOError:
                 if not wait and not drained:
                     return None
-                select.select([sock], [], [], remaining)
+                wait_ready([sock], remaining)
                 continue
             except ConnectionResetError:
                 # Closed too: a server that closes with our last bytes unread (a TLS
@@ -205,10 +225,7 @@ class Stream:
             raise ResponseTimeout(
                 self.phase, self.send_timeout, "the server does not read what we send"
             )
-        if write:
-            select.select([], [self.sock], [], remaining)
-        else:
-            select.select([self.sock], [], [], remaining)
+        wait_ready([self.sock], remaining, write=write)
 
     def _error(self, exc: OSError, what: str) -> Error:
         return stream_error(exc, self.phase, what)
@@ -585,7 +602,7 @@ def _ws_upgrade(
             if remaining <= 0:
                 raise ResponseTimeout(PhaseName.WEBSOCKET_UPGRADE, timeout, "no HTTP answer")
             if not inner.pending():
-                select.select([inner], [], [], remaining)
+                wait_ready([inner], remaining)
             raw = inner.receive()
             if raw is not None:
                 done = upgrade.receive(raw)
