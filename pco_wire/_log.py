@@ -16,9 +16,21 @@ if TYPE_CHECKING:
 NAME = "pco_wire"
 
 
+#: Our logger, once ``logging`` is imported: ``getLogger`` takes a lock each time, and
+#: the drivers ask several times per connection.
+_ours: logging.Logger | None = None
+
+
 def debugging(name: str = NAME) -> bool:
+    global _ours
     logging = sys.modules.get("logging")
-    return logging is not None and logging.getLogger(name).isEnabledFor(logging.DEBUG)
+    if logging is None:
+        return False
+    if name != NAME:
+        return bool(logging.getLogger(name).isEnabledFor(logging.DEBUG))
+    if _ours is None:
+        _ours = logging.getLogger(NAME)
+    return bool(_ours.isEnabledFor(logging.DEBUG))
 
 
 def debug(message: str, *args: object, name: str = NAME) -> None:

@@ -57,6 +57,16 @@ class Reconnect:
     after ``ended`` to say so.
     """
 
+    __slots__ = (
+        "min_delay",
+        "max_delay",
+        "_random",
+        "attempt",
+        "takeover_suspected",
+        "_connected_at",
+        "_short_lived",
+    )
+
     def __init__(
         self,
         min_delay: float = DEFAULT_MIN_DELAY,

@@ -141,7 +141,7 @@ def prepare(
 
         raise InvalidSettings([("settings", f"expected a Settings, got {_kind(settings)}")])
     # A client ID given here obeys the rules of the settings' own.
-    uri = (settings.replace(client_id=client_id) if client_id else settings).check()
+    uri = _check(settings.replace(client_id=client_id) if client_id else settings)
     generated = not (client_id or settings.client_id)
     client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)
@@ -156,6 +156,24 @@ def prepare(
         tls_context = build_context(settings.security, settings.keyfile_password())
     warnings = _warnings(settings, uri, packet.password is not None)
     return Attempt(settings, uri, client_id, generated, session, tls_context, warnings, phases)
+
+
+#: The settings checked last, their fields, and what ``check()`` gave: the thousands of
+#: clients of one configuration (``bench``) need not check it each, nor a client each
+#: attempt. Settings are values, unchanged by convention; their fields are compared, so
+#: a changed one is checked anew. Only a success is kept.
+_checked: tuple[tuple[Any, ...], ServerURI] | None = None
+
+
+def _check(settings: Settings) -> ServerURI:
+    global _checked
+    values = settings._values()
+    last = _checked
+    if last is not None and last[0] == values:
+        return last[1]
+    uri = settings.check()
+    _checked = (values, uri)
+    return uri
 
 
 def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[str]:
@@ -202,6 +220,20 @@ class Supervisor:
     of protocol "auto" (the caller hears its failure). ``random`` draws the backoff's
     jitter (``random.random``, or a fixed sequence in tests).
     """
+
+    __slots__ = (
+        "settings",
+        "client_id",
+        "reconnect",
+        "_random",
+        "attempt",
+        "connections",
+        "stopped",
+        "_policy",
+        "_tls_context",
+        "_fallback",
+        "_events",
+    )
 
     def __init__(
         self,

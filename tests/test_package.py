@@ -125,3 +125,20 @@ def test_no_extensions_skips_the_build(tmp_path: Path) -> None:
     said = [line for line in done.stderr.splitlines() if line.startswith("pco_wire:")]
     assert said == ["pco_wire: PCO_WIRE_NO_EXTENSIONS is set; installing the pure-Python codec"]
     assert not (tmp_path / "temp").exists()  # no compiler was started
+
+
+def test_importing_the_codec_loads_the_codec_only() -> None:
+    # A program that only frames packets pays for the codec: its packet values and
+    # errors, no session, no driver, no socket, ssl, asyncio, threading or logging.
+    code = (
+        "import sys, pco_wire.codec; "
+        "print(sorted(m for m in sys.modules if m.startswith('pco_wire') "
+        "or m in ('socket', 'ssl', 'asyncio', 'selectors', 'threading', 'logging')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    loaded = set(eval(done.stdout))
+    core = {"pco_wire", "pco_wire.codec", "pco_wire.packets", "pco_wire.errors", "pco_wire._record"}
+    twins = {"pco_wire._codec_py", "pco_wire._codec"}
+    assert core <= loaded and loaded <= core | twins, done.stdout

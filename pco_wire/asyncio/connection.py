@@ -30,8 +30,21 @@ __all__ = ["Connection", "connect", "diagnose", "open_attempt"]
 
 class Connection:
     """``session`` over ``stream``, pumped by the loop. ``on_events`` gets the session's
-    events as they come (the Client's queue); ``ended`` is done once the session closed
-    (and, after our DISCONNECT, the stream finished)."""
+    events as they come (the Client's queue); ``on_end`` is called once when the
+    connection ended (the session closed and, after our DISCONNECT, the stream finished).
+    """
+
+    __slots__ = (
+        "loop",
+        "stream",
+        "session",
+        "on_events",
+        "on_end",
+        "changed",
+        "_timer",
+        "_timer_at",
+        "_ended",
+    )
 
     def __init__(
         self,
@@ -43,19 +56,22 @@ class Connection:
         self.stream = stream
         self.session = session
         self.on_events = on_events
-        self.changed: asyncio.Future[None] = self.loop.create_future()
-        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self.on_end: Callable[[], None] | None = None
+        #: Done when the session left CONNECTING (None once the connection is open).
+        self.changed: asyncio.Future[None] | None = self.loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._ended = False
 
     def start(self) -> None:
         """CONNECT, and the session's bytes from here on."""
         self.session.connect(now=self.loop.time())
-        self.stream.wire.attach(self._received, self._lost)
+        self.stream.wire.attach(self)
         self._data(*self.stream.feed(None))
         self._pump()
 
-    def _received(self, raw: bytes) -> None:
+    def received(self, raw: bytes) -> None:
+        """Bytes from the wire (b"": the server closed)."""
         if self.session.closed:
             return
         if _log.debugging():
@@ -73,7 +89,8 @@ class Connection:
         elif closed:
             session.receive_data(b"", now=now)
 
-    def _lost(self, exc: BaseException | None) -> None:
+    def lost(self, exc: BaseException | None) -> None:
+        """The wire's connection ended (``exc``: how; None: cleanly)."""
         session = self.session
         if not session.closed:
             error = self.stream.lost_error(exc)
@@ -101,14 +118,14 @@ class Connection:
         events = session.events()
         if events and self.on_events is not None:
             self.on_events(events)
-        if session.state is not State.CONNECTING and not self.changed.done():
-            self.changed.set_result(None)
+        changed = self.changed
+        if changed is not None and session.state is not State.CONNECTING and not changed.done():
+            changed.set_result(None)
         if session.closed:
             self._cancel_timer()
             if not session.close_expected:
                 self.stream.abort() if session.error is not None else self.stream.close()
-                if not self.ended.done():
-                    self.ended.set_result(None)
+                self._end()
             return
         deadline = session.next_deadline()
         if deadline != self._timer_at:
@@ -138,15 +155,19 @@ class Connection:
             closed = await self.stream.finish(self.loop.time() + CLOSE_WAIT, wait)
             return None, closed
         finally:
-            if not self.ended.done():
-                self.ended.set_result(None)
+            self._end()
 
     def close(self) -> None:
         """Drop the connection (no DISCONNECT): for what was cancelled or failed."""
         self._cancel_timer()
         self.stream.abort()
-        if not self.ended.done():
-            self.ended.set_result(None)
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            if self.on_end is not None:
+                self.loop.call_soon(self.on_end)
 
 
 async def open_attempt(
@@ -169,7 +190,9 @@ async def open_attempt(
     start = time.monotonic()
     try:
         conn.start()
+        assert conn.changed is not None
         await conn.changed
+        conn.changed = None
     except BaseException:
         conn.close()
         raise

@@ -43,8 +43,12 @@ from .common import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable
-    from typing import Any
+    from collections.abc import Coroutine
+    from typing import Any, Protocol, TypeVar
+
+    T = TypeVar("T")
+else:
+    Protocol = object
 
 __all__ = ["Stream", "open_stream", "probe_tls", "resolve"]
 
@@ -54,10 +58,33 @@ _BUFFER_LIMIT = 4 * CHUNK
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 
+class Reader(Protocol):
+    def received(self, raw: bytes) -> None: ...
+
+    def lost(self, exc: BaseException | None) -> None: ...
+
+
 class Wire(asyncio.Protocol):
     """The raw bytes of one TCP connection. While the connection opens, a coroutine
-    ``read()``s them; then ``attach()`` hands every chunk to the stream's reader as it
-    arrives (b"": the server closed), and a failure to ``on_lost``."""
+    ``read()``s them; then ``attach()`` hands every chunk to a reader as it arrives
+    (``received``; b"": the server closed), and the end of the connection (``lost``)."""
+
+    __slots__ = (
+        "loop",
+        "sock",
+        "transport",
+        "_buffer",
+        "_size",
+        "_paused",
+        "eof",
+        "lost",
+        "error",
+        "_waiter",
+        "_reader",
+        "stalled_at",
+        "_stall",
+        "send_timeout",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket | None = None) -> None:
         self.loop = loop
@@ -70,8 +97,9 @@ class Wire(asyncio.Protocol):
         self.lost = False
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._sink: Callable[[bytes], None] | None = None
-        self._on_lost: Callable[[BaseException | None], None] | None = None
+        #: Who gets the bytes once the connection is open: ``received(raw)`` and
+        #: ``lost(exc)`` (the session's connection).
+        self._reader: Reader | None = None
         #: When the server stopped taking our bytes (asyncio's write buffer full).
         self.stalled_at: float | None = None
         self._stall: asyncio.TimerHandle | None = None
@@ -83,8 +111,8 @@ class Wire(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._sink is not None:
-            self._sink(data)
+        if self._reader is not None:
+            self._reader.received(data)
             return
         self._buffer.append(data)
         self._size += len(data)
@@ -95,8 +123,8 @@ class Wire(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self._sink is not None:
-            self._sink(b"")
+        if self._reader is not None:
+            self._reader.received(b"")
         self._wake()
         return False  # the transport closes itself
 
@@ -116,13 +144,13 @@ class Wire(asyncio.Protocol):
         self.lost = True
         self.error = exc
         self._cancel_stall()
-        if self._on_lost is not None:
-            self._on_lost(exc)
+        if self._reader is not None:
+            self._reader.lost(exc)
         self._wake()
 
     def pause_writing(self) -> None:
         self.stalled_at = self.loop.time()
-        if self._on_lost is not None and self.send_timeout:
+        if self._reader is not None and self.send_timeout:
             self._stall = self.loop.call_later(self.send_timeout, self._stalled)
 
     def resume_writing(self) -> None:
@@ -131,8 +159,8 @@ class Wire(asyncio.Protocol):
 
     def _stalled(self) -> None:
         self._stall = None
-        if self._on_lost is not None:
-            self._on_lost(
+        if self._reader is not None:
+            self._reader.lost(
                 ResponseTimeout(
                     PhaseName.SESSION, self.send_timeout, "the server does not read what we send"
                 )
@@ -178,27 +206,25 @@ class Wire(asyncio.Protocol):
                 if timer is not None:
                     timer.cancel()
 
-    def attach(
-        self, sink: Callable[[bytes], None], on_lost: Callable[[BaseException | None], None]
-    ) -> None:
-        """From now on, hand each chunk to ``sink`` and a lost connection to ``on_lost``;
-        what arrived before goes first."""
-        self._sink, self._on_lost = sink, on_lost
+    def attach(self, reader: Reader) -> None:
+        """From now on, hand each chunk to ``reader`` as it arrives; what arrived before
+        goes first."""
+        self._reader = reader
         if self._buffer:
             data = b"".join(self._buffer)
             self._buffer.clear()
             self._size = 0
-            sink(data)
+            reader.received(data)
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
         if self.eof:
-            sink(b"")
+            reader.received(b"")
         if self.lost:
-            on_lost(self.error)
+            reader.lost(self.error)
 
     def detach(self) -> None:
-        self._sink = self._on_lost = None
+        self._reader = None
         self._cancel_stall()
 
     def write(self, data: bytes) -> None:
@@ -245,6 +271,8 @@ class Stream:
     ``feed(raw)`` turns the server's bytes into MQTT bytes, ``write(data)`` ours into
     the wire's; errors name ``phase``.
     """
+
+    __slots__ = ("wire", "address", "tls", "warnings", "_tls", "_ws", "_phase")
 
     def __init__(self, wire: Wire, address: str) -> None:
         self.wire = wire
@@ -415,6 +443,21 @@ async def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]
         raise resolution_error(host, exc) from exc
 
 
+if hasattr(asyncio, "timeout"):
+
+    async def _within(step: Coroutine[Any, Any, T], seconds: float) -> T:
+        """``step`` within ``seconds``: raises TimeoutError after. ``asyncio.timeout``
+        (Python 3.11) cancels the task itself, where ``wait_for`` (3.11) runs the step in
+        a task of its own, a cost a connection need not pay."""
+        async with asyncio.timeout(seconds):
+            return await step
+
+else:  # Python 3.10
+
+    async def _within(step: Coroutine[Any, Any, T], seconds: float) -> T:
+        return await asyncio.wait_for(step, seconds)
+
+
 async def _tcp_connect(info: tuple[Any, ...]) -> socket.socket:
     family, kind, proto, _, sockaddr = info
     sock = socket.socket(family, kind, proto)
@@ -460,7 +503,7 @@ async def open_stream(
         try:
             with Timed(phases, PhaseName.TCP_CONNECT, address):
                 try:
-                    sock = await asyncio.wait_for(_tcp_connect(info), timeout)
+                    sock = await _within(_tcp_connect(info), timeout)
                 except _TIMEOUTS:
                     raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
                 except OSError as exc:
