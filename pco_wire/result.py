@@ -10,6 +10,7 @@ from .phases import Phase, PhaseName
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from .diagnose import Diagnosis
@@ -138,7 +139,7 @@ class ConnectionInfo(Record):
 
     @classmethod
     def of(
-        cls, attempt: Attempt, address: str, tls: TLSInfo | None, warnings: list[str]
+        cls, attempt: Attempt, address: str, tls: TLSInfo | None, warnings: Sequence[str]
     ) -> ConnectionInfo:
         """Of an accepted attempt over a stream to ``address`` (``warnings``: the
         stream's)."""
@@ -149,7 +150,7 @@ class ConnectionInfo(Record):
             address,
             attempt.phases,
             tls_report(tls),
-            [*attempt.warnings, *warnings],
+            [*attempt.warnings, *warnings] if warnings else attempt.warnings,
         )
 
 
@@ -178,7 +179,7 @@ def accepted(attempt: Attempt, info: ConnectionInfo) -> TestResult:
         info.uri,
         attempt.client_id,
         phases=attempt.phases,
-        warnings=info.warnings,
+        warnings=list(info.warnings),
     )
     if session.error is not None:  # accepted, and closed in the same breath
         return ended(result, attempt, session.error)

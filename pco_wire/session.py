@@ -166,6 +166,7 @@ class Session:
             )
         self.state = State.CONNECTING
         self._send(self._connect_bytes, now)
+        self._connect_bytes = b""  # sent once; a held connection need not keep them
         self._connack_deadline = now + self.response_timeout
 
     def ping(self, *, now: float) -> None:

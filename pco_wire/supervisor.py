@@ -177,7 +177,7 @@ def _check(settings: Settings) -> ServerURI:
 
 
 def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[str]:
-    out = []
+    out: list[str] = []
     if uri.password is not None:
         out.append(
             "a password in the URI can be seen by other users of this machine "
@@ -230,6 +230,7 @@ class Supervisor:
         "connections",
         "stopped",
         "_policy",
+        "_opened_at",
         "_tls_context",
         "_fallback",
         "_events",
@@ -252,10 +253,12 @@ class Supervisor:
         #: Connections accepted so far.
         self.connections = 0
         self.stopped = False
+        #: Made at the first loss: most connections are never lost.
         self._policy: Reconnect | None = None
+        self._opened_at: float | None = None
         self._tls_context: Any = None
         self._fallback = False  # the next attempt is MQTT 3.1, after 3.1.1 got code 1
-        self._events: list[Event] = []
+        self._events: list[Event] | None = None  # made when there is one
 
     def next_attempt(self, phases: list[Phase] | None = None) -> Attempt:
         """The next attempt, prepared: raises InvalidSettings, InvalidPacket. After a
@@ -276,7 +279,10 @@ class Supervisor:
     def opened(self, now: float) -> None:
         """The latest attempt's CONNACK accepted the connection."""
         self.connections += 1
-        self._reconnect_policy().connected(now)
+        if self._policy is None:
+            self._opened_at = now
+        else:
+            self._policy.connected(now)
 
     def fallback(self, error: Error) -> bool:
         """Whether the attempt that ``error`` ended is asked again at once, in MQTT 3.1:
@@ -325,8 +331,8 @@ class Supervisor:
 
     def events(self) -> list[Event]:
         """The events since the last call, in order."""
-        events, self._events = self._events, []
-        return events
+        events, self._events = self._events, None
+        return events or []
 
     def _again(self, error: Error, now: float) -> float | None:
         again = self.settings.reconnect if self.reconnect is None else self.reconnect
@@ -335,12 +341,13 @@ class Supervisor:
         policy = self._reconnect_policy()
         suspected = policy.takeover_suspected
         delay = policy.ended(error, now)
+        events = self._events = self._events or []
         if delay is None:
-            self._events.append(GivingUp(error))
+            events.append(GivingUp(error))
             return None
         if policy.takeover_suspected and not suspected:
-            self._events.append(TakeoverSuspected(self.client_id or ""))
-        self._events.append(Reconnecting(error, delay, policy.attempt))
+            events.append(TakeoverSuspected(self.client_id or ""))
+        events.append(Reconnecting(error, delay, policy.attempt))
         return delay
 
     def _reconnect_policy(self) -> Reconnect:
@@ -353,4 +360,7 @@ class Supervisor:
             self._policy = Reconnect(
                 settings.reconnect_min_delay, settings.reconnect_max_delay, random=self._random
             )
+            if self._opened_at is not None:
+                self._policy.connected(self._opened_at)
+                self._opened_at = None
         return self._policy

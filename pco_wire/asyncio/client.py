@@ -56,11 +56,11 @@ class Client:
         "events_dropped",
         "_waiter",
         "_done",
+        "_stopped",
         "_conn",
         "_task",
         "_started",
         "_stopping",
-        "info",
         "error",
         "server_closed",
     )
@@ -79,17 +79,19 @@ class Client:
         self._supervisor = Supervisor(settings, client_id, reconnect=reconnect)
         # A list, not a deque: a deque costs 600 bytes a client, and the few events that
         # usually wait make popping from the front cheap.
-        self._events: list[Event] = []
+        self._events: list[Event] | None = None
         self._max_events = max_events
         #: Events dropped because ``max_events`` waited unread.
         self.events_dropped = 0
         self._waiter: asyncio.Future[None] | None = None
+        #: Made when someone waits for the client to stop: a future a client costs 150
+        #: bytes, and a program holding thousands of connections rarely waits on each.
         self._done: asyncio.Future[None] | None = None
+        self._stopped = False
         self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
-        self.info: ConnectionInfo | None = None
         #: Why the (last) connection ended: None while it runs and after our disconnect.
         self.error: Error | None = None
         #: After disconnect(): True when the server closed the connection after our
@@ -103,6 +105,16 @@ class Client:
         return self._supervisor.connections
 
     @property
+    def info(self) -> ConnectionInfo | None:
+        """How the current (or last) connection was made; None before one was."""
+        conn = self._conn
+        attempt = self._supervisor.attempt
+        if conn is None or attempt is None or attempt.session is not conn.session:
+            return None
+        stream = conn.stream
+        return ConnectionInfo.of(attempt, stream.address, stream.tls, stream.warnings)
+
+    @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.session.state is State.CONNECTED
 
@@ -112,17 +124,17 @@ class Client:
         if self._started:
             raise RuntimeError("connect() once per Client")
         self._started = True
-        self._done = asyncio.get_running_loop().create_future()
         try:
-            conn = await connect(self._supervisor, on_events=self._session_events)
+            conn = await connect(self._supervisor, owner=self)
         except BaseException:
             self._finish()
             raise
         self._attach(conn)
-        assert self.info is not None
-        for warning in self.info.warnings:
+        info = self.info
+        assert info is not None
+        for warning in info.warnings:
             _log.warning("%s", warning)
-        return self.info
+        return info
 
     async def diagnose(self, error: BaseException) -> Diagnosis:
         """(exit status, category, sentence) for an error of ``connect()`` or for
@@ -157,8 +169,12 @@ class Client:
     async def wait_closed(self) -> None:
         """Until the client stops: lost without reconnecting, a refusal that retrying
         cannot fix, or disconnect()."""
-        if self._done is None:
+        if not self._started:
             raise RuntimeError("wait_closed() before connect()")
+        if self._stopped:
+            return
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
         await asyncio.shield(self._done)
 
     def events(self) -> _Events:
@@ -177,13 +193,10 @@ class Client:
 
     def _attach(self, conn: Connection) -> None:
         self._conn = conn
-        attempt = self._supervisor.attempt
-        assert attempt is not None
-        stream = conn.stream
-        self.info = ConnectionInfo.of(attempt, stream.address, stream.tls, stream.warnings)
-        conn.on_end = self._ended
+        conn.owned = True
 
-    def _session_events(self, events: list[SessionEvent]) -> None:
+    def session_events(self, events: list[SessionEvent]) -> None:
+        """The session's events (called by the connection)."""
         for event in events:
             if isinstance(event, Closed) and event.error is not None:
                 self.error = event.error
@@ -193,10 +206,13 @@ class Client:
             self._push(event)
 
     def _push(self, event: Event) -> None:
-        if len(self._events) >= self._max_events:
-            del self._events[0]
+        events = self._events
+        if events is None:
+            events = self._events = []
+        elif len(events) >= self._max_events:
+            del events[0]
             self.events_dropped += 1
-        self._events.append(event)
+        events.append(event)
         self._wake()
 
     def _wake(self) -> None:
@@ -204,8 +220,9 @@ class Client:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _ended(self) -> None:
-        """The connection ended: reconnect after the supervisor's delay, or stop."""
+    def connection_ended(self) -> None:
+        """The connection ended (called by it): reconnect after the supervisor's delay,
+        or stop."""
         if self._stopping:
             return
         conn = self._conn
@@ -225,7 +242,7 @@ class Client:
             while delay is not None:
                 await asyncio.sleep(delay)
                 try:
-                    conn = await connect(supervisor, on_events=self._session_events)
+                    conn = await connect(supervisor, owner=self)
                 except Error as exc:
                     self.error = exc
                     _log.warning("reconnection failed: %s", exc)
@@ -246,6 +263,7 @@ class Client:
         self._finish()
 
     def _finish(self) -> None:
+        self._stopped = True
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
         self._wake()
@@ -265,10 +283,12 @@ class _Events:
     async def __anext__(self) -> Event:
         client = self._client
         while not client._events:
-            if client._done is None or client._done.done():
+            if not client._started or client._stopped:
                 raise StopAsyncIteration
             waiter = client._waiter
             if waiter is None or waiter.done():
                 waiter = client._waiter = asyncio.get_running_loop().create_future()
             await waiter
-        return client._events.pop(0)
+        events = client._events
+        assert events
+        return events.pop(0)

@@ -19,7 +19,7 @@ from ..transport.aio import Stream, open_stream, probe_tls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from typing import Protocol
 
     from ..diagnose import Diagnosis
     from ..events import SessionEvent
@@ -27,19 +27,27 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "connect", "diagnose", "open_attempt"]
 
+if TYPE_CHECKING:
+
+    class Owner(Protocol):
+        def session_events(self, events: list[SessionEvent]) -> None: ...
+
+        def connection_ended(self) -> None: ...
+
 
 class Connection:
-    """``session`` over ``stream``, pumped by the loop. ``on_events`` gets the session's
-    events as they come (the Client's queue); ``on_end`` is called once when the
-    connection ended (the session closed and, after our DISCONNECT, the stream finished).
+    """``session`` over ``stream``, pumped by the loop. Its ``owner`` (the Client; one
+    object rather than two bound methods: a held connection's bytes count) gets the
+    session's events as they come, and, once ``owned``, hears when the connection ended
+    (the session closed and, after our DISCONNECT, the stream finished).
     """
 
     __slots__ = (
         "loop",
         "stream",
         "session",
-        "on_events",
-        "on_end",
+        "owner",
+        "owned",
         "changed",
         "_timer",
         "_timer_at",
@@ -50,13 +58,14 @@ class Connection:
         self,
         stream: Stream,
         session: Session,
-        on_events: Callable[[list[SessionEvent]], None] | None = None,
+        owner: Owner | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.stream = stream
         self.session = session
-        self.on_events = on_events
-        self.on_end: Callable[[], None] | None = None
+        self.owner = owner
+        #: Whether the owner is told of the end (once the connection is its).
+        self.owned = False
         #: Done when the session left CONNECTING (None once the connection is open).
         self.changed: asyncio.Future[None] | None = self.loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
@@ -116,8 +125,8 @@ class Connection:
                 _log.debug("send %s", wire(out))
             self.stream.write(out)
         events = session.events()
-        if events and self.on_events is not None:
-            self.on_events(events)
+        if events and self.owner is not None:
+            self.owner.session_events(events)
         changed = self.changed
         if changed is not None and session.state is not State.CONNECTING and not changed.done():
             changed.set_result(None)
@@ -166,13 +175,11 @@ class Connection:
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
-            if self.on_end is not None:
-                self.loop.call_soon(self.on_end)
+            if self.owned and self.owner is not None:
+                self.loop.call_soon(self.owner.connection_ended)
 
 
-async def open_attempt(
-    attempt: Attempt, on_events: Callable[[list[SessionEvent]], None] | None = None
-) -> Connection:
+async def open_attempt(attempt: Attempt, owner: Owner | None = None) -> Connection:
     """Every phase of ``attempt`` up to CONNACK. Raises the error that ended it."""
     settings = attempt.settings
     session = attempt.session
@@ -186,7 +193,7 @@ async def open_attempt(
         ws_subprotocol=attempt.ws_subprotocol,
     )
     stream.phase = PhaseName.CONNACK
-    conn = Connection(stream, session, on_events)
+    conn = Connection(stream, session, owner)
     start = time.monotonic()
     try:
         conn.start()
@@ -211,14 +218,14 @@ async def open_attempt(
 async def connect(
     supervisor: Supervisor,
     phases: list[Phase] | None = None,
-    on_events: Callable[[list[SessionEvent]], None] | None = None,
+    owner: Owner | None = None,
 ) -> Connection:
     """The supervisor's next attempt, and the fallback it asks for; raises what ended
     the last."""
     attempt = supervisor.next_attempt(phases)
     while True:
         try:
-            conn = await open_attempt(attempt, on_events)
+            conn = await open_attempt(attempt, owner)
         except Error as exc:
             if not supervisor.fallback(exc):
                 raise

@@ -43,7 +43,7 @@ from .common import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Sequence
     from typing import Any, Protocol, TypeVar
 
     T = TypeVar("T")
@@ -90,7 +90,7 @@ class Wire(asyncio.Protocol):
         self.loop = loop
         self.sock = sock
         self.transport: asyncio.Transport | None = None
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes] | None = None  # made when bytes wait for read()
         self._size = 0
         self._paused = False
         self.eof = False
@@ -114,6 +114,8 @@ class Wire(asyncio.Protocol):
         if self._reader is not None:
             self._reader.received(data)
             return
+        if self._buffer is None:
+            self._buffer = []
         self._buffer.append(data)
         self._size += len(data)
         if self._size > _BUFFER_LIMIT and not self._paused and self.transport is not None:
@@ -185,7 +187,7 @@ class Wire(asyncio.Protocol):
         while True:
             if self._buffer:
                 data = b"".join(self._buffer)
-                self._buffer.clear()
+                self._buffer = None
                 self._size = 0
                 if self._paused and self.transport is not None:
                     self._paused = False
@@ -212,7 +214,7 @@ class Wire(asyncio.Protocol):
         self._reader = reader
         if self._buffer:
             data = b"".join(self._buffer)
-            self._buffer.clear()
+            self._buffer = None
             self._size = 0
             reader.received(data)
         if self._paused and self.transport is not None:
@@ -278,7 +280,7 @@ class Stream:
         self.wire = wire
         self.address = address
         self.tls: TLSInfo | None = None
-        self.warnings: list[str] = []
+        self.warnings: Sequence[str] = ()
         self._tls: TLSLayer | None = None
         self._ws: WebSocketLayer | None = None
         self._phase: str = PhaseName.SESSION
