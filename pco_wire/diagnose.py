@@ -36,6 +36,7 @@ from .errors import (
     TransportError,
     WebSocketError,
 )
+from .phases import PhaseName
 from .uri import ServerURI, shown_user
 
 TYPE_CHECKING = False
@@ -240,7 +241,7 @@ def _diagnose(
     if isinstance(error, ConnectionClosed):
         return _closed(error, uri, where, head, tls_answered, probe, protocol_level)
     if isinstance(error, TransportError):
-        if error.phase == "name resolution":
+        if error.phase == PhaseName.NAME_RESOLUTION:
             return "name-not-resolved", f"{error.reason}: check the host name and DNS"
         reason = error.reason
         if error.condition == "refused":
@@ -271,9 +272,9 @@ def _closed(
     protocol_level: int,
 ) -> tuple[str, str]:
     if error.websocket:
-        before = " before CONNACK" if error.phase == "CONNACK" else ""
+        before = " before CONNACK" if error.phase == PhaseName.CONNACK else ""
         return "websocket-closed", f"{error.reason}{before}: its log says why"
-    if error.phase == "CONNACK":
+    if error.phase == PhaseName.CONNACK:
         other = _other_protocol(head, uri)
         if other:
             return other
@@ -292,7 +293,7 @@ def _closed(
         return "closed-before-connack", (
             f"the server closed the connection after CONNECT without an answer: {causes}"
         )
-    if error.phase == "WebSocket upgrade":
+    if error.phase == PhaseName.WEBSOCKET_UPGRADE:
         if tls_answered and uri is not None:
             return "plain-to-tls-port", (
                 f"{error.reason} during the WebSocket upgrade, and the port answers TLS: "
@@ -336,17 +337,19 @@ def _silence_causes(uri: ServerURI | None, probe: Probe | None, protocol_level: 
 
 def _timeout(error: ResponseTimeout, where: str) -> str:
     limit = f"{error.timeout:g} s"
-    detail = {
-        "name resolution": f"the name {error.detail!r} did not resolve within {limit}: check DNS",
-        "TCP connect": f"no answer from {error.detail or where} within {limit}: the host may be "
-        "down, or a firewall drops the packets",
-        "TLS handshake": f"the TLS handshake did not finish within {limit}: is {where} really a "
-        "TLS port?",
-        "WebSocket upgrade": f"no HTTP answer to the WebSocket upgrade within {limit}: is "
-        f"{where} really a WebSocket port?",
-        "CONNACK": f"no CONNACK within {limit}: is {where} really an MQTT port?",
-        "PINGRESP": f"no PINGRESP within {limit}: the server or the network stalled",
-    }.get(error.phase, f"{error}")
+    details: dict[str, str] = {
+        PhaseName.NAME_RESOLUTION: f"the name {error.detail!r} did not resolve within "
+        f"{limit}: check DNS",
+        PhaseName.TCP_CONNECT: f"no answer from {error.detail or where} within {limit}: the "
+        "host may be down, or a firewall drops the packets",
+        PhaseName.TLS_HANDSHAKE: f"the TLS handshake did not finish within {limit}: is "
+        f"{where} really a TLS port?",
+        PhaseName.WEBSOCKET_UPGRADE: f"no HTTP answer to the WebSocket upgrade within {limit}: "
+        f"is {where} really a WebSocket port?",
+        PhaseName.CONNACK: f"no CONNACK within {limit}: is {where} really an MQTT port?",
+        PhaseName.PINGRESP: f"no PINGRESP within {limit}: the server or the network stalled",
+    }
+    detail = details.get(error.phase, f"{error}")
     return f"timeout in phase {error.phase} ({limit}): {detail}"
 
 
@@ -440,7 +443,7 @@ def _tls(
             f"the server rejected our client certificate ({error.reason}): it must be "
             "issued by a CA the server trusts"
         )
-    if reason in ("EOF", "RESET") and error.phase != "TLS handshake":
+    if reason in ("EOF", "RESET") and error.phase != PhaseName.TLS_HANDSHAKE:
         return "tls-closed", (
             f"{error.reason} after the TLS handshake, before any answer: the server may "
             "require a client certificate (--certfile, --keyfile) or refuse the one given"

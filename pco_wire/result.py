@@ -150,7 +150,7 @@ class ConnectionInfo(Record):
             address,
             attempt.phases,
             tls_report(tls),
-            [*attempt.warnings, *warnings] if warnings else attempt.warnings,
+            [*attempt.warnings, *warnings],
         )
 
 
@@ -283,7 +283,7 @@ def failed(
         str(attempt.uri),
         attempt.client_id,
         phases=phases,
-        warnings=attempt.warnings,
+        warnings=list(attempt.warnings),
         error=exc,
     )
     refusal = getattr(exc, "return_code", None)

@@ -30,7 +30,7 @@ from .uri import ServerURI
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from .diagnose import Diagnosis
@@ -64,7 +64,7 @@ class Attempt:
         generated_id: bool,
         session: Session,
         tls_context: Any,
-        warnings: list[str],
+        warnings: Sequence[str],
         phases: list[Phase] | None = None,
     ) -> None:
         self.settings = settings
@@ -176,7 +176,7 @@ def _check(settings: Settings) -> ServerURI:
     return uri
 
 
-def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[str]:
+def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> Sequence[str]:
     out: list[str] = []
     if uri.password is not None:
         out.append(
@@ -198,7 +198,7 @@ def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> list[st
             f"the password goes to {uri.host} unencrypted over {uri.scheme}://; "
             "use mqtts:// or wss://"
         )
-    return out
+    return out or ()  # usually none: an empty tuple is shared, a list is not
 
 
 def _loopback(host: str) -> bool:

@@ -13,6 +13,7 @@ import tempfile
 from .._files import PEM_LIMIT, file_problem
 from .._text import printable
 from ..errors import InvalidSettings, TLSError
+from ..phases import PhaseName
 from ..settings import Security
 
 TYPE_CHECKING = False
@@ -196,7 +197,7 @@ def tls_error(exc: BaseException, phase: str) -> TLSError:
             phase, f"certificate verify failed: {message}", code, "CERTIFICATE_VERIFY_FAILED"
         )
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        during = "during the TLS handshake" if phase == "TLS handshake" else "abruptly"
+        during = "during the TLS handshake" if phase == PhaseName.TLS_HANDSHAKE else "abruptly"
         return TLSError(phase, f"the server closed the TLS connection {during}", 0, "EOF")
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
