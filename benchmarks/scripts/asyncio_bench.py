@@ -23,10 +23,10 @@ Everything talks to Mosquittos this script starts on free loopback ports and sto
   keep-alive, so that it is held as the others are), ``pco_wire.asyncio.Client``, the
   blocking ``pco_wire.Client`` and paho-mqtt with ``loop_start`` (a thread each; at most
   ``--threaded-max`` connections). "held" counts the process's ESTABLISHED sockets to the
-  broker's port after the idle window (/proc/net/tcp), whatever the side believes. Both
-  thread-per-connection sides wait with select(), which takes descriptors below 1024 only:
-  at three descriptors a connection (its socket and a wake-up pair) they fail at about 340
-  in one process, and the table says after how many.
+  broker's port after the idle window (/proc/net/tcp), whatever the side believes.
+  paho-mqtt waits with select(), which takes descriptors below 1024 only: it fails at about
+  340 connections in one process, and the table says after how many (the blocking driver
+  waits with poll and has no such limit).
 
 Every pco_wire side shares one Settings with a blank client ID (each connection generates
 its 23-character ID, as a gateway would); the raw and paho sides send 23-character IDs too,
@@ -75,7 +75,7 @@ PINGREQ = b"\xc0\x00"
 DISCONNECT = b"\xe0\x00"
 #: Bounds one connection's CONNECT → CONNACK (and one round trip).
 RESPONSE_TIMEOUT = 10.0
-#: select() takes descriptors below this only (Linux); paho and the blocking driver use it.
+#: select() takes descriptors below this only (Linux); paho uses it.
 FD_SETSIZE = 1024
 ASYNCIO_MODULE = "pco_wire.asyncio"
 
