@@ -406,8 +406,8 @@ def test_settings_that_became_invalid_give_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [refused(3), unreachable(), closed()],
-    ids=["3", "refused", "closed"],
+    [refused(3), refused(5), unreachable(), closed()],
+    ids=["refusal-3", "refusal-5", "unreachable", "closed"],
 )
 def test_the_first_connection_is_never_retried(error: Error) -> None:
     supervisor = Supervisor(_settings(), random=draws(0.5))
