@@ -24,6 +24,7 @@ from pco_wire import (
     ConnAckCode,
     ConnectionClosed,
     Error,
+    InvalidPacket,
     InvalidSettings,
     MalformedPacket,
     PacketTooLarge,
@@ -404,6 +405,14 @@ def test_settings_that_became_invalid_give_up(tmp_path: Path) -> None:
     assert supervisor.events() == [GivingUp(invalid.value)]
 
 
+def test_a_connect_that_cannot_be_encoded_gives_up() -> None:
+    lost, bad = closed(), InvalidPacket("client_id", "expected at most 65535 bytes")
+    supervisor = Supervisor(_settings(), random=draws(0.5))
+    trace = play(supervisor, [Accepted(LONG, lost), Failed(bad), Accepted(LONG)])
+
+    assert trace.events == [Reconnecting(lost, 1.5, 1), GivingUp(bad)]
+
+
 @pytest.mark.parametrize(
     "error",
     [refused(3), refused(5), unreachable(), closed()],
@@ -575,6 +584,7 @@ ERRORS: list[Callable[[], Error]] = [
     lambda: TLSError("TLS handshake", "alert"),
     lambda: MalformedPacket("bad", 1),
     *(lambda code=code: refused(code) for code in range(1, 6)),
+    lambda: InvalidSettings([("password_file", "the file is gone")]),
 ]
 errors = st.sampled_from(ERRORS).map(lambda make: make())
 seconds = st.floats(0.0, 3 * TAKEOVER_WINDOW)
@@ -622,6 +632,8 @@ def test_any_history(
     if giving_up:
         assert giving_up[0] == len(trace.log) - 1, trace.log
         assert not trace.exhausted
+        assert supervisor.failed(unreachable(), 1e9) is None
+        assert supervisor.ended(closed(), 1e9) is None
     assert sum(isinstance(e, TakeoverSuspected) for e in trace.events) <= 1
     ids = {a.client_id for a in trace.attempts}
     assert len(ids) <= 1
