@@ -231,6 +231,7 @@ class Supervisor:
         "stopped",
         "_policy",
         "_opened_at",
+        "_generated",
         "_tls_context",
         "_fallback",
         "_events",
@@ -252,11 +253,15 @@ class Supervisor:
         self.attempt: Attempt | None = None
         #: Connections accepted so far.
         self.connections = 0
+        #: No attempt follows: stop() was called, or the supervisor gave up (GivingUp).
         self.stopped = False
         #: Made at the first loss: most connections are never lost.
         self._policy: Reconnect | None = None
         self._opened_at: float | None = None
         self._tls_context: Any = None
+        #: Whether the client ID of every attempt is one generated here (blank in the
+        #: settings and not given): known at the first attempt, kept for the later ones.
+        self._generated: bool | None = None
         self._fallback = False  # the next attempt is MQTT 3.1, after 3.1.1 got code 1
         self._events: list[Event] | None = None  # made when there is one
 
@@ -271,6 +276,10 @@ class Supervisor:
         attempt = prepare(
             self.settings, self.client_id, level, tls_context=self._tls_context, phases=phases
         )
+        if self._generated is None:
+            self._generated = attempt.generated_id
+        # The ID goes back into prepare() for the next attempts; it stays a generated one.
+        attempt.generated_id = self._generated
         self.client_id = attempt.client_id
         self._tls_context = attempt.tls_context
         self.attempt = attempt
@@ -344,6 +353,8 @@ class Supervisor:
         events = self._events = self._events or []
         if delay is None:
             events.append(GivingUp(error))
+            # The end of this client: a driver that asked again would get no attempt.
+            self.stopped = True
             return None
         if policy.takeover_suspected and not suspected:
             events.append(TakeoverSuspected(self.client_id or ""))
