@@ -83,6 +83,20 @@ class Attempt:
     def ws_subprotocol(self) -> str:
         return self.settings.ws_subprotocol(self.session.connect_packet.protocol_level)
 
+    def answered(self, seconds: float) -> Error | None:
+        """The session left CONNECTING ``seconds`` after CONNECT: records the phase
+        "CONNACK", and returns what ended the attempt when it was not accepted (the
+        driver closes the stream and raises it)."""
+        from .phases import Phase
+
+        session = self.session
+        present = "session present" if session.session_present else ""
+        self.phases.append(Phase(PhaseName.CONNACK, seconds, session.accepted, present))
+        if session.accepted:
+            return None
+        assert session.error is not None
+        return session.error
+
     def needs_probe(self, error: BaseException) -> bool:
         """Whether the diagnosis of ``error`` wants a TLS hello on the port first: a close
         with no word on a plain port, before CONNACK or on the upgrade, is what a TLS port

@@ -203,14 +203,10 @@ async def open_attempt(attempt: Attempt, owner: Owner | None = None) -> Connecti
     except BaseException:
         conn.close()
         raise
-    present = "session present" if session.session_present else ""
-    attempt.phases.append(
-        Phase(PhaseName.CONNACK, time.monotonic() - start, session.accepted, present)
-    )
-    if not session.accepted:
+    error = attempt.answered(time.monotonic() - start)
+    if error is not None:
         conn.close()
-        assert session.error is not None
-        raise session.error
+        raise error
     stream.phase = PhaseName.SESSION
     return conn
 

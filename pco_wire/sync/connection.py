@@ -154,14 +154,10 @@ def open_attempt(attempt: Attempt) -> Connection:
     except BaseException:
         stream.close()
         raise
-    present = "session present" if session.session_present else ""
-    attempt.phases.append(
-        Phase(PhaseName.CONNACK, time.monotonic() - start, session.accepted, present)
-    )
-    if not session.accepted:
+    error = attempt.answered(time.monotonic() - start)
+    if error is not None:
         stream.close()
-        assert session.error is not None
-        raise session.error
+        raise error
     stream.phase = PhaseName.SESSION
     return conn
 
