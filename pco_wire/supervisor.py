@@ -142,12 +142,14 @@ def prepare(
     *,
     tls_context: Any = None,
     phases: list[Phase] | None = None,
+    shared: bool = False,
 ) -> Attempt:
     """Validate ``settings`` and build the session. No network traffic.
 
     A blank client ID is generated here (pass ``client_id`` to reuse one);
     ``protocol_level`` overrides the settings' protocol (the fallback of "auto");
-    ``tls_context`` one built before for the same settings. Raises InvalidSettings naming
+    ``tls_context`` one built before for the same settings; ``shared``: one of the
+    configuration's, shared with its other clients (else a new one). Raises InvalidSettings naming
     every bad field, InvalidPacket for a CONNECT that cannot be sent.
     """
     if not isinstance(settings, Settings):
@@ -165,29 +167,63 @@ def prepare(
         max_packet_size=settings.max_packet_size,
     )
     if uri.tls and tls_context is None:
-        from .transport.tls import build_context
+        if shared:
+            tls_context = _context(settings)
+        else:
+            from .transport.tls import build_context
 
-        tls_context = build_context(settings.security, settings.keyfile_password())
+            tls_context = build_context(settings.security, settings.keyfile_password())
     warnings = _warnings(settings, uri, packet.password is not None)
     return Attempt(settings, uri, client_id, generated, session, tls_context, warnings, phases)
 
 
-#: The settings checked last, their fields, and what ``check()`` gave: the thousands of
-#: clients of one configuration (``bench``) need not check it each, nor a client each
-#: attempt. Settings are values, unchanged by convention; their fields are compared, so
-#: a changed one is checked anew. Only a success is kept.
-_checked: tuple[tuple[Any, ...], ServerURI] | None = None
+#: Settings checked before (as their fields, frozen), and what ``check()`` gave: the
+#: thousands of clients of one configuration (``bench``) need not check it each, nor a
+#: client each attempt. Fields are compared with their types (``1`` is not ``True``) and
+#: nested values by their own fields, so a changed one is checked anew. Only successes
+#: are kept, the last few.
+_checked: dict[Any, ServerURI] = {}
+#: TLS contexts by the security settings (and key password) they were built from: one
+#: per configuration, whatever the number of clients.
+_contexts: dict[Any, Any] = {}
+_KEPT = 16
+
+
+def _frozen(value: Any) -> Any:
+    from ._record import Record
+
+    if isinstance(value, Record):
+        return (type(value), tuple(_frozen(v) for v in value._values()))
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_frozen(v) for v in value))
+    return (type(value), value)
+
+
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _KEPT:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 
 def _check(settings: Settings) -> ServerURI:
-    global _checked
-    values = settings._values()
-    last = _checked
-    if last is not None and last[0] == values:
-        return last[1]
-    uri = settings.check()
-    _checked = (values, uri)
+    key = _frozen(settings)
+    uri = _checked.get(key)
+    if uri is None:
+        uri = settings.check()
+        _keep(_checked, key, uri)
     return uri
+
+
+def _context(settings: Settings) -> Any:
+    from .transport.tls import build_context
+
+    password = settings.keyfile_password()
+    key = (_frozen(settings.security), password)
+    context = _contexts.get(key)
+    if context is None:
+        context = build_context(settings.security, password)
+        _keep(_contexts, key, context)
+    return context
 
 
 def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> Sequence[str]:
@@ -281,14 +317,21 @@ class Supervisor:
 
     def next_attempt(self, phases: list[Phase] | None = None) -> Attempt:
         """The next attempt, prepared: raises InvalidSettings, InvalidPacket. After a
-        fallback, the phases go on in the same list as the attempt before."""
+        fallback, the phases go on in the same list as the attempt before. (After
+        ``stop()`` or GivingUp the driver asks for none; a stop asked from another
+        thread may cross an attempt under way, which ``failed``/``ended`` then end.)"""
         level = None
         if self._fallback and self.attempt is not None:
             level, phases = 3, self.attempt.phases
         self._fallback = False
         self.attempt = None
         attempt = prepare(
-            self.settings, self.client_id, level, tls_context=self._tls_context, phases=phases
+            self.settings,
+            self.client_id,
+            level,
+            tls_context=self._tls_context,
+            phases=phases,
+            shared=True,
         )
         if self._generated is None:
             self._generated = attempt.generated_id

@@ -565,8 +565,11 @@ def test_the_tls_context_is_built_once_per_configuration(pki: Pki) -> None:
     # prepare() alone builds one per call, unless it is handed one.
     assert prepare(tls).tls_context is not contexts[0]
     assert prepare(tls, tls_context=contexts[0]).tls_context is contexts[0]
-    # Another configuration (another client) has its own.
-    assert Supervisor(tls).next_attempt().tls_context is not contexts[0]
+    # Another client of the same configuration shares it (thousands of clients, one
+    # context); other security settings have their own.
+    assert Supervisor(tls).next_attempt().tls_context is contexts[0]
+    other = tls.replace(security=Security(cafile=str(pki.ca_cert), verify_hostname=False))
+    assert Supervisor(other).next_attempt().tls_context is not contexts[0]
 
 
 def test_no_tls_context_without_tls() -> None:
@@ -638,3 +641,21 @@ def test_any_history(
     ids = {a.client_id for a in trace.attempts}
     assert len(ids) <= 1
     assert supervisor.events() == []
+
+
+def test_settings_checked_before_do_not_let_a_changed_one_through() -> None:
+    # The check of a configuration is kept for its other clients; a value equal to a
+    # checked one but of another type, or a nested value changed in place, is checked anew.
+    from pco_wire import InvalidSettings, WillSettings
+
+    good = _settings("mqtt://127.0.0.1:1883", clean_session=True, keep_alive=60)
+    prepare(good)
+    for bad in (good.replace(clean_session=1), good.replace(keep_alive=60.0)):
+        with pytest.raises(InvalidSettings):
+            prepare(bad)
+    will = WillSettings("a/b", "gone")
+    with_will = good.replace(will=will)
+    prepare(with_will)
+    will.topic = "a/#"  # a wildcard: no topic to publish a will on
+    with pytest.raises(InvalidSettings):
+        prepare(with_will)

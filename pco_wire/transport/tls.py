@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
+import threading
 
 from .._files import PEM_LIMIT, file_problem
 from .._text import printable
@@ -114,6 +115,9 @@ def _why(exc: BaseException) -> str:
     return str(exc)
 
 
+#: Guards the records of a shared context: blocking clients handshake in threads.
+_records_lock = threading.Lock()
+
 # RFC 8446 §4 (and RFC 5246 §7.4): the handshake record type and two message types.
 _HANDSHAKE = 22
 _SERVER_HELLO = 2
@@ -147,16 +151,18 @@ class HandshakeRecord:
         self._active = hasattr(context, "_msg_callback")
         if self._active:
             self.server_hello = self.certificate_requested = False
-            watching = context.__dict__.setdefault("_pco_watching", [0])
-            if not watching[0]:
-                context._msg_callback = _dispatch  # type: ignore[attr-defined]
-            watching[0] += 1
+            with _records_lock:
+                watching = context.__dict__.setdefault("_pco_watching", [0])
+                if not watching[0]:
+                    context._msg_callback = _dispatch  # type: ignore[attr-defined]
+                watching[0] += 1
 
     def watch(self, conn: object) -> None:
         """Record the handshake of ``conn`` (made after this record, not yet begun)."""
         if self._active:
             self._conn = conn
-            self._context.__dict__.setdefault("_pco_records", {})[id(conn)] = self
+            with _records_lock:
+                self._context.__dict__.setdefault("_pco_records", {})[id(conn)] = self
 
     def _message(self, direction: str, content_type: Any, msg_type: Any) -> None:
         if direction != "read" or content_type != _HANDSHAKE:
@@ -171,13 +177,14 @@ class HandshakeRecord:
             return
         self._active = False
         context = self._context
-        records = context.__dict__.get("_pco_records", {})
-        if self._conn is not None and records.get(id(self._conn)) is self:
-            del records[id(self._conn)]
-        watching = context.__dict__["_pco_watching"]
-        watching[0] -= 1
-        if not watching[0]:
-            context._msg_callback = None  # type: ignore[attr-defined]
+        with _records_lock:
+            records = context.__dict__.get("_pco_records", {})
+            if self._conn is not None and records.get(id(self._conn)) is self:
+                del records[id(self._conn)]
+            watching = context.__dict__["_pco_watching"]
+            watching[0] -= 1
+            if not watching[0]:
+                context._msg_callback = None  # type: ignore[attr-defined]
 
 
 def _dispatch(
