@@ -57,3 +57,27 @@ def warning(message: str, *args: object) -> None:
 
 def exception(message: str, *args: object) -> None:
     _logger().exception(message, *args)
+
+
+def sent(data: bytes) -> str:
+    """Outgoing bytes for the debug log: packets by their repr, so that a CONNECT's
+    password never reaches a log (its repr hides it), whatever the level."""
+    from .codec import Framer
+    from .errors import Error
+    from .packets import Connect
+    from .uri import shown_user
+
+    try:
+        packets = Framer(len(data) + 5).feed(data)
+    except Error:
+        return f"{len(data)} bytes that do not decode"
+    # A user name with ":" ("user%3Apass@" in a URI) reads as a credential: masked too.
+    return (
+        ", ".join(
+            repr(p.replace(username=shown_user(p.username)))
+            if isinstance(p, Connect) and p.username is not None
+            else repr(p)
+            for p in packets
+        )
+        or f"{len(data)} bytes"
+    )

@@ -146,24 +146,28 @@ class Client:
         close arrive (at most ``CLOSE_WAIT``). Returns True once stopped."""
         self._stopping = True
         self._supervisor.stop()
-        task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        conn = self._conn
-        if conn is not None:
-            if conn.session.closed:
-                conn.close()
-            else:
-                failed, closed = await conn.disconnect()
-                if failed is None:
-                    self.server_closed = closed
+        try:
+            task, self._task = self._task, None
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                # Waited for without taking a cancellation of our own for its.
+                await asyncio.wait({task})
+            conn = self._conn
+            if conn is not None:
+                if conn.session.closed:
+                    conn.close()
                 else:
-                    self.error = failed
-        self._finish()
+                    try:
+                        failed, closed = await conn.disconnect()
+                    except BaseException:
+                        conn.close()  # cancelled while the server's close was awaited
+                        raise
+                    if failed is None:
+                        self.server_closed = closed
+                    else:
+                        self.error = failed
+        finally:
+            self._finish()
         return True
 
     async def wait_closed(self) -> None:
@@ -194,6 +198,11 @@ class Client:
     def _attach(self, conn: Connection) -> None:
         self._conn = conn
         conn.owned = True
+        # The events of the handshake (Connected, a stored PUBLISH that came with the
+        # CONNACK), and an end that came in the same breath.
+        self.session_events(conn.session.events())
+        if conn.ended:
+            asyncio.get_running_loop().call_soon(self.connection_ended)
 
     def session_events(self, events: list[SessionEvent]) -> None:
         """The session's events (called by the connection)."""

@@ -51,7 +51,7 @@ class Connection:
         "changed",
         "_timer",
         "_timer_at",
-        "_ended",
+        "ended",
     )
 
     def __init__(
@@ -70,7 +70,8 @@ class Connection:
         self.changed: asyncio.Future[None] | None = self.loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._ended = False
+        #: The connection ended (the owner was told, if it owned it then).
+        self.ended = False
 
     def start(self) -> None:
         """CONNECT, and the session's bytes from here on."""
@@ -120,13 +121,17 @@ class Connection:
         out = session.data_to_send()
         if out:
             if _log.debugging():
-                from ..sync.connection import wire
-
-                _log.debug("send %s", wire(out))
-            self.stream.write(out)
-        events = session.events()
-        if events and self.owner is not None:
-            self.owner.session_events(events)
+                _log.debug("send %s", _log.sent(out))
+            failed = self.stream.write(out)
+            if failed is not None:
+                session.connection_lost(failed, now=self.loop.time())
+        # The events are the owner's once the connection is: those of an attempt that
+        # fails are not shown (as in the blocking driver), those of the handshake
+        # (Connected, a stored PUBLISH) are taken when it becomes the owner's.
+        if self.owned and self.owner is not None:
+            events = session.events()
+            if events:
+                self.owner.session_events(events)
         changed = self.changed
         if changed is not None and session.state is not State.CONNECTING and not changed.done():
             changed.set_result(None)
@@ -173,8 +178,8 @@ class Connection:
         self._end()
 
     def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
+        if not self.ended:
+            self.ended = True
             if self.owned and self.owner is not None:
                 self.loop.call_soon(self.owner.connection_ended)
 

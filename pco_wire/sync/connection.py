@@ -28,29 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "connect", "diagnose", "open_attempt"]
 
 
-def wire(data: bytes) -> str:
-    """Outgoing bytes for the debug log: packets by their repr, so that a CONNECT's
-    password never reaches a log (its repr hides it), whatever the level."""
-    from ..codec import Framer
-    from ..packets import Connect
-    from ..uri import shown_user
-
-    try:
-        packets = Framer(len(data) + 5).feed(data)
-    except Error:
-        return f"{len(data)} bytes that do not decode"
-    # A user name with ":" ("user%3Apass@" in a URI) reads as a credential: masked too.
-    return (
-        ", ".join(
-            repr(p.replace(username=shown_user(p.username)))
-            if isinstance(p, Connect) and p.username is not None
-            else repr(p)
-            for p in packets
-        )
-        or f"{len(data)} bytes"
-    )
-
-
 class Connection:
     """A session over an open stream, pumped by the caller's thread."""
 
@@ -64,7 +41,7 @@ class Connection:
         out = self.session.data_to_send()
         if out:
             if _log.debugging():
-                _log.debug("send %s", wire(out))
+                _log.debug("send %s", _log.sent(out))
             try:
                 self.stream.send(out, time.monotonic() + self.session.response_timeout)
             except Error as exc:

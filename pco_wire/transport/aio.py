@@ -54,6 +54,10 @@ __all__ = ["Stream", "open_stream", "probe_tls", "resolve"]
 
 #: Bytes the wire holds for a reader in the opening phases before it stops reading.
 _BUFFER_LIMIT = 4 * CHUNK
+#: The most a close after DISCONNECT drops of what the server still sends.
+_DRAIN_LIMIT = 64 << 20
+#: Seconds a graceful close may take to send what is left before it is aborted.
+CLOSE_GRACE = 1.0
 #: asyncio's TimeoutError is the builtin one from Python 3.11 on, its own before.
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
@@ -84,6 +88,8 @@ class Wire(asyncio.Protocol):
         "stalled_at",
         "_stall",
         "send_timeout",
+        "_draining",
+        "_closing",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket | None = None) -> None:
@@ -104,6 +110,9 @@ class Wire(asyncio.Protocol):
         self.stalled_at: float | None = None
         self._stall: asyncio.TimerHandle | None = None
         self.send_timeout = 0.0
+        self._draining = False
+        #: Aborts a graceful close that a server not reading would keep open for good.
+        self._closing: asyncio.TimerHandle | None = None
 
     # asyncio's callbacks
 
@@ -113,6 +122,13 @@ class Wire(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._reader is not None:
             self._reader.received(data)
+            return
+        if self._draining:
+            # After our last packet: what the server still sends is dropped, so that
+            # our close is not a reset for bytes left unread (up to a bound).
+            self._size += len(data)
+            if self._size > _DRAIN_LIMIT and self.transport is not None:
+                self.transport.abort()
             return
         if self._buffer is None:
             self._buffer = []
@@ -146,6 +162,9 @@ class Wire(asyncio.Protocol):
         self.lost = True
         self.error = exc
         self._cancel_stall()
+        if self._closing is not None:
+            self._closing.cancel()
+            self._closing = None
         if self._reader is not None:
             self._reader.lost(exc)
         self._wake()
@@ -212,6 +231,9 @@ class Wire(asyncio.Protocol):
         """From now on, hand each chunk to ``reader`` as it arrives; what arrived before
         goes first."""
         self._reader = reader
+        if self.stalled_at is not None and self.send_timeout and self._stall is None:
+            remaining = self.stalled_at + self.send_timeout - self.loop.time()
+            self._stall = self.loop.call_later(max(0.0, remaining), self._stalled)
         if self._buffer:
             data = b"".join(self._buffer)
             self._buffer = None
@@ -220,13 +242,18 @@ class Wire(asyncio.Protocol):
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        if self.eof:
+        # Each call may end the reader's use of this wire: asked again before the next.
+        if self.eof and self._reader is reader:
             reader.received(b"")
-        if self.lost:
+        if self.lost and self._reader is reader:
             reader.lost(self.error)
 
     def detach(self) -> None:
+        """No reader any more: what arrives from now on is dropped (see
+        ``data_received``)."""
         self._reader = None
+        self._draining = True
+        self._size = 0
         self._cancel_stall()
 
     def write(self, data: bytes) -> None:
@@ -243,9 +270,13 @@ class Wire(asyncio.Protocol):
                 pass
 
     def close(self) -> None:
-        """Close once what is written went out."""
-        if self.transport is not None:
-            self.transport.close()
+        """Close once what is written went out, within ``CLOSE_GRACE`` seconds: a
+        server that does not read (a frozen broker) would keep it open for good."""
+        transport = self.transport
+        if transport is not None and not self.lost:
+            transport.close()
+            if self._closing is None:
+                self._closing = self.loop.call_later(CLOSE_GRACE, transport.abort)
 
     def abort(self) -> None:
         """Close now, dropping what was not sent."""
@@ -308,9 +339,12 @@ class Stream:
         return stream_error(OSError(str(exc)), self._phase, "receive")
 
     def _plain(self, raw: bytes | None) -> tuple[bytes, bool, Error | None]:
-        if self._tls is None:
+        tls = self._tls
+        if tls is None:
             return (raw or b""), raw == b"", None
-        data, closed, error = self._tls.receive(raw, self._phase)
+        data, closed, error = tls.receive(raw, self._phase)
+        # What reading made TLS say (a key update's answer, an alert) goes at once.
+        self.wire.write(tls.data_to_send())
         return data, closed, error
 
     def feed(self, raw: bytes | None) -> tuple[bytes, bool, Error | None]:
@@ -361,13 +395,17 @@ class Stream:
             if data or closed:
                 return data
 
-    def write(self, data: bytes) -> None:
-        """Our MQTT bytes, through the layers."""
-        if self._ws is not None:
-            self._ws.send(data)
-            self._send_ws()
-        else:
-            self._write_plain(data)
+    def write(self, data: bytes) -> Error | None:
+        """Our MQTT bytes, through the layers; the error when TLS refused them."""
+        try:
+            if self._ws is not None:
+                self._ws.send(data)
+                self._send_ws()
+            else:
+                self._write_plain(data)
+        except TLSError as exc:
+            return exc
+        return None
 
     def _send_ws(self) -> None:
         assert self._ws is not None
@@ -376,7 +414,7 @@ class Stream:
 
     def _write_plain(self, data: bytes) -> None:
         if self._tls is not None:
-            self._tls.send(data)
+            self._tls.send(data, self._phase)
             data = self._tls.data_to_send()
         self.wire.write(data)
 
@@ -384,15 +422,13 @@ class Stream:
         """Our closing words: the WebSocket close frame, the TLS close_notify."""
         if self.wire.lost:
             return
-        try:
-            if self._ws is not None:
-                self._ws.close()
-                self._send_ws()
-            if self._tls is not None:
-                self._tls.close()
-                self.wire.write(self._tls.data_to_send())
-        except Exception:
-            pass
+        ws = self._ws
+        if ws is not None and ws.can_close():
+            ws.close()
+            self._send_ws()
+        if self._tls is not None:
+            self._tls.close()
+            self.wire.write(self._tls.data_to_send())
 
     def close(self) -> None:
         """Close after our closing words, once they went out."""
@@ -415,12 +451,16 @@ class Stream:
         self.wire.detach()
         if self._tls is None:
             self.wire.write_eof()
+        closed: bool | None = None
         try:
-            if not wait:
-                return None
-            return await self.wire.wait_lost(deadline)
+            if wait:
+                closed = await self.wire.wait_lost(deadline)
         finally:
-            self.wire.close()
+            if closed is False:
+                self.wire.abort()  # what is left unsent no server is taking
+            else:
+                self.wire.close()
+        return closed
 
 
 # ---------------------------------------------------------------------------- phases
@@ -434,15 +474,42 @@ async def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]
         return infos
     loop = asyncio.get_running_loop()
     name: str | bytes = host.encode() if host.isascii() else host
-    # The lookup runs in the loop's executor; at the deadline its future is cancelled
-    # and the thread finishes the lookup by itself, unwaited.
-    lookup = loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    answer: asyncio.Future[list[tuple[Any, ...]]] = loop.create_future()
+
+    def settle(result: Any) -> None:
+        if not answer.done():
+            if isinstance(result, BaseException):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
+
+    def lookup() -> None:
+        try:
+            result: Any = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            result = exc
+        try:
+            loop.call_soon_threadsafe(settle, result)
+        except RuntimeError:
+            pass  # the loop closed while the lookup ran: nobody waits for it
+
+    # A lookup cannot be cancelled. It runs in a daemon thread of its own (not the
+    # loop's executor, which asyncio.run waits for at its end, and whose threads a
+    # thousand lookups would queue for): at the deadline we stop waiting, and the
+    # thread ends by itself when the lookup returns.
+    import threading
+
+    threading.Thread(target=lookup, name="pco_wire-resolve", daemon=True).start()
     try:
-        return list(await asyncio.wait_for(lookup, timeout))
+        return await _within(_wait(answer), timeout)
     except _TIMEOUTS:
         raise ResponseTimeout(PhaseName.NAME_RESOLUTION, timeout, host) from None
     except (OSError, UnicodeError) as exc:
         raise resolution_error(host, exc) from exc
+
+
+async def _wait(future: asyncio.Future[T]) -> T:
+    return await future
 
 
 if hasattr(asyncio, "timeout"):

@@ -489,6 +489,12 @@ class WebSocketLayer:
     def send(self, data: bytes) -> None:
         self.protocol.send_binary(data)
 
+    def can_close(self) -> bool:
+        """Whether our close frame may still go (not after the server's)."""
+        from websockets.protocol import State
+
+        return bool(self.protocol.state is State.OPEN)
+
     def close(self) -> None:
         """Queue our close frame (RFC 6455 §7.1.2: the server answers it and closes)."""
         self.protocol.send_close(1000)
@@ -563,8 +569,21 @@ class TLSLayer:
             error.__cause__ = exc
         return b"".join(parts), self.closed, error
 
-    def send(self, data: bytes) -> None:
-        self.obj.write(data)
+    def send(self, data: bytes, phase: str) -> None:
+        """Raises TLSError when TLS cannot take them (the connection broke)."""
+        from .tls import tls_error
+
+        ssl = self._ssl
+        try:
+            self.obj.write(data)
+        except ssl.SSLWantReadError:
+            # A renegotiation under way (TLS 1.2) wants the server's bytes first; a
+            # server that asks for one while we send is not one gateways meet.
+            raise TLSError(
+                phase, "the server began a TLS renegotiation", 0, "RENEGOTIATION"
+            ) from None
+        except ssl.SSLError as exc:
+            raise tls_error(exc, phase) from exc
 
     def close(self) -> None:
         """Queue our close_notify (RFC 8446 §6.1), not waiting for the server's."""
