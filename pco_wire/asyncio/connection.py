@@ -98,9 +98,12 @@ class Connection:
 
                 _log.debug("send %s", wire(out))
             self.stream.write(out)
-        events = session.events()
-        if events and self.on_events is not None:
-            self.on_events(events)
+        if self.on_events is not None:
+            # Without a reader (test_connection) the events stay in the session: the
+            # result lists the packets that came before our DISCONNECT from them.
+            events = session.events()
+            if events:
+                self.on_events(events)
         if session.state is not State.CONNECTING and not self.changed.done():
             self.changed.set_result(None)
         if session.closed:
@@ -132,6 +135,14 @@ class Connection:
         session.disconnect(now=self.loop.time())
         self._pump()
         try:
+            # A write that fails is reported by the transport one callback later, as the
+            # connection lost: let it come, so that a DISCONNECT that did not go out is
+            # a failure, as with the blocking driver.
+            await asyncio.sleep(0)
+            wire = self.stream.wire
+            if wire.lost and wire.error is not None:
+                self.stream.abort()
+                return self.stream.lost_error(wire.error), None
             if not session.close_expected:
                 self.stream.close()
                 return None, False
