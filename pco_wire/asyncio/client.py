@@ -68,6 +68,9 @@ class Client:
         self._waiter: asyncio.Future[None] | None = None
         self._done: asyncio.Future[None] | None = None
         self._conn: Connection | None = None
+        #: The events of a connection being opened, held until it is ours (``_attach``):
+        #: a reader that gets Connected then finds ``connected`` True.
+        self._held: list[Event] | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
@@ -95,9 +98,11 @@ class Client:
             raise RuntimeError("connect() once per Client")
         self._started = True
         self._done = asyncio.get_running_loop().create_future()
+        self._held = []
         try:
             conn = await connect(self._supervisor, on_events=self._session_events)
         except BaseException:
+            self._release()
             self._finish()
             raise
         self._attach(conn)
@@ -159,6 +164,7 @@ class Client:
 
     def _attach(self, conn: Connection) -> None:
         self._conn = conn
+        self._release()
         attempt = self._supervisor.attempt
         assert attempt is not None
         stream = conn.stream
@@ -172,6 +178,14 @@ class Client:
                 _log.warning("connection lost: %s", event.error)
             else:
                 _log.debug("event %r", event)
+            if self._held is not None:
+                self._held.append(event)
+            else:
+                self._push(event)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        for event in held or ():
             self._push(event)
 
     def _push(self, event: Event) -> None:
@@ -206,9 +220,11 @@ class Client:
         try:
             while delay is not None:
                 await asyncio.sleep(delay)
+                self._held = []
                 try:
                     conn = await connect(supervisor, on_events=self._session_events)
                 except Error as exc:
+                    self._release()
                     self.error = exc
                     _log.warning("reconnection failed: %s", exc)
                     delay = supervisor.failed(exc, time.monotonic())
@@ -228,6 +244,7 @@ class Client:
         self._finish()
 
     def _finish(self) -> None:
+        self._release()
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
         self._wake()
