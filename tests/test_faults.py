@@ -785,6 +785,20 @@ def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers)
     assert len(peer.recordings) == 2, peer.recordings
 
 
+def test_a_client_diagnoses_the_same_error_twice_with_one_probe(
+    driver: Driver, peers: Peers
+) -> None:
+    peer = peers.start(closing(), connections=3)
+    client = driver.client(_settings(peer.uri()), reconnect=False)
+    with pytest.raises(pco_wire.ConnectionClosed) as caught:
+        client.connect()
+    first = client.diagnose(caught.value)
+    assert first[:2] == (3, "closed-before-connack"), first
+    assert client.diagnose(caught.value) == first
+    assert client.disconnect()
+    assert len(peer.recordings) == 2, peer.recordings
+
+
 def test_a_disconnect_that_cannot_be_sent_is_a_failure(
     driver: Driver, peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
