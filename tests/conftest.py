@@ -88,9 +88,9 @@ from tests.drivers import DRIVERS, WARNINGS_AS_ERRORS, Driver, counts, settled  
 @pytest.fixture(params=DRIVERS, ids=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     chosen = Driver(request.param)
-    if chosen.is_asyncio:
-        for action in WARNINGS_AS_ERRORS:
-            request.applymarker(pytest.mark.filterwarnings(action))
+    # Both drivers: an unclosed socket or a coroutine never awaited is an error.
+    for action in WARNINGS_AS_ERRORS:
+        request.applymarker(pytest.mark.filterwarnings(action))
     before = counts()
     with chosen.hygiene.watching():
         yield chosen
