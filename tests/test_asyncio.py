@@ -26,6 +26,7 @@ from tests.peers import (
     PINGRESP,
     PeerConnection,
     Peers,
+    answer_then_close,
     packet_name,
     publish,
     relay,
@@ -333,5 +334,27 @@ def test_many_clients_on_one_loop_use_no_thread(
         finally:
             await asyncio.gather(*(client.disconnect() for client in clients))
         assert not any(client.error for client in clients)
+
+    loop_run(main())
+
+
+def test_a_cancelled_disconnect_stays_cancelled(
+    loop_run: Callable[[Coroutine[Any, Any, Any]], Any], peers: Peers
+) -> None:
+    # Accepted, then closed: the client waits to connect again when disconnect() comes.
+    peer = peers.start(answer_then_close(), connections=1)
+    settings = Settings(peer.uri(), response_timeout=2.0, reconnect_min_delay=5.0)
+
+    async def main() -> None:
+        client = pco_wire.asyncio.Client(settings, reconnect=True)
+        await client.connect()
+        await _until(lambda: client._task is not None, "reconnecting")
+        stopping = asyncio.create_task(client.disconnect())
+        await asyncio.sleep(0)  # disconnect() now waits for the reconnection to end
+        stopping.cancel()
+        done, _ = await asyncio.wait({stopping}, timeout=PROMPTLY)
+        assert stopping in done
+        assert stopping.cancelled(), "disconnect() swallowed its own cancellation"
+        await client.disconnect()
 
     loop_run(main())

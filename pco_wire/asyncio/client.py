@@ -124,10 +124,9 @@ class Client:
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            # Wait for it without taking its CancelledError for ours: a disconnect()
+            # cancelled meanwhile must stay cancelled.
+            await asyncio.wait({task})
         conn = self._conn
         if conn is not None:
             if conn.session.closed:
