@@ -77,3 +77,24 @@ for _signum, _default in (
 ):
     if signal.getsignal(_signum) is signal.SIG_IGN:
         signal.signal(_signum, _default)
+
+
+# The drivers (tests/drivers.py): a test that takes ``driver`` runs with the blocking one
+# and with the asyncio one, and must end the same way; its threads and descriptors must be
+# back to what they were, and the asyncio runs clean (see drivers.Hygiene).
+from tests.drivers import DRIVERS, WARNINGS_AS_ERRORS, Driver, counts, settled  # noqa: E402
+
+
+@pytest.fixture(params=DRIVERS, ids=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    chosen = Driver(request.param)
+    # Both drivers: an unclosed socket or a coroutine never awaited is an error.
+    for action in WARNINGS_AS_ERRORS:
+        request.applymarker(pytest.mark.filterwarnings(action))
+    before = counts()
+    with chosen.hygiene.watching():
+        yield chosen
+        problems = chosen.finish()
+    assert not problems, f"{chosen.name}: {problems}"
+    after = settled(before)
+    assert after == before, f"{chosen.name}: (threads, descriptors) {before} before, {after} after"

@@ -21,9 +21,7 @@ from typing import Any
 
 import pytest
 
-import pco_wire
 from pco_wire import (
-    Client,
     Closed,
     ConnAckCode,
     Connected,
@@ -38,6 +36,7 @@ from pco_wire.events import SessionEvent as Event
 from pco_wire.supervisor import prepare
 from pco_wire.sync.connection import open_attempt
 from tests.broker import Broker
+from tests.drivers import Driver
 from tests.peers import Peers, relay
 from tests.pki import Pki
 from tests.support import JSON_KEYS, PHASES
@@ -84,8 +83,8 @@ def _log_says(log: Path, line: str, within: float = 2.0) -> bool:
 
 
 @pytest.mark.parametrize("scheme", list(PHASES))
-def test_each_scheme_connects(broker: Broker, pki: Pki, scheme: str) -> None:
-    result = pco_wire.test_connection(_settings(broker, pki, scheme))
+def test_each_scheme_connects(driver: Driver, broker: Broker, pki: Pki, scheme: str) -> None:
+    result = driver.test_connection(_settings(broker, pki, scheme))
     port = _port(broker, scheme)
 
     assert (result.ok, result.exit_code, result.category) == (True, 0, "connected"), (
@@ -122,15 +121,15 @@ def test_each_scheme_connects(broker: Broker, pki: Pki, scheme: str) -> None:
         }
 
 
-def test_password_listener(broker: Broker, pki: Pki) -> None:
+def test_password_listener(driver: Driver, broker: Broker, pki: Pki) -> None:
     uri = f"mqtt://127.0.0.1:{broker.ports.password}"
-    good = pco_wire.test_connection(
+    good = driver.test_connection(
         Settings(uri, username=broker.username, password=broker.password, response_timeout=5)
     )
     assert good.ok, f"{good}\n{broker.log.read_text()}"
 
     # Mosquitto 2.0.11 answers a wrong password with 5, "not authorized".
-    bad = pco_wire.test_connection(
+    bad = driver.test_connection(
         Settings(uri, username=broker.username, password="wrong", response_timeout=5)
     )
     assert (bad.ok, bad.exit_code, bad.category) == (False, 1, "not-authorized"), bad
@@ -141,7 +140,7 @@ def test_password_listener(broker: Broker, pki: Pki) -> None:
     assert [(p.name, p.ok) for p in bad.phases][-1] == ("CONNACK", False)
     assert bad.address == f"127.0.0.1:{broker.ports.password}"
 
-    anonymous = pco_wire.test_connection(Settings(uri, response_timeout=5))
+    anonymous = driver.test_connection(Settings(uri, response_timeout=5))
     assert (anonymous.exit_code, anonymous.category, anonymous.return_code) == (
         1,
         "not-authorized",
@@ -150,28 +149,30 @@ def test_password_listener(broker: Broker, pki: Pki) -> None:
     assert "no user name given" in anonymous.message, anonymous.message
 
 
-def test_session_present_with_clean_session_off(broker: Broker, pki: Pki) -> None:
+def test_session_present_with_clean_session_off(driver: Driver, broker: Broker, pki: Pki) -> None:
     # Mosquitto keeps sessions in memory (persistence is off): they last as long as it runs.
     client_id = _unique_id("keep")
     kept = _settings(broker, pki, "mqtt", client_id=client_id, clean_session=False)
 
-    first = pco_wire.test_connection(kept)
-    second = pco_wire.test_connection(kept)
+    first = driver.test_connection(kept)
+    second = driver.test_connection(kept)
     assert (first.ok, first.session_present) == (True, False), first
     assert (second.ok, second.session_present) == (True, True), second
     assert "the server kept a session" in second.message
     assert second.phases[-2].detail == "session present"
     # A clean session throws the kept one away.
-    clean = pco_wire.test_connection(_settings(broker, pki, "mqtt", client_id=client_id))
+    clean = driver.test_connection(_settings(broker, pki, "mqtt", client_id=client_id))
     assert (clean.ok, clean.session_present) == (True, False), clean
 
 
 # ---------------------------------------------------------------------------- on the wire
 
 
-def test_exactly_connect_and_disconnect_reach_mosquitto(broker: Broker, peers: Peers) -> None:
+def test_exactly_connect_and_disconnect_reach_mosquitto(
+    driver: Driver, broker: Broker, peers: Peers
+) -> None:
     peer = peers.start(relay(broker.ports.tcp))
-    result = pco_wire.test_connection(Settings(peer.uri(), response_timeout=RESPONSE_TIMEOUT))
+    result = driver.test_connection(Settings(peer.uri(), response_timeout=RESPONSE_TIMEOUT))
 
     assert result.ok, f"{result}\n{broker.log.read_text()}"
     assert peer.finish(), "the relayed connection did not end"
@@ -183,14 +184,14 @@ def test_exactly_connect_and_disconnect_reach_mosquitto(broker: Broker, peers: P
 
 
 def _run_client_through_relay(
-    broker: Broker, peers: Peers, keep_alive: int, seconds: float
+    driver: Driver, broker: Broker, peers: Peers, keep_alive: int, seconds: float
 ) -> tuple[list[tuple[float, str]], list[Event]]:
     """Connect a Client through a relay, hold it ``seconds``, disconnect; the client's
     packets as (arrival time, type name) and the events it reported."""
     peer = peers.start(relay(broker.ports.tcp))
     events: list[Event] = []
     settings = Settings(peer.uri(), keep_alive=keep_alive, response_timeout=2.0)
-    with Client(settings, on_event=events.append) as client:
+    with driver.client(settings, on_event=events.append) as client:
         assert not client.wait(seconds), f"the connection ended: {client.error}"
         assert client.connected
     assert client.error is None
@@ -203,8 +204,8 @@ def _run_client_through_relay(
     ], events
 
 
-def test_keep_alive_on_the_wire(broker: Broker, peers: Peers) -> None:
-    packets, events = _run_client_through_relay(broker, peers, keep_alive=1, seconds=4.3)
+def test_keep_alive_on_the_wire(driver: Driver, broker: Broker, peers: Peers) -> None:
+    packets, events = _run_client_through_relay(driver, broker, peers, keep_alive=1, seconds=4.3)
     names = [name for _, name in packets]
 
     assert names[0] == "CONNECT" and names[-1] == "DISCONNECT", names
@@ -222,8 +223,8 @@ def test_keep_alive_on_the_wire(broker: Broker, peers: Peers) -> None:
     assert all(0 < p.round_trip < 0.5 for p in pongs), pongs
 
 
-def test_no_pingreq_with_keep_alive_0(broker: Broker, peers: Peers) -> None:
-    packets, events = _run_client_through_relay(broker, peers, keep_alive=0, seconds=2.5)
+def test_no_pingreq_with_keep_alive_0(driver: Driver, broker: Broker, peers: Peers) -> None:
+    packets, events = _run_client_through_relay(driver, broker, peers, keep_alive=0, seconds=2.5)
 
     assert [name for _, name in packets] == ["CONNECT", "DISCONNECT"]
     assert not any(isinstance(e, PingSent) for e in events), events
@@ -233,7 +234,7 @@ def test_no_pingreq_with_keep_alive_0(broker: Broker, peers: Peers) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["mqtt", "wss"])
-def test_client_as_context_manager(broker: Broker, pki: Pki, scheme: str) -> None:
+def test_client_as_context_manager(driver: Driver, broker: Broker, pki: Pki, scheme: str) -> None:
     events: list[Event] = []
     pong = threading.Event()
 
@@ -245,7 +246,7 @@ def test_client_as_context_manager(broker: Broker, pki: Pki, scheme: str) -> Non
     threads = threading.active_count()
     fds = _open_fds()
     settings = _settings(broker, pki, scheme, keep_alive=1)
-    with Client(settings, on_event=on_event) as client:
+    with driver.client(settings, on_event=on_event) as client:
         assert client.connected
         info = client.info
         assert info is not None
@@ -270,10 +271,10 @@ def test_client_as_context_manager(broker: Broker, pki: Pki, scheme: str) -> Non
     assert f"Client {info.client_id} closed its connection" not in broker.log.read_text()
 
 
-def test_client_refused_raises_and_leaves_nothing_open(broker: Broker) -> None:
+def test_client_refused_raises_and_leaves_nothing_open(driver: Driver, broker: Broker) -> None:
     threads = threading.active_count()
     fds = _open_fds()
-    client = Client(
+    client = driver.client(
         Settings(
             f"mqtt://127.0.0.1:{broker.ports.password}",
             username=broker.username,

@@ -8,6 +8,7 @@ every way the binding allows (and a text frame, which it does not).
 
 from __future__ import annotations
 
+import errno
 import re
 import threading
 import time
@@ -19,7 +20,6 @@ import pytest
 
 import pco_wire
 from pco_wire import (
-    Client,
     Closed,
     ConnAckCode,
     Connected,
@@ -34,6 +34,7 @@ from pco_wire import (
 from pco_wire.events import SessionEvent as Event
 from pco_wire.supervisor import Supervisor
 from pco_wire.sync.connection import connect, diagnose
+from tests.drivers import Driver
 from tests.peers import (
     BINARY,
     CLOSE,
@@ -84,10 +85,10 @@ def _settings(uri: str, **options: Any) -> Settings:
 # ---------------------------------------------------------------------------- CONNACK
 
 
-def test_silent_server_times_out_in_phase_connack(peers: Peers) -> None:
+def test_silent_server_times_out_in_phase_connack(driver: Driver, peers: Peers) -> None:
     peer = peers.start(silent())
     start = time.monotonic()
-    result = pco_wire.test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
     elapsed = time.monotonic() - start
 
     assert (result.ok, result.exit_code, result.category) == (False, 5, "timeout"), result
@@ -122,9 +123,9 @@ def test_cli_on_a_silent_server_exits_5_within_the_response_timeout(peers: Peers
     assert doc["return_code"] is None and doc["session_present"] is None, run
 
 
-def test_exactly_connect_and_disconnect_then_we_close(peers: Peers) -> None:
+def test_exactly_connect_and_disconnect_then_we_close(driver: Driver, peers: Peers) -> None:
     peer = peers.start(mqtt_server())
-    result = pco_wire.test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
 
     assert result.ok and result.exit_code == 0, result
     assert peer.finish(), "the peer never saw the client close"
@@ -135,10 +136,10 @@ def test_exactly_connect_and_disconnect_then_we_close(peers: Peers) -> None:
     assert recording.errors == []
 
 
-def test_closed_without_answer_is_not_taken_for_tls(peers: Peers) -> None:
+def test_closed_without_answer_is_not_taken_for_tls(driver: Driver, peers: Peers) -> None:
     # Two connections: the CONNECT, then the TLS probe, which this peer also just closes.
     peer = peers.start(closing(), connections=2)
-    result = pco_wire.test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
 
     assert (result.exit_code, result.category) == (3, "closed-before-connack"), result
     assert "closed the connection after CONNECT without an answer" in result.message
@@ -163,9 +164,11 @@ def test_closed_without_answer_is_not_taken_for_tls(peers: Peers) -> None:
         (5, "not-authorized", "user name 'plant'"),
     ],
 )
-def test_refusal_return_codes(peers: Peers, code: int, category: str, words: str) -> None:
+def test_refusal_return_codes(
+    driver: Driver, peers: Peers, code: int, category: str, words: str
+) -> None:
     peer = peers.start(mqtt_server(connack(code)))
-    result = pco_wire.test_connection(
+    result = driver.test_connection(
         _settings(peer.uri(), client_id="gateway17", username="plant", password="x")
     )
 
@@ -180,10 +183,10 @@ def test_refusal_return_codes(peers: Peers, code: int, category: str, words: str
     assert peer.recording.names() == ["CONNECT"]
 
 
-def test_protocol_auto_refused_in_both_versions(peers: Peers) -> None:
+def test_protocol_auto_refused_in_both_versions(driver: Driver, peers: Peers) -> None:
     # Return code 1 to MQTT 3.1.1 and to MQTT 3.1: no "--protocol" left to suggest.
     peer = peers.start(by_protocol_level({}), connections=2)
-    result = pco_wire.test_connection(_settings(peer.uri(), protocol="auto"))
+    result = driver.test_connection(_settings(peer.uri(), protocol="auto"))
 
     assert (result.exit_code, result.category) == (1, "unacceptable-protocol-version"), result
     assert "accepts neither MQTT 3.1.1 nor MQTT 3.1" in result.message, result.message
@@ -198,20 +201,24 @@ def test_protocol_auto_refused_in_both_versions(peers: Peers) -> None:
     ],
     ids=["pingresp-first", "two-connacks"],
 )
-def test_broken_answers_are_protocol_errors(peers: Peers, answer: bytes, words: str) -> None:
+def test_broken_answers_are_protocol_errors(
+    driver: Driver, peers: Peers, answer: bytes, words: str
+) -> None:
     peer = peers.start(mqtt_server(answer))
-    result = pco_wire.test_connection(_settings(peer.uri(), client_id="gw1", clean_session=False))
+    result = driver.test_connection(_settings(peer.uri(), client_id="gw1", clean_session=False))
 
     assert (result.exit_code, result.category) == (6, "protocol-error"), result
     assert words in result.message, result.message
 
 
 @pytest.mark.parametrize("code", [6, 0x80, 0x9F, 255])
-def test_undefined_return_code_says_the_server_refused(peers: Peers, code: int) -> None:
+def test_undefined_return_code_says_the_server_refused(
+    driver: Driver, peers: Peers, code: int
+) -> None:
     # MQTT 3.1.1 §3.2.2.3 reserves 6..255; brokers use them for refusals 3.1.1 has no
     # code for. Still a protocol error (exit 6), but worded as the refusal it is.
     peer = peers.start(mqtt_server(connack(code)))
-    result = pco_wire.test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
 
     assert (result.exit_code, result.category) == (6, "unknown-return-code"), result
     assert result.message.startswith(
@@ -224,11 +231,11 @@ def test_undefined_return_code_says_the_server_refused(peers: Peers, code: int) 
 # ---------------------------------------------------------------------------- stored PUBLISH
 
 
-def test_stored_publish_after_connack_is_not_a_failure(peers: Peers) -> None:
+def test_stored_publish_after_connack_is_not_a_failure(driver: Driver, peers: Peers) -> None:
     # A persistent session with messages waiting: CONNACK (session present) and two
     # PUBLISH packets in one write, as a broker delivers them.
     peer = peers.start(mqtt_server(connack(0, session_present=True) + STORED))
-    result = pco_wire.test_connection(
+    result = driver.test_connection(
         _settings(peer.uri(), client_id="gateway17", clean_session=False)
     )
 
@@ -262,7 +269,7 @@ def test_cli_text_mentions_stored_publish(peers: Peers) -> None:
     assert "  received 2 other packets before DISCONNECT (2 PUBLISH)" in run.stdout, run
 
 
-def test_client_reports_publish_arriving_later(peers: Peers) -> None:
+def test_client_reports_publish_arriving_later(driver: Driver, peers: Peers) -> None:
     peer = peers.start(
         mqtt_server(
             connack(0, session_present=True),
@@ -277,7 +284,7 @@ def test_client_reports_publish_arriving_later(peers: Peers) -> None:
         if sum(isinstance(e, PacketReceived) for e in events) == 2:
             both.set()
 
-    with Client(
+    with driver.client(
         _settings(peer.uri(), client_id="gateway17", clean_session=False), on_event=on_event
     ) as client:
         assert both.wait(3.0), events
@@ -292,11 +299,13 @@ def test_client_reports_publish_arriving_later(peers: Peers) -> None:
 # ---------------------------------------------------------------------------- PINGRESP
 
 
-def test_client_ends_when_pingresp_never_comes(peers: Peers) -> None:
+def test_client_ends_when_pingresp_never_comes(driver: Driver, peers: Peers) -> None:
     peer = peers.start(mqtt_server(answer_pings=False))
     events: list[Event] = []
     threads = set(threading.enumerate())
-    client = Client(_settings(peer.uri(), keep_alive=1), on_event=events.append, reconnect=False)
+    client = driver.client(
+        _settings(peer.uri(), keep_alive=1), on_event=events.append, reconnect=False
+    )
     client.connect()
     connected_at = time.monotonic()
 
@@ -368,9 +377,11 @@ def _ws(peers: Peers, **script: Any) -> Peer:
     ],
     ids=["path-and-query", "no-path", "root", "non-ascii"],
 )
-def test_websocket_request_target(peers: Peers, rest: str, request_line: str, shown: str) -> None:
+def test_websocket_request_target(
+    driver: Driver, peers: Peers, rest: str, request_line: str, shown: str
+) -> None:
     peer = _ws(peers)
-    result = pco_wire.test_connection(_settings(peer.uri("ws", rest)))
+    result = driver.test_connection(_settings(peer.uri("ws", rest)))
 
     assert result.ok, result
     assert peer.finish()
@@ -387,10 +398,10 @@ def test_websocket_request_target(peers: Peers, rest: str, request_line: str, sh
     [("3.1.1", "mqtt", b"\x00\x04MQTT\x04"), ("3.1", "mqttv3.1", b"\x00\x06MQIsdp\x03")],
 )
 def test_websocket_subprotocol(
-    peers: Peers, protocol: str, subprotocol: str, connect_head: bytes
+    driver: Driver, peers: Peers, protocol: str, subprotocol: str, connect_head: bytes
 ) -> None:
     peer = _ws(peers)
-    result = pco_wire.test_connection(_settings(peer.uri("ws"), protocol=protocol))
+    result = driver.test_connection(_settings(peer.uri("ws"), protocol=protocol))
 
     assert result.ok, result
     assert peer.finish()
@@ -423,9 +434,9 @@ def test_websocket_extra_headers_from_the_cli(peers: Peers) -> None:
     ("status", "words"),
     [(401, "HTTP 401 Unauthorized"), (404, "HTTP 404 Not Found")],
 )
-def test_websocket_upgrade_refused(peers: Peers, status: int, words: str) -> None:
+def test_websocket_upgrade_refused(driver: Driver, peers: Peers, status: int, words: str) -> None:
     peer = _ws(peers, status=status, body=b"go away")
-    result = pco_wire.test_connection(_settings(peer.uri("ws", "/mqtt")))
+    result = driver.test_connection(_settings(peer.uri("ws", "/mqtt")))
 
     assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
     assert words in result.message, result.message
@@ -459,9 +470,11 @@ def test_cli_websocket_401(peers: Peers) -> None:
     ],
     ids=["two-frames", "fragmented-message", "byte-per-frame"],
 )
-def test_websocket_connack_split_across_frames(peers: Peers, frames: tuple[bytes, ...]) -> None:
+def test_websocket_connack_split_across_frames(
+    driver: Driver, peers: Peers, frames: tuple[bytes, ...]
+) -> None:
     peer = _ws(peers, after_connect=frames)
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code) == (True, 0), result
     assert (result.other_packet_count, result.other_packets) == (0, [])
@@ -469,24 +482,24 @@ def test_websocket_connack_split_across_frames(peers: Peers, frames: tuple[bytes
     assert peer.recording.names() == ["CONNECT", "DISCONNECT"]
 
 
-def test_websocket_connack_and_publish_in_one_frame(peers: Peers) -> None:
+def test_websocket_connack_and_publish_in_one_frame(driver: Driver, peers: Peers) -> None:
     peer = _ws(peers, after_connect=(frame(BINARY, CONNACK_ACCEPTED + publish("t", b"x")),))
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code, result.other_packet_count) == (True, 0, 1), result
     assert result.other_packets == [{"type": "PUBLISH", "flags": 0, "size": 4, "topic": "t"}]
 
 
-def test_websocket_connack_with_the_101_answer(peers: Peers) -> None:
+def test_websocket_connack_with_the_101_answer(driver: Driver, peers: Peers) -> None:
     # The server's first frame arrives in the same segment as its HTTP answer.
     peer = _ws(peers, with_answer=frame(BINARY, CONNACK_ACCEPTED), after_connect=())
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code) == (True, 0), result
 
 
 @pytest.mark.parametrize("coalesced", [False, True], ids=["own-segment", "with-the-101"])
-def test_websocket_text_frame_is_an_error(peers: Peers, coalesced: bool) -> None:
+def test_websocket_text_frame_is_an_error(driver: Driver, peers: Peers, coalesced: bool) -> None:
     # MQTT 3.1.1 §6.0: MQTT travels in binary frames; a text frame breaks the binding,
     # even when it carries a perfectly good CONNACK, and wherever it sits in the stream.
     text = frame(TEXT, CONNACK_ACCEPTED)
@@ -494,17 +507,19 @@ def test_websocket_text_frame_is_an_error(peers: Peers, coalesced: bool) -> None
         peer = _ws(peers, with_answer=text, after_connect=())
     else:
         peer = _ws(peers, after_connect=(text,))
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code, result.category) == (False, 4, "websocket-error"), result
     assert "expected binary WebSocket frames, got a text frame" in result.message, result.message
 
 
-def test_websocket_close_frame_before_connack_keeps_its_reason(peers: Peers) -> None:
+def test_websocket_close_frame_before_connack_keeps_its_reason(
+    driver: Driver, peers: Peers
+) -> None:
     # The server did answer, with a close frame that says why (RFC 6455 §7.1.5): the
     # diagnosis must pass that on, not call it a silent close and suggest TLS.
     peer = _ws(peers, after_connect=(frame(CLOSE, (1008).to_bytes(2, "big") + b"policy"),))
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.ok, result.exit_code) == (False, 3), result
     assert "code 1008" in result.message and "policy" in result.message, result.message
@@ -512,30 +527,32 @@ def test_websocket_close_frame_before_connack_keeps_its_reason(peers: Peers) -> 
     assert "mqtts://" not in result.message, result.message
 
 
-def test_websocket_refusal_then_close_in_one_write_keeps_the_refusal(peers: Peers) -> None:
+def test_websocket_refusal_then_close_in_one_write_keeps_the_refusal(
+    driver: Driver, peers: Peers
+) -> None:
     # A broker refuses (return code 5) and closes the WebSocket: both frames arrive in one
     # read, and the refusal is the reason, not the close that follows it.
     refusal = frame(BINARY, bytes.fromhex("20020005"))
     close = frame(CLOSE, (1000).to_bytes(2, "big") + b"bye")
     peer = _ws(peers, after_connect=(refusal + close,))
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.exit_code, result.category, result.return_code) == (1, "not-authorized", 5)
     assert peer.finish()
 
 
-def test_websocket_subprotocol_not_selected_is_a_warning(peers: Peers) -> None:
+def test_websocket_subprotocol_not_selected_is_a_warning(driver: Driver, peers: Peers) -> None:
     # MQTT 3.1.1 §6: the server must select "mqtt"; one that does not (or a proxy that
     # drops the header) still carries MQTT: connected, and said.
     peer = _ws(peers, select_subprotocol=False)
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert result.ok, result
     assert any("did not select the WebSocket subprotocol 'mqtt'" in w for w in result.warnings)
     selected = _ws(peers)
     assert not [
         w
-        for w in pco_wire.test_connection(_settings(selected.uri("ws"))).warnings
+        for w in driver.test_connection(_settings(selected.uri("ws"))).warnings
         if "subprotocol" in w
     ]
 
@@ -590,11 +607,13 @@ LONG_TIMEOUT = 5.0
 DIAGNOSIS = 2.0
 
 
-def test_probe_of_a_port_that_never_answers_has_a_short_deadline(peers: Peers) -> None:
+def test_probe_of_a_port_that_never_answers_has_a_short_deadline(
+    driver: Driver, peers: Peers
+) -> None:
     # The CONNECT is closed without a word; the TLS hello of the probe is never answered.
     peer = peers.start(sequence(closing(), silent()), connections=2)
     start = time.monotonic()
-    result = pco_wire.test_connection(_settings(peer.uri(), response_timeout=LONG_TIMEOUT))
+    result = driver.test_connection(_settings(peer.uri(), response_timeout=LONG_TIMEOUT))
     elapsed = time.monotonic() - start
 
     assert (result.exit_code, result.category) == (3, "closed-before-connack"), result
@@ -616,7 +635,7 @@ def test_probe_of_a_port_that_never_answers_has_a_short_deadline(peers: Peers) -
     ids=["never-answers", "closes-at-once"],
 )
 def test_certificate_fetch_is_a_phase_of_its_own_with_a_short_deadline(
-    peers: Peers, pki: Pki, second: Any, detail: str, words: str
+    driver: Driver, peers: Peers, pki: Pki, second: Any, detail: str, words: str
 ) -> None:
     # The first handshake fails its check (we trust another CA); the second one, which
     # would read the certificate, meets a server that never answers or closes at once.
@@ -625,7 +644,7 @@ def test_certificate_fetch_is_a_phase_of_its_own_with_a_short_deadline(
     )
     security = Security(cafile=str(pki.other_ca_cert))
     start = time.monotonic()
-    result = pco_wire.test_connection(
+    result = driver.test_connection(
         _settings(peer.uri("mqtts"), security=security, response_timeout=LONG_TIMEOUT)
     )
     elapsed = time.monotonic() - start
@@ -646,18 +665,20 @@ def test_certificate_fetch_is_a_phase_of_its_own_with_a_short_deadline(
 # ---------------------------------------------------------------------------- subprotocol
 
 
-def test_websocket_server_choosing_another_subprotocol_points_at_protocol(peers: Peers) -> None:
+def test_websocket_server_choosing_another_subprotocol_points_at_protocol(
+    driver: Driver, peers: Peers
+) -> None:
     peer = _ws(peers, subprotocol="mqttv3.1")
-    result = pco_wire.test_connection(_settings(peer.uri("ws")))
+    result = driver.test_connection(_settings(peer.uri("ws")))
 
     assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
     assert "chose the WebSocket subprotocol 'mqttv3.1', not the 'mqtt' offered" in result.message
     assert "--protocol 3.1" in result.message, result.message
 
 
-def test_websocket_400_points_at_protocol(peers: Peers) -> None:
+def test_websocket_400_points_at_protocol(driver: Driver, peers: Peers) -> None:
     peer = _ws(peers, status=400, body=b"unsupported subprotocol")
-    result = pco_wire.test_connection(_settings(peer.uri("ws"), protocol="3.1"))
+    result = driver.test_connection(_settings(peer.uri("ws"), protocol="3.1"))
 
     assert (result.exit_code, result.category) == (4, "websocket-upgrade-failed"), result
     assert "HTTP 400 Bad Request: unsupported subprotocol" in result.message, result.message
@@ -764,27 +785,57 @@ def test_a_second_diagnosis_of_the_same_error_does_not_probe_again(peers: Peers)
     assert len(peer.recordings) == 2, peer.recordings
 
 
+def test_a_client_diagnoses_the_same_error_twice_with_one_probe(
+    driver: Driver, peers: Peers
+) -> None:
+    peer = peers.start(closing(), connections=3)
+    client = driver.client(_settings(peer.uri()), reconnect=False)
+    with pytest.raises(pco_wire.ConnectionClosed) as caught:
+        client.connect()
+    first = client.diagnose(caught.value)
+    assert first[:2] == (3, "closed-before-connack"), first
+    assert client.diagnose(caught.value) == first
+    assert client.disconnect()
+    assert len(peer.recordings) == 2, peer.recordings
+
+
 def test_a_disconnect_that_cannot_be_sent_is_a_failure(
-    peers: Peers, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stream fails between the CONNACK and our DISCONNECT (a fault injected into the
-    # send: no real server lets us time it so).
-    from pco_wire.transport import sync as transport
-
+    # send: no real server lets us time it so). The blocking send raises; the asyncio
+    # transport reports a failed send as asyncio does, by its fatal error path.
     peer = peers.start(mqtt_server())
     sends: list[bytes] = []
-    real_send = transport.Stream.send
+    if driver.is_asyncio:
+        from pco_wire.transport import aio
 
-    def send(self: transport.Stream, data: bytes, deadline: float) -> None:
-        sends.append(data)
-        if len(sends) > 1:
-            raise pco_wire.ConnectionClosed(
-                "session", "the server reset the connection", reset=True
-            )
-        real_send(self, data, deadline)
+        real_write = aio.Wire.write
 
-    monkeypatch.setattr(transport.Stream, "send", send)
-    result = pco_wire.test_connection(_settings(peer.uri()))
+        def write(self: aio.Wire, data: bytes) -> None:
+            sends.append(data)
+            if len(sends) > 1:
+                reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+                self.transport._fatal_error(reset, "injected")  # type: ignore[union-attr]
+                return
+            real_write(self, data)
+
+        monkeypatch.setattr(aio.Wire, "write", write)
+    else:
+        from pco_wire.transport import sync as transport
+
+        real_send = transport.Stream.send
+
+        def send(self: transport.Stream, data: bytes, deadline: float) -> None:
+            sends.append(data)
+            if len(sends) > 1:
+                raise pco_wire.ConnectionClosed(
+                    "session", "the server reset the connection", reset=True
+                )
+            real_send(self, data, deadline)
+
+        monkeypatch.setattr(transport.Stream, "send", send)
+    result = driver.test_connection(_settings(peer.uri()))
 
     assert (result.ok, result.exit_code, result.category) == (False, 3, "connection-reset")
     assert [p.name for p in result.phases][-1] == "DISCONNECT"

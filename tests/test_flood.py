@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 
 from pco_wire import (
-    Client,
     Closed,
     Connect,
     PacketReceived,
@@ -30,6 +29,7 @@ from pco_wire import (
     encode,
 )
 from tests.broker import Broker
+from tests.drivers import Driver
 from tests.peers import (
     BINARY,
     CONNACK_ACCEPTED,
@@ -97,7 +97,7 @@ class _Publisher(threading.Thread):
 
 
 @pytest.mark.parametrize("scheme", list(PORTS))
-def test_client_under_a_flood(broker: Broker, pki: Pki, scheme: str) -> None:
+def test_client_under_a_flood(driver: Driver, broker: Broker, pki: Pki, scheme: str) -> None:
     client_id = "flood" + secrets.token_hex(6)
     _subscribed_session(broker, client_id)
     counts = {"packets": 0, "pings": 0, "pongs": 0}
@@ -125,7 +125,7 @@ def test_client_under_a_flood(broker: Broker, pki: Pki, scheme: str) -> None:
         reconnect=False,
     )
     publisher = _Publisher(broker)
-    client = Client(settings, on_event=on_event)
+    client = driver.client(settings, on_event=on_event)
     client.connect()
     publisher.start()
     try:
@@ -175,10 +175,13 @@ def _pinging(conn: PeerConnection) -> None:
 
 
 def test_pongs_the_server_does_not_read_time_out_after_the_response_timeout(
+    driver: Driver,
     peers: Peers,
 ) -> None:
     peer = peers.start(_pinging, lifetime=30.0)
-    client = Client(Settings(peer.uri("ws"), keep_alive=0, response_timeout=2.0, reconnect=False))
+    client = driver.client(
+        Settings(peer.uri("ws"), keep_alive=0, response_timeout=2.0, reconnect=False)
+    )
     client.connect()
     assert client.wait(20.0), "the client did not notice"
     error = client.error
@@ -186,3 +189,4 @@ def test_pongs_the_server_does_not_read_time_out_after_the_response_timeout(
     assert isinstance(error, ResponseTimeout), error
     assert (error.phase, error.timeout) == ("session", 2.0), error
     assert client.diagnose(error)[:2] == (5, "timeout")
+    assert client.disconnect()

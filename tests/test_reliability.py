@@ -32,7 +32,6 @@ import pytest
 
 from pco_wire import (
     DEFAULT_MAX_PACKET_SIZE,
-    Client,
     Closed,
     Connected,
     ConnectionClosed,
@@ -41,10 +40,10 @@ from pco_wire import (
     ServerRefused,
     Settings,
     TransportError,
-    test_connection,
 )
 from pco_wire.events import GivingUp, Reconnecting, TakeoverSuspected
 from tests.broker import Broker, free_port, require
+from tests.drivers import Driver
 from tests.peers import (
     CliRun,
     Handler,
@@ -281,10 +280,12 @@ def own_broker(tmp_path: Path, guard: None) -> Iterator[OwnBroker]:
 # ---------------------------------------------------------------------------- 1, 2: broker
 
 
-def test_broker_killed_mid_session_reconnects_when_it_is_back(own_broker: OwnBroker) -> None:
+def test_broker_killed_mid_session_reconnects_when_it_is_back(
+    driver: Driver, own_broker: OwnBroker
+) -> None:
     own_broker.start()
     events = Events()
-    client = Client(_settings(own_broker.uri), on_event=events)
+    client = driver.client(_settings(own_broker.uri), on_event=events)
     try:
         client.connect()
         events.wait_for(Connected, timeout=2.0)
@@ -327,10 +328,10 @@ def test_broker_killed_mid_session_reconnects_when_it_is_back(own_broker: OwnBro
         assert client.disconnect(), "the client thread did not end"
 
 
-def test_broker_frozen_is_lost_then_found_again(own_broker: OwnBroker) -> None:
+def test_broker_frozen_is_lost_then_found_again(driver: Driver, own_broker: OwnBroker) -> None:
     own_broker.start()
     events = Events()
-    client = Client(_settings(own_broker.uri), on_event=events)
+    client = driver.client(_settings(own_broker.uri), on_event=events)
     try:
         client.connect()
         events.wait_for(Connected, timeout=2.0)
@@ -365,11 +366,11 @@ def test_broker_frozen_is_lost_then_found_again(own_broker: OwnBroker) -> None:
 # ---------------------------------------------------------------------------- 3: peers
 
 
-def test_closed_right_after_accept(peers: Peers) -> None:
+def test_closed_right_after_accept(driver: Driver, peers: Peers) -> None:
     # Second connection: the TLS probe of the diagnosis, closed the same way.
     peer = peers.start(at_once(), connections=2)
     start = time.monotonic()
-    result = test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
     elapsed = time.monotonic() - start
 
     # A CONNECT that arrives after the close is answered by the kernel with a reset: the
@@ -384,10 +385,10 @@ def test_closed_right_after_accept(peers: Peers) -> None:
     _timing("close right after accept", "end of stream before CONNACK", elapsed, result.category)
 
 
-def test_reset_after_connect(peers: Peers) -> None:
+def test_reset_after_connect(driver: Driver, peers: Peers) -> None:
     peer = peers.start(aborting(closing()), connections=2)
     start = time.monotonic()
-    result = test_connection(_settings(peer.uri()))
+    result = driver.test_connection(_settings(peer.uri()))
     elapsed = time.monotonic() - start
 
     # A reset is called one before CONNACK too, with the advice of a silent close (the
@@ -399,11 +400,11 @@ def test_reset_after_connect(peers: Peers) -> None:
     _timing("reset (SO_LINGER 0) after CONNECT", "ECONNRESET", elapsed, result.category)
 
 
-def test_reset_mid_session(peers: Peers) -> None:
+def test_reset_mid_session(driver: Driver, peers: Peers) -> None:
     hold = 0.3
     peer = peers.start(aborting(for_at_most(mqtt_server(), hold)))
     events = Events()
-    client = Client(_settings(peer.uri()), on_event=events, reconnect=False)
+    client = driver.client(_settings(peer.uri()), on_event=events, reconnect=False)
     try:
         client.connect()
         connected = time.monotonic()
@@ -460,12 +461,12 @@ def test_tls_handshake_that_never_ends(peers: Peers, pki: Pki, server: Handler) 
     _timing("stalled TLS handshake", "TLS handshake deadline (CLI)", run.seconds, "timeout")
 
 
-def test_huge_packet_announced_is_refused_before_its_body(peers: Peers) -> None:
+def test_huge_packet_announced_is_refused_before_its_body(driver: Driver, peers: Peers) -> None:
     # CONNACK, then 0.1 s later a PUBLISH header announcing 200 MB; no body ever follows
     # and the peer keeps the connection open (and answers PINGREQ).
     peer = peers.start(mqtt_server(later=[HUGE_HEADER]))
     events = Events()
-    client = Client(_settings(peer.uri()), on_event=events, reconnect=False)
+    client = driver.client(_settings(peer.uri()), on_event=events, reconnect=False)
     try:
         client.connect()
         connected = time.monotonic()
@@ -522,10 +523,10 @@ TAKEOVER_PEERS: dict[str, Handler] = {
 
 
 @pytest.mark.parametrize("closes", list(TAKEOVER_PEERS))
-def test_takeover_suspected_then_max_delay(peers: Peers, closes: str) -> None:
+def test_takeover_suspected_then_max_delay(driver: Driver, peers: Peers, closes: str) -> None:
     peer = peers.start(TAKEOVER_PEERS[closes], connections=50)
     events = Events()
-    client = Client(_settings(peer.uri()), on_event=events)
+    client = driver.client(_settings(peer.uri()), on_event=events)
     try:
         start = time.monotonic()
         try:
@@ -601,10 +602,12 @@ REFUSALS = {2: "identifier-rejected", 4: "bad-username-or-password", 5: "not-aut
 
 
 @pytest.mark.parametrize("code", list(REFUSALS))
-def test_refusal_that_retrying_cannot_fix_stops_after_one_attempt(peers: Peers, code: int) -> None:
+def test_refusal_that_retrying_cannot_fix_stops_after_one_attempt(
+    driver: Driver, peers: Peers, code: int
+) -> None:
     peer = peers.start(_accepted_then(connack(code)), connections=10)
     events = Events()
-    client = Client(_settings(peer.uri(), username="plant", password="x"), on_event=events)
+    client = driver.client(_settings(peer.uri(), username="plant", password="x"), on_event=events)
     try:
         client.connect()
         lost_at, _ = events.wait_for(Closed, timeout=0.3 + SLACK)
@@ -628,9 +631,9 @@ def test_refusal_that_retrying_cannot_fix_stops_after_one_attempt(peers: Peers, 
         assert client.disconnect()
 
 
-def test_refusal_5_at_the_first_connect_stops_the_client(peers: Peers) -> None:
+def test_refusal_5_at_the_first_connect_stops_the_client(driver: Driver, peers: Peers) -> None:
     peer = peers.start(mqtt_server(connack(5)), connections=10)
-    client = Client(_settings(peer.uri(), username="plant", password="x"))
+    client = driver.client(_settings(peer.uri(), username="plant", password="x"))
     try:
         with pytest.raises(ServerRefused) as refused:
             client.connect()
@@ -643,10 +646,10 @@ def test_refusal_5_at_the_first_connect_stops_the_client(peers: Peers) -> None:
         assert client.disconnect()
 
 
-def test_server_unavailable_is_retried(peers: Peers) -> None:
+def test_server_unavailable_is_retried(driver: Driver, peers: Peers) -> None:
     peer = peers.start(_accepted_then(connack(3)), connections=10)
     events = Events()
-    client = Client(_settings(peer.uri()), on_event=events)
+    client = driver.client(_settings(peer.uri()), on_event=events)
     try:
         client.connect()
         events.wait_for(Reconnecting, 3, timeout=0.3 + MIN_DELAY + 0.4 + 2 * SLACK)
@@ -696,11 +699,11 @@ def test_monitor_gives_up_when_not_authorized_on_reconnection(peers: Peers) -> N
     _timing("refusal 5 on reconnection (monitor)", "exit 1", run.seconds, "not-authorized")
 
 
-def test_error_is_cleared_by_a_reconnection(peers: Peers) -> None:
+def test_error_is_cleared_by_a_reconnection(driver: Driver, peers: Peers) -> None:
     # Client.error: "why the (last) connection ended: None while it runs".
     peer = peers.start(sequence(for_at_most(mqtt_server(), 0.3), mqtt_server()), connections=3)
     events = Events()
-    client = Client(_settings(peer.uri()), on_event=events)
+    client = driver.client(_settings(peer.uri()), on_event=events)
     try:
         client.connect()
         events.wait_for(Connected, 2, timeout=0.3 + MIN_DELAY + SLACK + 1.0)

@@ -163,6 +163,14 @@ class Connection:
         session.disconnect(now=self.loop.time())
         self._pump()
         try:
+            # A write that fails is reported by the transport one callback later, as the
+            # connection lost: let it come, so that a DISCONNECT that did not go out is
+            # a failure, as with the blocking driver.
+            await asyncio.sleep(0)
+            wire = self.stream.wire
+            if wire.lost and wire.error is not None:
+                self.stream.abort()
+                return self.stream.lost_error(wire.error), None
             if not session.close_expected:
                 self.stream.close()
                 return None, False

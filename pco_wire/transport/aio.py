@@ -641,6 +641,9 @@ async def _tls_handshake(
     except TLSError as error:
         error.checked_name = hostname  # the name the certificate was held against
         if error.ssl_reason == "CERTIFICATE_VERIFY_FAILED":
+            # The failed connection first: the fetch needs no two connections at once
+            # (a server that serves one at a time would never answer it).
+            stream.abort()
             # Its own phase, after the handshake's: the handshake failed when it failed.
             limit = diagnosis_timeout(timeout)
             with Timed(phases, PhaseName.CERTIFICATE_FETCH, hostname) as phase:
