@@ -233,3 +233,29 @@ def test_closed_event_of_the_asyncio_client_is_a_closed(peers: Peers) -> None:
     assert client.error is None and client.server_closed is True
     assert isinstance(events[0], Connected)
     assert isinstance(events[-1], Closed) and events[-1].error is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a refused first connect() leaves the asyncio client.error set (and a "
+    "Closed(ServerRefused) in events()); the blocking Client leaves error None, no event",
+)
+def test_a_refused_connect_leaves_the_same_state_in_both_drivers(peers: Peers) -> None:
+    blocking_events: list[Event] = []
+    blocking = pco_wire.Client(
+        _settings(peers.start(mqtt_server(connack(5))).uri()), on_event=blocking_events.append
+    )
+    with pytest.raises(ServerRefused):
+        blocking.connect()
+    blocking.disconnect()
+    assert blocking.error is None and blocking_events == []
+
+    async def scenario() -> tuple[pco_asyncio.Client, list[Event]]:
+        client = pco_asyncio.Client(_settings(peers.start(mqtt_server(connack(5))).uri()))
+        with pytest.raises(ServerRefused):
+            await client.connect()
+        await client.disconnect()
+        return client, [event async for event in client.events()]
+
+    client, events = _run(scenario())
+    assert (client.error, events) == (blocking.error, blocking_events)
