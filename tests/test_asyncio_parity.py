@@ -259,3 +259,25 @@ def test_a_refused_connect_leaves_the_same_state_in_both_drivers(peers: Peers) -
 
     client, events = _run(scenario())
     assert (client.error, events) == (blocking.error, blocking_events)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a Client used from a second event loop: disconnect() raises 'Event loop is "
+    "closed', wait_closed() waits for ever and the socket is never closed",
+)
+def test_a_client_used_from_another_loop_says_so_at_once(peers: Peers) -> None:
+    client = pco_asyncio.Client(_settings(peers.start(mqtt_server()).uri()))
+    asyncio.run(client.connect())
+    try:
+
+        async def wait() -> None:
+            await asyncio.wait_for(client.wait_closed(), 2.0)
+
+        with pytest.raises(RuntimeError, match="loop"):
+            asyncio.run(wait())
+    finally:
+        try:
+            asyncio.run(client.disconnect())
+        except RuntimeError:
+            pass
