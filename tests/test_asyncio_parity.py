@@ -1,0 +1,283 @@
+"""The asyncio driver against the blocking one, from the outside: the same results, the
+same events, and no state in which a wait never ends.
+
+Each test marked xfail(strict=True) shows a defect found while trying the asyncio API
+(h-try); it passes, and must then lose its mark, once the defect is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import pco_wire
+import pco_wire.asyncio as pco_asyncio
+from pco_wire import Closed, Connected, Event, GivingUp, Security, ServerRefused, Settings
+from tests.peers import (
+    CONNACK_ACCEPTED,
+    PeerConnection,
+    Peers,
+    aborting,
+    by_protocol_level,
+    closing,
+    connack,
+    for_at_most,
+    mqtt_server,
+    publish,
+    sequence,
+    tls_server,
+)
+from tests.pki import Pki
+
+#: Every await of these tests is bounded by this.
+BOUND = 5.0
+STORED = publish("plant/line1/temp", b"21.5") + publish("plant/line2/state", b"off")
+
+
+@pytest.fixture
+def peers() -> Iterator[Peers]:
+    with Peers.running() as running:
+        yield running
+
+
+def _settings(uri: str, **options: Any) -> Settings:
+    options.setdefault("response_timeout", 2.0)
+    return Settings(uri, **options)
+
+
+def _run(coro: Any) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro, BOUND)
+
+    return asyncio.run(bounded())
+
+
+def _kinds(events: list[Event]) -> list[str]:
+    """Event names, with the error's type for those that carry one."""
+    kinds = []
+    for event in events:
+        error = getattr(event, "error", None)
+        name = type(event).__name__
+        kinds.append(f"{name}({type(error).__name__})" if error is not None else name)
+    return kinds
+
+
+async def _client_events(settings: Settings) -> tuple[list[Event], pco_asyncio.Client]:
+    """Connect, wait until the client stops (or disconnect after a short hold), and
+    return every event it yielded."""
+    client = pco_asyncio.Client(settings)
+    events: list[Event] = []
+    try:
+        await client.connect()
+        try:
+            await asyncio.wait_for(client.wait_closed(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+    except pco_wire.errors.Error:
+        pass
+    finally:
+        await client.disconnect()
+    async for event in client.events():
+        events.append(event)
+    return events, client
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="asyncio test_connection loses other_packets: Connection._pump drains "
+    "session.events() with no owner to hand them to",
+)
+def test_other_packets_after_connack_are_listed_by_both_drivers(peers: Peers) -> None:
+    settings = _settings(peers.start(mqtt_server(CONNACK_ACCEPTED + STORED), connections=2).uri())
+    blocking = pco_wire.test_connection(settings)
+    awaited = _run(pco_asyncio.test_connection(settings))
+    assert blocking.ok and awaited.ok
+    assert blocking.other_packet_count == awaited.other_packet_count == 2
+    assert [p["topic"] for p in blocking.other_packets] == ["plant/line1/temp", "plant/line2/state"]
+    assert awaited.other_packets == blocking.other_packets
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the blocking driver over TLS calls a reset after CONNECT 'closed-before-connack'; "
+    "plain TCP and the asyncio driver say 'connection-reset'",
+)
+def test_reset_after_connect_over_tls_is_a_reset_for_both_drivers(
+    peers: Peers, pki: Pki
+) -> None:
+    peer = peers.start(
+        tls_server(pki.server_cert, pki.server_key, aborting(closing())), connections=4
+    )
+    settings = _settings(peer.uri("mqtts"), security=Security(cafile=str(pki.ca_cert)))
+    blocking = pco_wire.test_connection(settings)
+    awaited = _run(pco_asyncio.test_connection(settings))
+    assert awaited.category == "connection-reset"
+    assert blocking.category == awaited.category
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="asyncio Client hands the refused first attempt's Closed(ServerRefused) to "
+    "events() and keeps it as client.error, although protocol auto then connected",
+)
+def test_auto_fallback_through_the_asyncio_client_leaves_no_error(peers: Peers) -> None:
+    peer = peers.start(by_protocol_level({3: connack(0)}), connections=2)
+    events, client = _run(_client_events(_settings(peer.uri(), protocol="auto")))
+    assert client.connections == 1
+    assert client.error is None
+    assert _kinds(events)[:1] == ["Connected"]
+    assert isinstance(events[0], Connected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="asyncio Client emits Closed(ServerRefused) for a refused reconnection attempt; "
+    "the blocking Client emits Reconnecting then GivingUp only",
+)
+def test_refusal_on_reconnection_gives_the_same_events_in_both_drivers(peers: Peers) -> None:
+    def settings_for(peer_uri: str) -> Settings:
+        return _settings(peer_uri, reconnect_min_delay=0.1, reconnect_max_delay=0.2)
+
+    handler = sequence(for_at_most(mqtt_server(), 0.3), mqtt_server(connack(5)))
+    awaited_peer = peers.start(handler, connections=2)
+    awaited, client = _run(_client_events(settings_for(awaited_peer.uri())))
+    assert isinstance(client.error, ServerRefused)
+
+    blocking_peer = peers.start(handler, connections=2)
+    blocking: list[Event] = []
+    done = threading.Event()
+
+    def on_event(event: Event) -> None:
+        blocking.append(event)
+        if isinstance(event, GivingUp):
+            done.set()
+
+    with pco_wire.Client(settings_for(blocking_peer.uri()), on_event=on_event):
+        assert done.wait(BOUND)
+    assert _kinds(blocking) == [
+        "Connected",
+        "Closed(ConnectionClosed)",
+        "Reconnecting(ConnectionClosed)",
+        "GivingUp(ServerRefused)",
+    ]
+    assert _kinds(awaited) == _kinds(blocking)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a cancelled disconnect() never marks the client stopped: wait_closed() and "
+    "events() then wait for ever",
+)
+def test_wait_closed_ends_after_a_cancelled_disconnect(peers: Peers) -> None:
+    def holding(conn: PeerConnection) -> None:
+        # CONNACK, then never read nor close: our close after DISCONNECT is not answered.
+        conn.read_packet(5.0)
+        conn.send(CONNACK_ACCEPTED)
+        while conn.alive():
+            if conn.receive(conn._deadline(0.05)) == b"":
+                break
+        while conn.alive():
+            conn.receive(conn._deadline(0.05))
+
+    peer = peers.start(holding)
+
+    async def scenario() -> None:
+        client = pco_asyncio.Client(_settings(peer.uri(), reconnect=False))
+        await client.connect()
+        leaving = asyncio.ensure_future(client.disconnect())
+        await asyncio.sleep(0.05)
+        leaving.cancel()
+        await asyncio.gather(leaving, return_exceptions=True)
+        assert not client.connected
+        await asyncio.wait_for(client.wait_closed(), 2.0)
+        kinds = [type(event).__name__ async for event in client.events()]
+        assert kinds[:1] == ["Connected"]
+
+    _run(scenario())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="disconnect() before connect() marks the client stopped, yet connect() still "
+    "connects: wait_closed() then returns at once while connected",
+)
+def test_disconnect_before_connect_does_not_leave_a_connected_stopped_client(
+    peers: Peers,
+) -> None:
+    peer = peers.start(mqtt_server())
+
+    async def scenario() -> None:
+        client = pco_asyncio.Client(_settings(peer.uri()))
+        await client.disconnect()
+        try:
+            await client.connect()
+        except RuntimeError:
+            return  # refusing to connect a disconnected client is a fine answer too
+        try:
+            assert client.connected
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.wait_closed(), 0.3)
+        finally:
+            await client.disconnect()
+
+    _run(scenario())
+
+
+def test_closed_event_of_the_asyncio_client_is_a_closed(peers: Peers) -> None:
+    """Sound: a held asyncio Client ends its events with Closed(None) after disconnect."""
+    events, client = _run(_client_events(_settings(peers.start(mqtt_server()).uri())))
+    assert client.error is None and client.server_closed is True
+    assert isinstance(events[0], Connected)
+    assert isinstance(events[-1], Closed) and events[-1].error is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a refused first connect() leaves the asyncio client.error set (and a "
+    "Closed(ServerRefused) in events()); the blocking Client leaves error None, no event",
+)
+def test_a_refused_connect_leaves_the_same_state_in_both_drivers(peers: Peers) -> None:
+    blocking_events: list[Event] = []
+    blocking = pco_wire.Client(
+        _settings(peers.start(mqtt_server(connack(5))).uri()), on_event=blocking_events.append
+    )
+    with pytest.raises(ServerRefused):
+        blocking.connect()
+    blocking.disconnect()
+    assert blocking.error is None and blocking_events == []
+
+    async def scenario() -> tuple[pco_asyncio.Client, list[Event]]:
+        client = pco_asyncio.Client(_settings(peers.start(mqtt_server(connack(5))).uri()))
+        with pytest.raises(ServerRefused):
+            await client.connect()
+        await client.disconnect()
+        return client, [event async for event in client.events()]
+
+    client, events = _run(scenario())
+    assert (client.error, events) == (blocking.error, blocking_events)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a Client used from a second event loop: disconnect() raises 'Event loop is "
+    "closed', wait_closed() waits for ever and the socket is never closed",
+)
+def test_a_client_used_from_another_loop_says_so_at_once(peers: Peers) -> None:
+    client = pco_asyncio.Client(_settings(peers.start(mqtt_server()).uri()))
+    asyncio.run(client.connect())
+    try:
+
+        async def wait() -> None:
+            await asyncio.wait_for(client.wait_closed(), 2.0)
+
+        with pytest.raises(RuntimeError, match="loop"):
+            asyncio.run(wait())
+    finally:
+        try:
+            asyncio.run(client.disconnect())
+        except RuntimeError:
+            pass
