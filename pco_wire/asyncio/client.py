@@ -61,6 +61,7 @@ class Client:
         "_task",
         "_started",
         "_stopping",
+        "_loop",
         "error",
         "server_closed",
     )
@@ -73,8 +74,19 @@ class Client:
         reconnect: bool | None = None,
         max_events: int = MAX_EVENTS,
     ) -> None:
-        if max_events < 1:
-            raise ValueError(f"expected max_events >= 1, got {max_events}")
+        """Raises InvalidSettings for a ``max_events`` that is not a whole number from 1
+        on, or a ``reconnect`` that is not None, True or False (the settings are checked
+        by ``connect()``, with every other fault of theirs)."""
+        from ..errors import InvalidSettings
+
+        if type(max_events) is not int or max_events < 1:
+            raise InvalidSettings(
+                [("max_events", f"expected a whole number from 1 on, got {max_events!r}")]
+            )
+        if reconnect not in (None, True, False) or type(reconnect) is int:
+            raise InvalidSettings(
+                [("reconnect", f"expected None, True or False, got {reconnect!r}")]
+            )
         self.settings = settings
         self._supervisor = Supervisor(settings, client_id, reconnect=reconnect)
         # A list, not a deque: a deque costs 600 bytes a client, and the few events that
@@ -92,6 +104,8 @@ class Client:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
+        #: The loop connect() ran on: the client's callbacks and timer are its.
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Why the (last) connection ended: None while it runs and after our disconnect.
         self.error: Error | None = None
         #: After disconnect(): True when the server closed the connection after our
@@ -121,9 +135,10 @@ class Client:
     async def connect(self) -> ConnectionInfo:
         """Raises InvalidSettings, ServerRefused, ResponseTimeout, TransportError (and its
         TLSError, WebSocketError, ConnectionClosed), RemoteProtocolError."""
-        if self._started:
-            raise RuntimeError("connect() once per Client")
+        if self._started or self._stopping:
+            raise RuntimeError("connect() once per Client, and not after disconnect()")
         self._started = True
+        self._loop = asyncio.get_running_loop()
         try:
             conn = await connect(self._supervisor, owner=self)
         except BaseException:
@@ -143,7 +158,10 @@ class Client:
 
     async def disconnect(self) -> bool:
         """Send DISCONNECT (if connected), stop reconnecting, close, and let the server's
-        close arrive (at most ``CLOSE_WAIT``). Returns True once stopped."""
+        close arrive (at most ``CLOSE_WAIT``). Returns True once stopped. Raises
+        RuntimeError on another loop than connect()'s (the connection is dropped then,
+        if that loop is gone)."""
+        self._check_loop(drop=True)
         self._stopping = True
         self._supervisor.stop()
         try:
@@ -175,6 +193,7 @@ class Client:
         cannot fix, or disconnect()."""
         if not self._started:
             raise RuntimeError("wait_closed() before connect()")
+        self._check_loop()
         if self._stopped:
             return
         if self._done is None:
@@ -194,6 +213,21 @@ class Client:
         await self.disconnect()
 
     # ------------------------------------------------------------------ inside
+
+    def _check_loop(self, drop: bool = False) -> None:
+        loop = self._loop
+        if loop is None or asyncio.get_running_loop() is loop:
+            return
+        if drop and loop.is_closed() and self._conn is not None:
+            # Its loop is gone, and its transport with it: the socket is all that is left.
+            sock = self._conn.stream.wire.sock
+            if sock is not None:
+                sock.close()
+            self._finish()
+        raise RuntimeError(
+            "this Client belongs to the event loop its connect() ran on; use it there "
+            "(one asyncio.run() for its whole life)"
+        )
 
     def _attach(self, conn: Connection) -> None:
         self._conn = conn
@@ -291,6 +325,7 @@ class _Events:
 
     async def __anext__(self) -> Event:
         client = self._client
+        client._check_loop()
         while not client._events:
             if not client._started or client._stopped:
                 raise StopAsyncIteration
