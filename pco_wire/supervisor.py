@@ -20,6 +20,7 @@ and kept for every later attempt, and so is the TLS context.
 from __future__ import annotations
 
 from . import _log
+from ._record import Record
 from .errors import ConnectionClosed, Error, InvalidSettings, ServerRefused
 from .events import Event, GivingUp, Reconnecting, TakeoverSuspected
 from .phases import PhaseName
@@ -190,13 +191,14 @@ _KEPT = 16
 
 
 def _frozen(value: Any) -> Any:
-    from ._record import Record
-
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return kind, value
     if isinstance(value, Record):
-        return (type(value), tuple(_frozen(v) for v in value._values()))
-    if isinstance(value, (list, tuple)):
-        return (type(value), tuple(_frozen(v) for v in value))
-    return (type(value), value)
+        return kind, tuple([_frozen(v) for v in value._values()])
+    if kind is list or kind is tuple:
+        return kind, tuple([_frozen(v) for v in value])
+    return kind, value
 
 
 def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
