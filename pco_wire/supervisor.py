@@ -84,6 +84,18 @@ class Attempt:
     def ws_subprotocol(self) -> str:
         return self.settings.ws_subprotocol(self.session.connect_packet.protocol_level)
 
+    def stream_options(self) -> dict[str, Any]:
+        """What either driver's ``open_stream(uri, **options)`` takes for this attempt."""
+        settings = self.settings
+        return {
+            "timeout": settings.response_timeout,
+            "phases": self.phases,
+            "tls_context": self.tls_context,
+            "server_name": settings.security.server_name,
+            "ws_headers": settings.ws_headers,
+            "ws_subprotocol": self.ws_subprotocol,
+        }
+
     def answered(self, seconds: float) -> Error | None:
         """The session left CONNECTING ``seconds`` after CONNECT: records the phase
         "CONNACK", and returns what ended the attempt when it was not accepted (the

@@ -194,17 +194,8 @@ class Connection:
 
 async def open_attempt(attempt: Attempt, owner: Owner | None = None) -> Connection:
     """Every phase of ``attempt`` up to CONNACK. Raises the error that ended it."""
-    settings = attempt.settings
     session = attempt.session
-    stream = await open_stream(
-        attempt.uri,
-        timeout=settings.response_timeout,
-        phases=attempt.phases,
-        tls_context=attempt.tls_context,
-        server_name=settings.security.server_name,
-        ws_headers=settings.ws_headers,
-        ws_subprotocol=attempt.ws_subprotocol,
-    )
+    stream = await open_stream(attempt.uri, **attempt.stream_options())
     stream.phase = PhaseName.CONNACK
     conn = Connection(stream, session, owner)
     start = time.monotonic()

@@ -110,17 +110,8 @@ class Connection:
 
 def open_attempt(attempt: Attempt) -> Connection:
     """Every phase of ``attempt`` up to CONNACK. Raises the error that ended it."""
-    settings = attempt.settings
     session = attempt.session
-    stream = open_stream(
-        attempt.uri,
-        timeout=settings.response_timeout,
-        phases=attempt.phases,
-        tls_context=attempt.tls_context,
-        server_name=settings.security.server_name,
-        ws_headers=settings.ws_headers,
-        ws_subprotocol=attempt.ws_subprotocol,
-    )
+    stream = open_stream(attempt.uri, **attempt.stream_options())
     conn = Connection(stream, session)
     stream.phase = PhaseName.CONNACK
     start = time.monotonic()
