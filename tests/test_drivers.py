@@ -8,6 +8,7 @@ byte, and whether it closed). The client ID is fixed so that the CONNECT bytes c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.peers import (
     closing,
     connack,
     mqtt_server,
+    packet_name,
     silent,
     trickle,
     websocket_server,
@@ -64,6 +66,14 @@ def peers() -> Iterator[Peers]:
 
 
 def _ending(result: TestResult, peer: Peer) -> dict[str, Any]:
+    # The result comes as soon as our side closed after DISCONNECT; the peer's thread may
+    # not have read that close yet: give it the time it needs (bounded) to see it.
+    said_goodbye = [
+        r for r in peer.recordings if r.packets and packet_name(r.packets[-1][1]) == "DISCONNECT"
+    ]
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and not all(r.client_closed for r in said_goodbye):
+        time.sleep(0.01)
     peer.stop()
     return {
         "exit_code": result.exit_code,
