@@ -8,7 +8,6 @@ byte, and whether it closed). The client ID is fixed so that the CONNECT bytes c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.peers import (
     closing,
     connack,
     mqtt_server,
-    packet_name,
     silent,
     trickle,
     websocket_server,
@@ -66,14 +64,10 @@ def peers() -> Iterator[Peers]:
 
 
 def _ending(result: TestResult, peer: Peer) -> dict[str, Any]:
-    # The result comes as soon as our side closed after DISCONNECT; the peer's thread may
-    # not have read that close yet: give it the time it needs (bounded) to see it.
-    said_goodbye = [
-        r for r in peer.recordings if r.packets and packet_name(r.packets[-1][1]) == "DISCONNECT"
-    ]
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline and not all(r.client_closed for r in said_goodbye):
-        time.sleep(0.01)
+    # Not compared: whether the peer saw our close before it was stopped. The result
+    # comes as soon as our side closed, and the peer's thread reads that close when it
+    # gets to it: a race of the test's own, not a difference of the drivers (the close
+    # and its timing are checked where the peer waits for it, in test_faults).
     peer.stop()
     return {
         "exit_code": result.exit_code,
@@ -81,7 +75,6 @@ def _ending(result: TestResult, peer: Peer) -> dict[str, Any]:
         "phases": [(str(p.name), p.ok) for p in result.phases],
         "message": result.message.replace(str(peer.port), "PORT"),
         "wire": [[packet for _, packet in rec.packets] for rec in peer.recordings],
-        "client_closed": [rec.client_closed for rec in peer.recordings],
     }
 
 
