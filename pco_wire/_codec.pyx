@@ -24,6 +24,8 @@ from pco_wire.errors import RemoteProtocolError
 from pco_wire.packets import (
     CONNACKS,
     DISCONNECT,
+    EMPTY_CONNECT_PROPERTIES,
+    EMPTY_WILL_PROPERTIES,
     PINGREQ,
     PINGRESP,
     Connect,
@@ -54,8 +56,10 @@ cdef object _Disconnect = Disconnect
 cdef object _PINGREQ = PINGREQ
 cdef object _PINGRESP = PINGRESP
 cdef object _DISCONNECT = DISCONNECT
+cdef object _EMPTY_CONNECT_PROPERTIES = EMPTY_CONNECT_PROPERTIES
+cdef object _EMPTY_WILL_PROPERTIES = EMPTY_WILL_PROPERTIES
 cdef tuple _CONNACKS = CONNACKS
-cdef tuple _TYPES = (None,) + tuple(PacketType) + (None,)
+cdef tuple _TYPES = (None,) + tuple(PacketType)[:14] + (None,)
 cdef bytes _PINGREQ_BYTES = b"\xc0\x00"
 cdef bytes _PINGRESP_BYTES = b"\xd0\x00"
 cdef bytes _DISCONNECT_BYTES = b"\xe0\x00"
@@ -77,8 +81,8 @@ class _Disagreement(AssertionError):
 # and writes those slots at their offsets in the object, as CPython's own slot
 # descriptors do, instead of going through attribute lookups.
 
-cdef Py_ssize_t[7] _CONNECT_SLOTS
-cdef Py_ssize_t[4] _WILL_SLOTS
+cdef Py_ssize_t[8] _CONNECT_SLOTS
+cdef Py_ssize_t[5] _WILL_SLOTS
 cdef Py_ssize_t[3] _OTHER_SLOTS
 
 
@@ -170,15 +174,17 @@ cdef inline char* _put_field(char* out, const char* data, Py_ssize_t size):
 
 cdef object _encode_connect(object packet):
     """The bytes of a CONNECT, or None where the reference must decide."""
-    cdef PyObject* fields[7]
+    cdef PyObject* fields[8]
     cdef Py_ssize_t i
-    for i in range(7):
+    for i in range(8):
         fields[i] = _get(packet, _CONNECT_SLOTS[i])
         if fields[i] == NULL:
             return None
+    if fields[7] != <PyObject*>_EMPTY_CONNECT_PROPERTIES:
+        return None
     cdef object client_id = <object>fields[0], clean = <object>fields[1]
     cdef object username = <object>fields[3], password = <object>fields[4], will = <object>fields[5]
-    cdef PyObject* will_fields[4]
+    cdef PyObject* will_fields[5]
     cdef long level = 0, keep_alive = 0, qos = 0
     cdef int flags
     cdef const char* id_data
@@ -214,10 +220,12 @@ cdef object _encode_connect(object packet):
     if will is not None:
         if type(will) is not _Will:
             return None
-        for i in range(4):
+        for i in range(5):
             will_fields[i] = _get(will, _WILL_SLOTS[i])
             if will_fields[i] == NULL:
                 return None
+        if will_fields[4] != <PyObject*>_EMPTY_WILL_PROPERTIES:
+            return None
         topic_data = _text(<object>will_fields[0], &topic_size)
         if topic_data == NULL or topic_size == 0:
             return None
@@ -445,7 +453,7 @@ cdef object _decode_connect(const unsigned char* p, Py_ssize_t pos, Py_ssize_t e
     cdef Py_ssize_t size
     cdef int level, flags
     cdef object client_id, username = None, password = None, will = None, topic, message
-    cdef PyObject* fields[7]
+    cdef PyObject* fields[8]
     cdef object keep_alive, qos, retain, clean, protocol_level
     if end - pos < 2:
         return None
@@ -484,7 +492,8 @@ cdef object _decode_connect(const unsigned char* p, Py_ssize_t pos, Py_ssize_t e
         fields[1] = <PyObject*>message
         fields[2] = <PyObject*>qos
         fields[3] = <PyObject*>retain
-        will = _packet(_Will, _WILL_SLOTS, 4, fields)
+        fields[4] = <PyObject*>_EMPTY_WILL_PROPERTIES
+        will = _packet(_Will, _WILL_SLOTS, 5, fields)
     if flags & 0x80:
         username = _read_string(p, &pos, end)
         if username is None:
@@ -504,7 +513,8 @@ cdef object _decode_connect(const unsigned char* p, Py_ssize_t pos, Py_ssize_t e
     fields[4] = <PyObject*>password
     fields[5] = <PyObject*>will
     fields[6] = <PyObject*>protocol_level
-    return _packet(_Connect, _CONNECT_SLOTS, 7, fields)
+    fields[7] = <PyObject*>_EMPTY_CONNECT_PROPERTIES
+    return _packet(_Connect, _CONNECT_SLOTS, 8, fields)
 
 
 cdef inline bint memcmp4(const unsigned char* a, const char* b):

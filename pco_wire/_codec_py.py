@@ -54,7 +54,7 @@ _MAX_FIELD = 65_535  # a two-byte length prefix (MQTT 3.1.1 §1.5.3)
 _PROTOCOL_HEADER = {4: b"\x00\x04MQTT\x04", 3: b"\x00\x06MQIsdp\x03"}
 _LEVEL_OF_NAME = {b"MQTT": 4, b"MQIsdp": 3}
 
-_TYPES: tuple[PacketType | None, ...] = (None, *PacketType, None)
+_TYPES: tuple[PacketType | None, ...] = (None, *tuple(PacketType)[:14], None)
 _DECODED = frozenset({1, 2, 12, 13, 14})
 
 # Fixed-header flags each type must carry (MQTT 3.1.1 §2.2.2); PUBLISH (3) carries DUP,

@@ -4,15 +4,24 @@ Packets are built on the hot path, so they are plain slotted classes: the fields
 private slots, written once by ``__init__`` and read through properties, so a packet's
 fields cannot be reassigned (immutable by design, not by a costly ``__setattr__``). The
 compiled codec reads and writes the slots directly. Two packets are equal when their
-types and fields are. MQTT 5.0 will add fields with defaults after the present ones,
-which keeps every call written for 3.1.1 working.
+types and fields are. MQTT 5.0 added fields with defaults after the 3.1.1 ones
+(``properties``, ``reason_code``), so every call written for 3.1.1 works unchanged.
+
+MQTT 5.0 properties (§2.2.2) are one value class per packet (``ConnectProperties``, ...)
+whose fields are the properties, each with the specification's default; absent and
+default are the same thing, and the encoder writes only what differs from the default.
+User properties are a tuple of (name, value) pairs in order; a name may repeat. Every
+packet's ``properties`` is such an object, never None: the shared ``EMPTY_*`` instance
+when there are none (always, below 5.0).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TypeVar
 
 from ._record import Record
+from .reasons import ConnAckCode, ReasonCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,22 +30,36 @@ if TYPE_CHECKING:
 __all__ = [
     "CONNACKS",
     "DISCONNECT",
+    "EMPTY_AUTH_PROPERTIES",
+    "EMPTY_CONNACK_PROPERTIES",
+    "EMPTY_CONNECT_PROPERTIES",
+    "EMPTY_DISCONNECT_PROPERTIES",
+    "EMPTY_WILL_PROPERTIES",
     "PINGREQ",
     "PINGRESP",
+    "PROPERTIES",
+    "Auth",
+    "AuthProperties",
     "ConnAck",
     "ConnAckCode",
+    "ConnAckProperties",
     "Connect",
+    "ConnectProperties",
     "Disconnect",
+    "DisconnectProperties",
     "OtherPacket",
     "PacketType",
     "PingReq",
     "PingResp",
+    "Property",
+    "ReasonCode",
     "Will",
+    "WillProperties",
 ]
 
 
 class PacketType(IntEnum):
-    """Control packet types, the high nibble of the first byte (MQTT 3.1.1 §2.2.1)."""
+    """Control packet types, the high nibble of the first byte (MQTT 3.1.1 §2.2.1, 5.0 §2.1.2)."""
 
     CONNECT = 1
     CONNACK = 2
@@ -52,46 +75,7 @@ class PacketType(IntEnum):
     PINGREQ = 12
     PINGRESP = 13
     DISCONNECT = 14
-
-
-class ConnAckCode(IntEnum):
-    """CONNACK return codes (MQTT 3.1.1 §3.2.2.3; the same six in MQTT 3.1)."""
-
-    ACCEPTED = 0
-    UNACCEPTABLE_PROTOCOL_VERSION = 1
-    IDENTIFIER_REJECTED = 2
-    SERVER_UNAVAILABLE = 3
-    BAD_USERNAME_OR_PASSWORD = 4
-    NOT_AUTHORIZED = 5
-
-    @property
-    def text(self) -> str:
-        """The specification's meaning of this return code."""
-        return _CONNACK_TEXT[self]
-
-
-_CONNACK_TEXT = {
-    ConnAckCode.ACCEPTED: "connection accepted",
-    ConnAckCode.UNACCEPTABLE_PROTOCOL_VERSION: (
-        "connection refused, unacceptable protocol version: the server does not support "
-        "the level of the MQTT protocol requested by the client"
-    ),
-    ConnAckCode.IDENTIFIER_REJECTED: (
-        "connection refused, identifier rejected: the client identifier is correct UTF-8 "
-        "but not allowed by the server"
-    ),
-    ConnAckCode.SERVER_UNAVAILABLE: (
-        "connection refused, server unavailable: the network connection has been made "
-        "but the MQTT service is unavailable"
-    ),
-    ConnAckCode.BAD_USERNAME_OR_PASSWORD: (
-        "connection refused, bad user name or password: the data in the user name or "
-        "password is malformed"
-    ),
-    ConnAckCode.NOT_AUTHORIZED: (
-        "connection refused, not authorized: the client is not authorized to connect"
-    ),
-}
+    AUTH = 15  # MQTT 5.0 only (§3.15); reserved in 3.1.1
 
 
 class _Packet(Record):
@@ -106,17 +90,325 @@ class _Packet(Record):
         return type(self), self._values()
 
 
+# ---------------------------------------------------------------------------- properties
+
+
+class Property(Record):
+    """One MQTT 5.0 property (§2.2.2.2): its identifier, its field name in the properties
+    classes, the data type of its value, and the packets it may appear in.
+
+    ``kind`` is one of "byte", "u16", "u32", "varint", "str", "bin", "pair";
+    ``low``/``high`` bound an integer value (a value outside is a protocol error, not a
+    malformed packet: MQTT 5.0 §4.13); a "byte" property with ``high`` 1 is a boolean.
+    """
+
+    __slots__ = ("identifier", "name", "kind", "packets", "low", "high")
+    _fields = __slots__
+
+    def __init__(
+        self,
+        identifier: int,
+        name: str,
+        kind: str,
+        packets: frozenset[str],
+        low: int = 0,
+        high: int | None = None,
+    ) -> None:
+        self.identifier = identifier
+        self.name = name
+        self.kind = kind
+        self.packets = packets
+        self.low = low
+        self.high = high
+
+
+def _p(
+    identifier: int, name: str, kind: str, packets: str, low: int = 0, high: int | None = None
+) -> Property:
+    return Property(identifier, name, kind, frozenset(packets.split()), low, high)
+
+
+#: The properties of the connection packets, by identifier (MQTT 5.0 §2.2.2.2). "WILL"
+#: stands for the will properties of CONNECT (§3.1.3.2). The others (PUBLISH's topic
+#: alias, SUBSCRIBE's subscription identifier, ...) are not decoded here: those packets
+#: are framed as OtherPacket.
+PROPERTIES: dict[int, Property] = {
+    p.identifier: p
+    for p in (
+        _p(0x01, "payload_format_indicator", "byte", "WILL", 0, 1),
+        _p(0x02, "message_expiry_interval", "u32", "WILL"),
+        _p(0x03, "content_type", "str", "WILL"),
+        _p(0x08, "response_topic", "str", "WILL"),
+        _p(0x09, "correlation_data", "bin", "WILL"),
+        _p(0x11, "session_expiry_interval", "u32", "CONNECT CONNACK DISCONNECT"),
+        _p(0x12, "assigned_client_identifier", "str", "CONNACK"),
+        _p(0x13, "server_keep_alive", "u16", "CONNACK"),
+        _p(0x15, "authentication_method", "str", "CONNECT CONNACK AUTH"),
+        _p(0x16, "authentication_data", "bin", "CONNECT CONNACK AUTH"),
+        _p(0x17, "request_problem_information", "byte", "CONNECT", 0, 1),
+        _p(0x18, "will_delay_interval", "u32", "WILL"),
+        _p(0x19, "request_response_information", "byte", "CONNECT", 0, 1),
+        _p(0x1A, "response_information", "str", "CONNACK"),
+        _p(0x1C, "server_reference", "str", "CONNACK DISCONNECT"),
+        _p(0x1F, "reason_string", "str", "CONNACK DISCONNECT AUTH"),
+        _p(0x21, "receive_maximum", "u16", "CONNECT CONNACK", 1),
+        _p(0x22, "topic_alias_maximum", "u16", "CONNECT CONNACK"),
+        _p(0x24, "maximum_qos", "byte", "CONNACK", 0, 1),
+        _p(0x25, "retain_available", "byte", "CONNACK", 0, 1),
+        _p(0x26, "user_properties", "pair", "WILL CONNECT CONNACK DISCONNECT AUTH"),
+        _p(0x27, "maximum_packet_size", "u32", "CONNECT CONNACK", 1),
+        _p(0x28, "wildcard_subscription_available", "byte", "CONNACK", 0, 1),
+        _p(0x29, "subscription_identifier_available", "byte", "CONNACK", 0, 1),
+        _p(0x2A, "shared_subscription_available", "byte", "CONNACK", 0, 1),
+    )
+}
+#: Identifiers that appear in MQTT 5.0 but in none of the packets above (§2.2.2.2):
+#: known, so a decoder can say "not allowed in CONNACK" rather than "unknown".
+OTHER_PROPERTIES = {0x0B: "subscription_identifier", 0x23: "topic_alias"}
+
+
+class _Properties(_Packet):
+    """Fields are read-only properties over private slots, as in the packets; a subclass
+    lists its ``_fields`` (property names) and ``_defaults`` (the specification's)."""
+
+    __slots__ = ()
+    _defaults: tuple[Any, ...] = ()
+
+    def __init__(self, **values: Any) -> None:
+        for name, default in zip(self._fields, self._defaults, strict=True):
+            object.__setattr__(self, "_" + name, values.pop(name, default))
+        if values:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(values))!r}")
+
+    def __reduce__(self) -> Any:
+        return _rebuild, (type(self), dict(zip(self._fields, self._values(), strict=True)))
+
+    def changed(self) -> dict[str, Any]:
+        """The fields whose value differs from the specification's default, in order:
+        what an encoder writes."""
+        return {
+            name: value
+            for name, default, value in zip(
+                self._fields, self._defaults, self._values(), strict=True
+            )
+            if value != default or type(value) is not type(default)
+        }
+
+
+_P = TypeVar("_P", bound=_Properties)
+
+
+def _rebuild(cls: type[_Properties], values: dict[str, Any]) -> _Properties:
+    return cls(**values)
+
+
+def _properties(cls: type[_P]) -> type[_P]:
+    # Read-only accessors for the private slots; the class body only annotates them.
+    for name in cls._fields:
+        setattr(cls, name, property(_getter("_" + name), doc=f"MQTT 5.0 property {name}"))
+    return cls
+
+
+def _getter(slot: str) -> Any:
+    from operator import attrgetter
+
+    return attrgetter(slot)
+
+
+@_properties
+class ConnectProperties(_Properties):
+    """CONNECT properties (MQTT 5.0 §3.1.2.11). ``maximum_packet_size`` None: no limit
+    is set; ``request_problem_information`` True: the server may send reason strings and
+    user properties with any packet."""
+
+    session_expiry_interval: int
+    receive_maximum: int
+    maximum_packet_size: int | None
+    topic_alias_maximum: int
+    request_response_information: bool
+    request_problem_information: bool
+    user_properties: tuple[tuple[str, str], ...]
+    authentication_method: str | None
+    authentication_data: bytes | None
+
+    __slots__ = (
+        "_session_expiry_interval",
+        "_receive_maximum",
+        "_maximum_packet_size",
+        "_topic_alias_maximum",
+        "_request_response_information",
+        "_request_problem_information",
+        "_user_properties",
+        "_authentication_method",
+        "_authentication_data",
+    )
+    _fields = tuple(slot[1:] for slot in __slots__)
+    _defaults = (0, 65_535, None, 0, False, True, (), None, None)
+    _hidden = frozenset({"authentication_data"})
+
+
+@_properties
+class WillProperties(_Properties):
+    """Will properties (MQTT 5.0 §3.1.3.2). ``message_expiry_interval`` None: the will
+    message does not expire."""
+
+    will_delay_interval: int
+    payload_format_indicator: int
+    message_expiry_interval: int | None
+    content_type: str | None
+    response_topic: str | None
+    correlation_data: bytes | None
+    user_properties: tuple[tuple[str, str], ...]
+
+    __slots__ = (
+        "_will_delay_interval",
+        "_payload_format_indicator",
+        "_message_expiry_interval",
+        "_content_type",
+        "_response_topic",
+        "_correlation_data",
+        "_user_properties",
+    )
+    _fields = tuple(slot[1:] for slot in __slots__)
+    _defaults = (0, 0, None, None, None, None, ())
+
+
+@_properties
+class ConnAckProperties(_Properties):
+    """CONNACK properties (MQTT 5.0 §3.2.2.3). None means absent where absence has a
+    meaning of its own: ``session_expiry_interval`` (the client's value holds),
+    ``maximum_packet_size`` (no limit), ``server_keep_alive`` (the client's holds)."""
+
+    session_expiry_interval: int | None
+    receive_maximum: int
+    maximum_qos: int
+    retain_available: bool
+    maximum_packet_size: int | None
+    assigned_client_identifier: str | None
+    topic_alias_maximum: int
+    reason_string: str | None
+    user_properties: tuple[tuple[str, str], ...]
+    wildcard_subscription_available: bool
+    subscription_identifier_available: bool
+    shared_subscription_available: bool
+    server_keep_alive: int | None
+    response_information: str | None
+    server_reference: str | None
+    authentication_method: str | None
+    authentication_data: bytes | None
+
+    __slots__ = (
+        "_session_expiry_interval",
+        "_receive_maximum",
+        "_maximum_qos",
+        "_retain_available",
+        "_maximum_packet_size",
+        "_assigned_client_identifier",
+        "_topic_alias_maximum",
+        "_reason_string",
+        "_user_properties",
+        "_wildcard_subscription_available",
+        "_subscription_identifier_available",
+        "_shared_subscription_available",
+        "_server_keep_alive",
+        "_response_information",
+        "_server_reference",
+        "_authentication_method",
+        "_authentication_data",
+    )
+    _fields = tuple(slot[1:] for slot in __slots__)
+    _defaults = (
+        None,
+        65_535,
+        2,
+        True,
+        None,
+        None,
+        0,
+        None,
+        (),
+        True,
+        True,
+        True,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    _hidden = frozenset({"authentication_data"})
+
+
+@_properties
+class DisconnectProperties(_Properties):
+    """DISCONNECT properties (MQTT 5.0 §3.14.2.2). ``session_expiry_interval`` None: the
+    one of CONNECT holds."""
+
+    session_expiry_interval: int | None
+    reason_string: str | None
+    user_properties: tuple[tuple[str, str], ...]
+    server_reference: str | None
+
+    __slots__ = (
+        "_session_expiry_interval",
+        "_reason_string",
+        "_user_properties",
+        "_server_reference",
+    )
+    _fields = tuple(slot[1:] for slot in __slots__)
+    _defaults = (None, None, (), None)
+
+
+@_properties
+class AuthProperties(_Properties):
+    """AUTH properties (MQTT 5.0 §3.15.2.2)."""
+
+    authentication_method: str | None
+    authentication_data: bytes | None
+    reason_string: str | None
+    user_properties: tuple[tuple[str, str], ...]
+
+    __slots__ = (
+        "_authentication_method",
+        "_authentication_data",
+        "_reason_string",
+        "_user_properties",
+    )
+    _fields = tuple(slot[1:] for slot in __slots__)
+    _defaults = (None, None, None, ())
+    _hidden = frozenset({"authentication_data"})
+
+
+EMPTY_CONNECT_PROPERTIES = ConnectProperties()
+EMPTY_WILL_PROPERTIES = WillProperties()
+EMPTY_CONNACK_PROPERTIES = ConnAckProperties()
+EMPTY_DISCONNECT_PROPERTIES = DisconnectProperties()
+EMPTY_AUTH_PROPERTIES = AuthProperties()
+
+
+# ---------------------------------------------------------------------------- packets
+
+
 class Will(_Packet):
-    """The will message the server publishes if the client vanishes (MQTT 3.1.1 §3.1.2.5)."""
+    """The will message the server publishes if the client vanishes (MQTT 3.1.1 §3.1.2.5;
+    ``properties`` MQTT 5.0 only)."""
 
-    __slots__ = ("_topic", "_message", "_qos", "_retain")
-    _fields = ("topic", "message", "qos", "retain")
+    __slots__ = ("_topic", "_message", "_qos", "_retain", "_properties")
+    _fields = ("topic", "message", "qos", "retain", "properties")
 
-    def __init__(self, topic: str, message: bytes, qos: int = 0, retain: bool = False) -> None:
+    def __init__(
+        self,
+        topic: str,
+        message: bytes,
+        qos: int = 0,
+        retain: bool = False,
+        properties: WillProperties = EMPTY_WILL_PROPERTIES,
+    ) -> None:
         self._topic = topic
         self._message = message
         self._qos = qos
         self._retain = retain
+        self._properties = properties
 
     @property
     def topic(self) -> str:
@@ -134,12 +426,18 @@ class Will(_Packet):
     def retain(self) -> bool:
         return self._retain
 
+    @property
+    def properties(self) -> WillProperties:
+        return self._properties
+
 
 class Connect(_Packet):
-    """CONNECT (MQTT 3.1.1 §3.1). ``keep_alive`` in whole seconds, ``password`` as bytes.
+    """CONNECT (MQTT 3.1.1 §3.1, 5.0 §3.1). ``keep_alive`` in whole seconds, ``password``
+    as bytes.
 
-    ``protocol_level`` 4 is MQTT 3.1.1 ("MQTT"), 3 is MQTT 3.1 ("MQIsdp"). The password
-    never appears in the repr.
+    ``protocol_level`` 5 is MQTT 5.0 and 4 MQTT 3.1.1 (both "MQTT"), 3 is MQTT 3.1
+    ("MQIsdp"). ``clean_session`` is 5.0's Clean Start. ``properties`` are MQTT 5.0's;
+    below 5.0 only the empty ones can be encoded. The password never appears in the repr.
     """
 
     __slots__ = (
@@ -150,6 +448,7 @@ class Connect(_Packet):
         "_password",
         "_will",
         "_protocol_level",
+        "_properties",
     )
     _fields = (
         "client_id",
@@ -159,6 +458,7 @@ class Connect(_Packet):
         "password",
         "will",
         "protocol_level",
+        "properties",
     )
     _hidden = frozenset({"password"})
 
@@ -171,6 +471,7 @@ class Connect(_Packet):
         password: bytes | None = None,
         will: Will | None = None,
         protocol_level: int = 4,
+        properties: ConnectProperties = EMPTY_CONNECT_PROPERTIES,
     ) -> None:
         self._client_id = client_id
         self._clean_session = clean_session
@@ -179,6 +480,7 @@ class Connect(_Packet):
         self._password = password
         self._will = will
         self._protocol_level = protocol_level
+        self._properties = properties
 
     @property
     def client_id(self) -> str:
@@ -208,24 +510,44 @@ class Connect(_Packet):
     def protocol_level(self) -> int:
         return self._protocol_level
 
+    @property
+    def properties(self) -> ConnectProperties:
+        return self._properties
+
 
 class ConnAck(_Packet):
-    """CONNACK (MQTT 3.1.1 §3.2). In MQTT 3.1 ``session_present`` is always False."""
+    """CONNACK (MQTT 3.1.1 §3.2, 5.0 §3.2). In MQTT 3.1 ``session_present`` is always
+    False. ``return_code`` is a ConnAckCode below 5.0 and a ReasonCode (the Connect
+    Reason Code) in 5.0; ``reason_code`` is the same value under its 5.0 name."""
 
-    __slots__ = ("_session_present", "_return_code")
-    _fields = ("session_present", "return_code")
+    __slots__ = ("_session_present", "_return_code", "_properties")
+    _fields = ("session_present", "return_code", "properties")
 
-    def __init__(self, session_present: bool, return_code: ConnAckCode) -> None:
+    def __init__(
+        self,
+        session_present: bool,
+        return_code: ConnAckCode | ReasonCode,
+        properties: ConnAckProperties = EMPTY_CONNACK_PROPERTIES,
+    ) -> None:
         self._session_present = session_present
         self._return_code = return_code
+        self._properties = properties
 
     @property
     def session_present(self) -> bool:
         return self._session_present
 
     @property
-    def return_code(self) -> ConnAckCode:
+    def return_code(self) -> ConnAckCode | ReasonCode:
         return self._return_code
+
+    @property
+    def reason_code(self) -> ConnAckCode | ReasonCode:
+        return self._return_code
+
+    @property
+    def properties(self) -> ConnAckProperties:
+        return self._properties
 
 
 class PingReq(_Packet):
@@ -241,9 +563,51 @@ class PingResp(_Packet):
 
 
 class Disconnect(_Packet):
-    """DISCONNECT (MQTT 3.1.1 §3.14)."""
+    """DISCONNECT (MQTT 3.1.1 §3.14, 5.0 §3.14). Below 5.0 it has no content: only the
+    defaults (reason 0x00, no properties) can be sent or received."""
 
-    __slots__ = ()
+    __slots__ = ("_reason_code", "_properties")
+    _fields = ("reason_code", "properties")
+
+    def __init__(
+        self,
+        reason_code: ReasonCode = ReasonCode.NORMAL_DISCONNECTION,
+        properties: DisconnectProperties = EMPTY_DISCONNECT_PROPERTIES,
+    ) -> None:
+        self._reason_code = reason_code
+        self._properties = properties
+
+    @property
+    def reason_code(self) -> ReasonCode:
+        return self._reason_code
+
+    @property
+    def properties(self) -> DisconnectProperties:
+        return self._properties
+
+
+class Auth(_Packet):
+    """AUTH (MQTT 5.0 §3.15): a step of enhanced authentication. Remaining Length 0
+    means reason 0x00 (Success) with no properties."""
+
+    __slots__ = ("_reason_code", "_properties")
+    _fields = ("reason_code", "properties")
+
+    def __init__(
+        self,
+        reason_code: ReasonCode = ReasonCode.SUCCESS,
+        properties: AuthProperties = EMPTY_AUTH_PROPERTIES,
+    ) -> None:
+        self._reason_code = reason_code
+        self._properties = properties
+
+    @property
+    def reason_code(self) -> ReasonCode:
+        return self._reason_code
+
+    @property
+    def properties(self) -> AuthProperties:
+        return self._properties
 
 
 class OtherPacket(_Packet):

@@ -116,6 +116,7 @@ def test_packet_types_are_the_high_nibble() -> None:
         "PINGREQ",
         "PINGRESP",
         "DISCONNECT",
+        "AUTH",
     ]
     assert [(member.name, int(member)) for member in PacketType] == [
         (name, value) for value, name in enumerate(names, start=1)
