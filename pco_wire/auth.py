@@ -16,12 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["AuthenticationFailed", "Authenticator"]
-
-
-class AuthenticationFailed(Exception):
-    """Raised by a ``step`` that cannot answer the server's challenge; the session ends
-    with it (the server is sent DISCONNECT 0x8C, Bad authentication method)."""
+__all__ = ["Authenticator"]
 
 
 class Authenticator(Record):

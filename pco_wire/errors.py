@@ -13,8 +13,13 @@ Every error is an :class:`Error`; the subclasses say whose fault it is::
     │   ├── MalformedPacket               a field is wrong, missing, or runs past the packet
     │   ├── PacketTooLarge                the header announces more than the limit allows
     │   ├── UnsupportedProtocol           a CONNECT asks for a protocol level we do not speak
-    │   └── UnexpectedPacket              a well-formed packet a server must not send now
+    │   ├── UnexpectedPacket              a well-formed packet a server must not send now
+    │   └── ProtocolViolation             well-formed, but a value the specification
+    │                                     forbids (MQTT 5.0's "Protocol Error")
     ├── ServerRefused                     CONNACK with a non-zero ``.return_code``
+    ├── ServerDisconnected                the server sent DISCONNECT (MQTT 5.0) with
+    │                                     ``.reason_code`` and its ``.properties``
+    ├── AuthenticationError               enhanced authentication could not go on
     ├── ResponseTimeout (also TimeoutError)  a phase did not finish in time; ``.phase``,
     │                                     ``.timeout``
     └── TransportError (also OSError)     the byte stream failed; ``.phase``
@@ -23,6 +28,10 @@ Every error is an :class:`Error`; the subclasses say whose fault it is::
             │                             alert arrived later
             ├── TLSError                  ``.verify_code``, ``.reason`` from OpenSSL
             └── WebSocketError            ``.status`` of a non-101 answer, if any
+
+A RemoteProtocolError's ``reason_code`` is the MQTT 5.0 reason code a client sends in its
+DISCONNECT before closing on it: 0x81 Malformed Packet, 0x82 Protocol Error, 0x95 Packet
+too large.
 
 Messages are lowercase and say what was expected and what arrived. They never contain a
 password: the codec reports a password's length or type, never its value.
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Any, Self
 
 __all__ = [
+    "AuthenticationError",
     "ConnectionClosed",
     "Error",
     "HandshakeError",
@@ -45,8 +55,10 @@ __all__ = [
     "LocalProtocolError",
     "MalformedPacket",
     "PacketTooLarge",
+    "ProtocolViolation",
     "RemoteProtocolError",
     "ResponseTimeout",
+    "ServerDisconnected",
     "ServerRefused",
     "TLSError",
     "TransportError",
@@ -79,6 +91,9 @@ class RemoteProtocolError(Error):
     ``decode``, or everything ever fed to a ``Framer``.
     """
 
+    #: The DISCONNECT reason code (MQTT 5.0 §3.14.2.1) a client closes with on this fault.
+    reason_code = 0x81
+
     def __init__(self, reason: str, offset: int) -> None:
         super().__init__(reason, offset)
         self.reason = reason
@@ -99,6 +114,8 @@ class MalformedPacket(RemoteProtocolError):
 
 class PacketTooLarge(RemoteProtocolError):
     """A fixed header announces a packet larger than the receiver's ``max_packet_size``."""
+
+    reason_code = 0x95
 
     def __init__(self, reason: str, offset: int, size: int, limit: int) -> None:
         super().__init__(reason, offset)
@@ -122,6 +139,16 @@ class UnsupportedProtocol(RemoteProtocolError):
 class UnexpectedPacket(RemoteProtocolError):
     """A well-formed packet that the server must not send at this point, e.g. a PINGRESP
     before the CONNACK or a CONNECT from a server."""
+
+    reason_code = 0x82
+
+
+class ProtocolViolation(RemoteProtocolError):
+    """A well-formed packet with a value the specification forbids: a property out of its
+    range (Receive Maximum 0, Maximum QoS 2), Authentication Data without a method, session
+    present with clean start on (MQTT 5.0 §4.13, "Protocol Error")."""
+
+    reason_code = 0x82
 
 
 class InvalidSettings(Error, ValueError):
@@ -147,14 +174,69 @@ class LocalProtocolError(Error):
 
 
 class ServerRefused(Error):
-    """The server answered CONNECT with a non-zero return code (MQTT 3.1.1 §3.2.2.3)."""
+    """The server answered CONNECT with a non-zero return code (MQTT 3.1.1 §3.2.2.3) or,
+    in MQTT 5.0, a reason code of 0x80 or above (§3.2.2.2): ``return_code`` is a
+    ConnAckCode or a ReasonCode; ``properties`` the CONNACK's (its reason string, server
+    reference, ...), the empty ones below 5.0."""
 
-    def __init__(self, return_code: Any) -> None:
+    def __init__(self, return_code: Any, properties: Any = None) -> None:
         super().__init__(return_code)
         self.return_code = return_code
+        self.properties = properties
+
+    @property
+    def reason_string(self) -> str | None:
+        return getattr(self.properties, "reason_string", None)
+
+    @property
+    def server_reference(self) -> str | None:
+        return getattr(self.properties, "server_reference", None)
 
     def __str__(self) -> str:
-        return f"the server refused the connection: {self.return_code.text}"
+        code = self.return_code
+        if type(code).__name__ == "ReasonCode":
+            text = f"0x{int(code):02X} {code.reason.name}: {code.text}"
+        else:
+            text = code.text
+        return f"the server refused the connection: {text}"
+
+
+class ServerDisconnected(Error):
+    """The server sent DISCONNECT (MQTT 5.0 §3.14): ``reason_code`` (a ReasonCode) and
+    ``properties`` (DisconnectProperties: reason string, server reference, ...)."""
+
+    def __init__(self, reason_code: Any, properties: Any = None) -> None:
+        super().__init__(reason_code)
+        self.reason_code = reason_code
+        self.properties = properties
+
+    @property
+    def reason_string(self) -> str | None:
+        return getattr(self.properties, "reason_string", None)
+
+    @property
+    def server_reference(self) -> str | None:
+        return getattr(self.properties, "server_reference", None)
+
+    def __str__(self) -> str:
+        reason = self.reason_code.reason
+        return (
+            f"the server disconnected with reason code 0x{int(self.reason_code):02X} "
+            f"{reason.name}: {reason.ending or reason.text}"
+        )
+
+
+class AuthenticationError(Error):
+    """Enhanced authentication (MQTT 5.0 §4.12) could not go on on our side: the
+    authenticator has no answer to the server's challenge, or raised. ``reason`` says why;
+    the server's data never appears."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class ResponseTimeout(Error, TimeoutError):

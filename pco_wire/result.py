@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .diagnose import Diagnosis
+    from .packets import ConnAck, Connect
     from .session import Session
     from .settings import Settings
     from .supervisor import Attempt
@@ -45,6 +46,8 @@ class TestResult(Record):
         "other_packets",
         "other_packet_count",
         "warnings",
+        "protocol",
+        "properties",
         "error",
     )
     _fields = __slots__[:-1]
@@ -66,6 +69,8 @@ class TestResult(Record):
         other_packets: list[dict[str, Any]] | None = None,
         other_packet_count: int = 0,
         warnings: list[str] | None = None,
+        protocol: str | None = None,
+        properties: dict[str, Any] | None = None,
         error: BaseException | None = None,
     ) -> None:
         self.ok = ok
@@ -85,6 +90,11 @@ class TestResult(Record):
         self.other_packets = [] if other_packets is None else other_packets
         self.other_packet_count = other_packet_count
         self.warnings = [] if warnings is None else warnings
+        #: The MQTT version of the CONNECT that got the answer: "5", "3.1.1" or "3.1";
+        #: None when no CONNECT went out.
+        self.protocol = protocol
+        #: MQTT 5.0: what the server's CONNACK negotiated (see ``negotiated``), None below.
+        self.properties = properties
         self.error = error
 
     __test__ = False  # not a pytest test class, despite its name
@@ -109,14 +119,27 @@ class TestResult(Record):
             "other_packets": self.other_packets,
             "other_packet_count": self.other_packet_count,
             "warnings": self.warnings,
+            "protocol": self.protocol,
+            "properties": self.properties,
         }
 
 
 class ConnectionInfo(Record):
     """How a connection was made: the URI (no password), the client ID, the session-present
-    flag, the address used, every phase, TLS details and warnings."""
+    flag, the address used, every phase, TLS details and warnings; the MQTT version and,
+    in 5.0, what the CONNACK negotiated (``negotiated``)."""
 
-    __slots__ = ("uri", "client_id", "session_present", "address", "phases", "tls", "warnings")
+    __slots__ = (
+        "uri",
+        "client_id",
+        "session_present",
+        "address",
+        "phases",
+        "tls",
+        "warnings",
+        "protocol",
+        "properties",
+    )
     _fields = __slots__
 
     def __init__(
@@ -128,6 +151,8 @@ class ConnectionInfo(Record):
         phases: list[Phase],
         tls: dict[str, Any] | None,
         warnings: list[str],
+        protocol: str = "3.1.1",
+        properties: dict[str, Any] | None = None,
     ) -> None:
         self.uri = uri
         self.client_id = client_id
@@ -136,6 +161,8 @@ class ConnectionInfo(Record):
         self.phases = phases
         self.tls = tls
         self.warnings = warnings
+        self.protocol = protocol
+        self.properties = properties
 
     @classmethod
     def of(
@@ -151,7 +178,54 @@ class ConnectionInfo(Record):
             attempt.phases,
             tls_report(tls),
             [*attempt.warnings, *warnings],
+            PROTOCOL_NAMES[attempt.session.connect_packet.protocol_level],
+            negotiated(attempt.session.connect_packet, attempt.session.connack),
         )
+
+
+#: The MQTT version of each protocol level, as ``protocol`` names it.
+PROTOCOL_NAMES = {3: "3.1", 4: "3.1.1", 5: "5"}
+
+
+def negotiated(connect: Connect, connack: ConnAck | None) -> dict[str, Any] | None:
+    """What an MQTT 5.0 CONNACK made of our CONNECT, as the JSON ``properties``: the
+    effective values (the server's where it set one, ours or the specification's
+    default otherwise). None below 5.0 or without a CONNACK.
+
+    Keys: keep_alive and keep_alive_from ("server" or "client"), assigned_client_id,
+    session_expiry_interval, receive_maximum, maximum_packet_size (None: no limit),
+    maximum_qos, retain_available, wildcard_subscription_available,
+    subscription_identifier_available, shared_subscription_available,
+    topic_alias_maximum, server_reference, response_information, reason_string,
+    user_properties (a list of [name, value]), authentication_method.
+    """
+    if connack is None or connect.protocol_level != 5:
+        return None
+    p = connack.properties
+    ours = connect.properties
+    server_keep_alive = p.server_keep_alive
+    session_expiry = p.session_expiry_interval
+    return {
+        "keep_alive": connect.keep_alive if server_keep_alive is None else server_keep_alive,
+        "keep_alive_from": "client" if server_keep_alive is None else "server",
+        "assigned_client_id": p.assigned_client_identifier,
+        "session_expiry_interval": (
+            ours.session_expiry_interval if session_expiry is None else session_expiry
+        ),
+        "receive_maximum": p.receive_maximum,
+        "maximum_packet_size": p.maximum_packet_size,
+        "maximum_qos": p.maximum_qos,
+        "retain_available": p.retain_available,
+        "wildcard_subscription_available": p.wildcard_subscription_available,
+        "subscription_identifier_available": p.subscription_identifier_available,
+        "shared_subscription_available": p.shared_subscription_available,
+        "topic_alias_maximum": p.topic_alias_maximum,
+        "server_reference": p.server_reference,
+        "response_information": p.response_information,
+        "reason_string": p.reason_string,
+        "user_properties": [list(pair) for pair in p.user_properties],
+        "authentication_method": p.authentication_method,
+    }
 
 
 def tls_report(tls: TLSInfo | None) -> dict[str, Any] | None:

@@ -94,6 +94,7 @@ class Session:
         "_pings",
         "_received",
         "accepted",
+        "connack",
         "connect_packet",
         "error",
         "head",
@@ -134,6 +135,8 @@ class Session:
         self.session_present = False
         #: A CONNACK with return code 0 arrived (the session may have ended since).
         self.accepted = False
+        #: The server's CONNACK, accepting or refusing; None before it.
+        self.connack: ConnAck | None = None
         #: Packets of other types received (stored PUBLISH and the like).
         self.other_packets = 0
         #: When the client last queued a packet: the keep-alive interval counts from it.
@@ -369,6 +372,7 @@ class Session:
             if type(packet) is not ConnAck:
                 # MQTT 3.1.1 §3.2: the first packet from the server is CONNACK.
                 raise UnexpectedPacket(f"expected CONNACK first, got {_name(packet)}", 0)
+            self.connack = packet
             if packet.return_code:
                 # The server closes the connection after a refusal (§3.2.2.3): no DISCONNECT.
                 self._close(ServerRefused(packet.return_code))
