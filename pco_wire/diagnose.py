@@ -270,12 +270,14 @@ def _diagnose(
         sentence = _code_sentence(
             row, True, error, protocol=protocol, client_id=client_id, username=username
         )
-        category = row.category if ended >= 0x80 else "server-disconnected"
         taken = " (taken over)" if ended == 0x8E else ""
-        return category, (
+        said = (
             f"the server ended the connection with reason code 0x{ended:02X} "
             f"({row.name}){taken}: {sentence}"
         )
+        if ended < 0x80:  # no error: normal disconnection, as the server sees it
+            return "server-disconnected", said
+        return row.category, said
     if isinstance(error, AuthenticationError):
         return "authentication-failed", f"enhanced authentication failed: {error.reason}"
     if isinstance(error, ResponseTimeout):
