@@ -20,7 +20,6 @@ import pytest
 from pco_wire import diagnose as diagnose_module
 from pco_wire._text import printable
 from pco_wire.diagnose import CATEGORIES, EXIT_CODES, diagnose
-from pco_wire.reasons import CATEGORIES as CODE_CATEGORIES
 from pco_wire.errors import (
     ConnectionClosed,
     MalformedPacket,
@@ -28,6 +27,7 @@ from pco_wire.errors import (
     TransportError,
     WebSocketError,
 )
+from pco_wire.reasons import CATEGORIES as CODE_CATEGORIES
 from pco_wire.transport import Probe
 from pco_wire.uri import parse_uri
 from tests.support import readme_table
