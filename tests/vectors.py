@@ -554,6 +554,18 @@ VECTORS += [
         5,
     ),
     Vector(
+        "connack5-user-properties-in-order",
+        # Their order is kept, and a name may repeat (§3.2.2.3.10).
+        ConnAck(
+            False,
+            ReasonCode.SUCCESS,
+            ConnAckProperties(user_properties=(("b", "1"), ("a", "2"), ("b", "3"))),
+        ),
+        "20 18 00 00 15  26 0001 62 0001 31  26 0001 61 0001 32  26 0001 62 0001 33",
+        "MQTT 5.0 §3.2.2.3.10",
+        5,
+    ),
+    Vector(
         "connack5-two-byte-property-length",
         # 128 bytes of properties: Property Length 80 01, Remaining Length 132 = 84 01.
         ConnAck(False, ReasonCode.SUCCESS, ConnAckProperties(reason_string="r" * 125)),
@@ -649,38 +661,171 @@ VECTORS += [
     ),
 ]
 
-#: MQTT 5.0 bytes that decode to a packet which encodes otherwise: a longer form than the
-#: one this library writes, or a property given at its default value.
-DECODED_ONLY5: list[tuple[str, str, Packet]] = [
-    # §3.14.2.1, §3.14.2.2.1: reason 0x00 written out, with and without Property Length.
-    ("disconnect5-reason-0-alone", "e0 01 00", Disconnect()),
-    ("disconnect5-reason-0-no-properties", "e0 02 00 00", Disconnect()),
-    ("disconnect5-reason-8e-no-properties", "e0 02 8e 00", Disconnect(ReasonCode(0x8E))),
-    # §3.15.2.1
-    ("auth-reason-0-no-properties", "f0 02 00 00", Auth()),
-    # Properties at their defaults (§3.2.2.3.3 receive maximum 65,535, §3.2.2.3.4 maximum
-    # QoS absent means 2 ... given here as what it is by default: retain available 1).
-    ("connack5-receive-maximum-65535", "20 06 00 00 03 21 ffff", ConnAck(False, ReasonCode(0))),
-    ("connack5-retain-available-1", "20 05 00 00 02 25 01", ConnAck(False, ReasonCode(0))),
-    # User properties keep their order, and a name may repeat (§3.1.2.11.8).
-    (
-        "connack5-user-properties-in-order",
-        "20 18 00 00 15  26 0001 62 0001 31  26 0001 61 0001 32  26 0001 62 0001 33",
-        ConnAck(
-            False,
-            ReasonCode(0),
-            ConnAckProperties(user_properties=(("b", "1"), ("a", "2"), ("b", "3"))),
-        ),
+# Captured from mosquitto 2.0.11 speaking MQTT 5.0 (tests/tools/capture_mosquitto5.py);
+# these encode to the same bytes. Mosquitto's configuration: "listener PORT 127.0.0.1"
+# plus what the source says.
+VECTORS += [
+    Vector(
+        "captured-mosquitto-connack5-not-authorized",
+        # mosquitto 2.0 refuses a wrong password with 0x87 Not authorized, not 0x86.
+        ConnAck(False, ReasonCode.NOT_AUTHORIZED),
+        "20 03 00 87 00",
+        "MQTT 5.0 §3.2.2.2",
+        5,
+        f"{MOSQUITTO}: password_file, allow_anonymous false; level-5 CONNECT, wrong password",
     ),
-    # Any order of properties is valid (§2.2.2.2).
-    (
+    Vector(
+        "captured-mosquitto-connack5-no-credentials",
+        ConnAck(False, ReasonCode.NOT_AUTHORIZED),
+        "20 03 00 87 00",
+        "MQTT 5.0 §3.2.2.2",
+        5,
+        f"{MOSQUITTO}: password_file, allow_anonymous false; level-5 CONNECT, no user name",
+    ),
+    Vector(
+        "captured-mosquitto-disconnect5-packet-too-large",
+        Disconnect(ReasonCode.PACKET_TOO_LARGE),
+        "e0 01 95",
+        "MQTT 5.0 §3.14.2.1",
+        5,
+        f"{MOSQUITTO}: max_packet_size 100, allow_anonymous true; a 129-byte PUBLISH after CONNACK",
+    ),
+    Vector(
+        "captured-mosquitto-disconnect5-malformed",
+        Disconnect(ReasonCode.MALFORMED_PACKET),
+        "e0 01 81",
+        "MQTT 5.0 §3.14.2.1",
+        5,
+        f"{MOSQUITTO}: allow_anonymous true; a PUBLISH with QoS 3 after CONNACK",
+    ),
+    # Session takeover (a second CONNECT with the same client identifier): MQTT 5.0
+    # §3.14.2.1 has the server send DISCONNECT 0x8E first; mosquitto 2.0.11 closes the
+    # first connection without a packet, so there is nothing to record (the 0x8E
+    # short form is the by-hand row "disconnect5-reason-8e").
+]
+
+#: MQTT 5.0 bytes that decode to a packet which encodes otherwise: a longer form than the
+#: one this library writes, properties in another order, or a property given at its
+#: default value. Checked one way: decode (and a Framer) gives the packet.
+DECODED_ONLY5: list[Vector] = [
+    Vector("disconnect5-reason-0-alone", Disconnect(), "e0 01 00", "MQTT 5.0 §3.14.2.2.1", 5),
+    Vector(
+        "disconnect5-reason-0-no-properties",
+        Disconnect(),
+        "e0 02 00 00",
+        "MQTT 5.0 §3.14.2.2.1",
+        5,
+    ),
+    Vector(
+        "disconnect5-reason-8e-no-properties",
+        Disconnect(ReasonCode.SESSION_TAKEN_OVER),
+        "e0 02 8e 00",
+        "MQTT 5.0 §3.14.2.2.1",
+        5,
+    ),
+    Vector("auth-reason-0-no-properties", Auth(), "f0 02 00 00", "MQTT 5.0 §3.15.2.1", 5),
+    Vector(
+        "connack5-receive-maximum-65535",
+        # The default, given: the same packet as none (§3.2.2.3.3).
+        ConnAck(False, ReasonCode.SUCCESS),
+        "20 06 00 00 03 21 ffff",
+        "MQTT 5.0 §3.2.2.3.3",
+        5,
+    ),
+    Vector(
+        "connack5-retain-available-1",
+        ConnAck(False, ReasonCode.SUCCESS),
+        "20 05 00 00 02 25 01",
+        "MQTT 5.0 §3.2.2.3.5",
+        5,
+    ),
+    Vector(
         "connack5-properties-descending",
-        "20 0a 00 00 07  25 00  24 00  21 0001",
+        # Any order is valid (§2.2.2.2).
         ConnAck(
             False,
-            ReasonCode(0),
+            ReasonCode.SUCCESS,
             ConnAckProperties(receive_maximum=1, maximum_qos=0, retain_available=False),
         ),
+        "20 0a 00 00 07  25 00  24 00  21 0001",
+        "MQTT 5.0 §2.2.2.2",
+        5,
+    ),
+    # Captured (tests/tools/capture_mosquitto5.py); mosquitto does not write properties in
+    # identifier order, so these decode but encode in another order.
+    Vector(
+        "captured-mosquitto-pub-mqttv5",
+        Connect(
+            "capture51",
+            keep_alive=30,
+            protocol_level=5,
+            properties=ConnectProperties(
+                session_expiry_interval=60, receive_maximum=20, user_properties=(("site", "a"),)
+            ),
+        ),
+        # Properties 11 session expiry 60, 26 site=a, 21 receive maximum 20 (its default).
+        "10 28  0004 4d515454 05 02 001e"
+        "  12  11 0000003c  26 0004 73697465 0001 61  21 0014"
+        "  0009 636170747572653531",
+        "MQTT 5.0 §3.1",
+        5,
+        f"{MOSQUITTO}: mosquitto_pub -V mqttv5 -i capture51 -k 30 -D connect "
+        "session-expiry-interval 60 -D connect user-property site a",
+    ),
+    Vector(
+        "captured-mosquitto-connack5-0",
+        # 22 topic alias maximum 10, 21 receive maximum 20.
+        ConnAck(
+            False,
+            ReasonCode.SUCCESS,
+            ConnAckProperties(topic_alias_maximum=10, receive_maximum=20),
+        ),
+        "20 09  00 00  06  22 000a  21 0014",
+        "MQTT 5.0 §3.2.2.3",
+        5,
+        f"{MOSQUITTO}: allow_anonymous true; level-5 CONNECT, client id capture52",
+    ),
+    Vector(
+        "captured-mosquitto-connack5-assigned-client-identifier",
+        ConnAck(
+            False,
+            ReasonCode.SUCCESS,
+            ConnAckProperties(
+                topic_alias_maximum=10,
+                assigned_client_identifier="auto-DE5BB351-B2DD-16E0-29AA-8518C42BE979",
+                receive_maximum=20,
+            ),
+        ),
+        "20 35  00 00  32  22 000a"
+        "  12 0029 6175746f2d44453542423335312d423244442d313645302d323941412d38353138433432"
+        "4245393739"
+        "  21 0014",
+        "MQTT 5.0 §3.1.3.1, §3.2.2.3.7",
+        5,
+        f"{MOSQUITTO}: allow_anonymous true; level-5 CONNECT with an empty client id",
+    ),
+    Vector(
+        "captured-mosquitto-connack5-limits",
+        # 22 topic alias maximum 10, 13 server keep alive 30, 25 retain available 0,
+        # 27 maximum packet size 2000, 21 receive maximum 20, 24 maximum QoS 1.
+        ConnAck(
+            False,
+            ReasonCode.SUCCESS,
+            ConnAckProperties(
+                topic_alias_maximum=10,
+                server_keep_alive=30,
+                retain_available=False,
+                maximum_packet_size=2000,
+                receive_maximum=20,
+                maximum_qos=1,
+            ),
+        ),
+        "20 15  00 00  12  22 000a  13 001e  25 00  27 000007d0  21 0014  24 01",
+        "MQTT 5.0 §3.2.2.3",
+        5,
+        f"{MOSQUITTO}: allow_anonymous true, max_keepalive 30, max_packet_size 2000, "
+        "max_qos 1, retain_available false; level-5 CONNECT with keep alive 60, session "
+        "expiry 3600, receive maximum 20",
     ),
 ]
 
