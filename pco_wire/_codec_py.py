@@ -417,14 +417,18 @@ def _encode_connect5(packet: Connect) -> bytes:
     return _fixed_header(0x10, body)
 
 
+_REASON_OF = {2: "a CONNACK", 14: "a DISCONNECT", 15: "an AUTH"}
+
+
 def _reason(value: object, packet_type: int, field: str) -> int:
     """A reason code defined for ``packet_type`` (MQTT 5.0 §2.4)."""
     if type(value) is bool or not isinstance(value, int):
         raise InvalidPacket(field, f"expected a reason code, got {type(value).__name__}")
     reason = REASONS.get(value)
     if reason is None or not reason.defined_for(packet_type):
-        name = PacketType(packet_type).name
-        raise InvalidPacket(field, f"expected a {name} reason code, got {_code(value)}")
+        raise InvalidPacket(
+            field, f"expected {_REASON_OF[packet_type]} reason code, got {_code(value)}"
+        )
     return int(value)
 
 
@@ -979,8 +983,9 @@ def _read_reason(buf: Buffer, pos: int, packet_type: int) -> ReasonCode:
     code = buf[pos]
     member = _REASON_CODES[packet_type].get(code)
     if member is None:
-        name = PacketType(packet_type).name
-        raise MalformedPacket(f"expected a {name} reason code, got {_code(code)}", pos)
+        raise MalformedPacket(
+            f"expected {_REASON_OF[packet_type]} reason code, got {_code(code)}", pos
+        )
     return member
 
 

@@ -1286,7 +1286,7 @@ PASSWORD_ENCODE_ERRORS: list[tuple[str, object]] = [
     ("long-password", Connect("a", username="u", password=PASSWORD * 8000)),
     ("bad-username", Connect("a", username="u\x00", password=PASSWORD)),
     ("bad-will", Connect("a", username="u", password=PASSWORD, will=Will("#", b""))),
-    ("bad-level", Connect("a", username="u", password=PASSWORD, protocol_level=5)),
+    ("bad-level", Connect("a", username="u", password=PASSWORD, protocol_level=6)),
 ]
 
 
@@ -1296,11 +1296,18 @@ def _assert_no_secret(*texts: str) -> None:
             assert secret not in text
 
 
-@pytest.mark.parametrize("packet", **_rows(PASSWORD_ENCODE_ERRORS))
+@pytest.mark.parametrize(
+    "packet",
+    # One argument: its values are the packets themselves, not 1-tuples of them.
+    [row[1] for row in PASSWORD_ENCODE_ERRORS],
+    ids=[row[0] for row in PASSWORD_ENCODE_ERRORS],
+)
 def test_password_never_in_encode_errors(codec: Codec, packet: Connect) -> None:
+    assert type(packet) is Connect and packet.password is not None
     with pytest.raises(InvalidPacket) as caught:
         codec.encode(packet)
     exc = caught.value
+    assert exc.field != "packet"
     _assert_no_secret(str(exc), repr(exc), repr(exc.args), repr(packet), str(packet))
 
 
