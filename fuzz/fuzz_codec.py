@@ -10,10 +10,10 @@ a folder runs that one input: ``.venv/bin/python fuzz/fuzz_codec.py crash-<sha1>
 
 Each input goes, as the server's bytes, to
 
-- ``decode()`` of the pure and the compiled codec, protocol levels 3 and 4, as bytes and
-  as a bytearray;
-- ``Framer.feed()`` of both: whole, a byte at a time, and in chunks whose lengths the
-  input itself chooses, with a packet limit it chooses too;
+- ``decode()`` of the pure and the compiled codec, protocol levels 3, 4 and 5 (MQTT 5.0),
+  as bytes and as a bytearray;
+- ``Framer.feed()`` of both, at the same three levels: whole, a byte at a time, and in
+  chunks whose lengths the input itself chooses, with a packet limit it chooses too;
 - a Session on each codec: CONNECT sent, the input arriving in those chunks a second
   apart, the timer after each, and a ping() whenever one is allowed;
 
@@ -57,6 +57,8 @@ def _compiled() -> ModuleType | None:
 
 compiled = _compiled()
 
+# The codec at every level it speaks; the session at the levels it runs.
+CODEC_LEVELS = (3, 4, 5)
 LEVELS = (3, 4)
 # 2 is the least a Framer allows; small limits make PacketTooLarge easy to reach.
 LIMITS = (2, 5, 64, 300, pure.DEFAULT_MAX_PACKET_SIZE)
@@ -99,7 +101,7 @@ def chunks_of(data: bytes) -> list[bytes]:
 
 def check_decode(codec: ModuleType, data: bytes) -> list[object]:
     results: list[object] = []
-    for level in LEVELS:
+    for level in CODEC_LEVELS:
         for kind in (bytes, bytearray):
             result = outcome(partial(codec.decode, kind(data), level), len(data))
             results.append(result)
@@ -116,7 +118,7 @@ def check_decode(codec: ModuleType, data: bytes) -> list[object]:
 
 def check_framer(codec: ModuleType, cuts: list[list[bytes]], limit: int) -> list[object]:
     results: list[object] = []
-    for level in LEVELS:
+    for level in CODEC_LEVELS:
         for chunks in cuts:
             framer = codec.Framer(limit, level)
             fed = 0
