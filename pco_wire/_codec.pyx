@@ -662,8 +662,7 @@ def decode(data, protocol_level=4):
     ``protocol_level``.
     """
     cdef const unsigned char* p
-    cdef Py_ssize_t size, pos, need = 0, fault = -1, defer = -1
-    cdef list out = []
+    cdef Py_ssize_t size
     if type(protocol_level) is not int or not 3 <= protocol_level <= 5:
         return _py.decode(data, protocol_level)
     if type(data) is bytes:
@@ -674,13 +673,47 @@ def decode(data, protocol_level=4):
         size = PyByteArray_GET_SIZE(data)
     else:
         return _py.decode(data, protocol_level)
-    pos = _frame(p, 0, size, out, _LARGEST_PACKET, protocol_level, 1, &need, &fault, &defer)
-    if defer >= 0:
+    packet = _decode_one(p, size, protocol_level)
+    if packet is _DEFER:
         return _py.decode(data, protocol_level)
-    if fault < 0 and pos == size and len(out) == 1:
-        return out[0]
+    if packet is not None:
+        return packet
     _py.decode(data, protocol_level)
     raise _Disagreement(f"the reference decodes what the compiled codec refused: {bytes(data)[:64].hex()}")
+
+
+cdef object _decode_one(const unsigned char* p, Py_ssize_t size, int level):
+    """The one packet that is all of ``p[:size]``; None where the reference must refuse
+    the data, _DEFER where it must judge it."""
+    cdef unsigned char digit
+    cdef Py_ssize_t length, index = 1
+    cdef int shift = 0
+    if size < 2:
+        return None
+    length = 0
+    while True:
+        digit = p[index]
+        length |= <Py_ssize_t>(digit & 0x7F) << shift
+        index += 1
+        if digit < 0x80:
+            break
+        if index == 5 or index >= size:
+            return None
+        shift += 7
+    if size - index != length:
+        return None
+    return _body(p[0], p, index, length, level)
+
+
+cdef inline object _body(unsigned char first, const unsigned char* p, Py_ssize_t index, Py_ssize_t length, int level):
+    # The packets a client receives most, decided inline.
+    if first == 0xD0 and length == 0:
+        return _PINGRESP
+    if level == 5:
+        return _decode_body5(first, p, index, index + length)
+    if first == 0x20 and length == 2:
+        return _connack(p[index], p[index + 1], level)
+    return _decode_body(first, p, index, index + length, level)
 
 
 cdef Py_ssize_t _frame(
@@ -738,15 +771,7 @@ cdef Py_ssize_t _frame(
             else:
                 need[0] = size
             return pos
-        # The packets a client receives most, decided inline.
-        if first == 0xD0 and length == 0:
-            packet = _PINGRESP
-        elif level == 5:
-            packet = _decode_body5(first, p, index, index + length)
-        elif first == 0x20 and length == 2:
-            packet = _connack(p[index], p[index + 1], level)
-        else:
-            packet = _decode_body(first, p, index, index + length, level)
+        packet = _body(first, p, index, length, level)
         if packet is None:
             fault[0] = pos
             return pos
