@@ -27,6 +27,14 @@ from pco_wire import (
     Will,
 )
 from pco_wire._codec_py import Packet
+from pco_wire.packets import (
+    Auth,
+    AuthProperties,
+    ConnAckProperties,
+    ConnectProperties,
+    DisconnectProperties,
+    WillProperties,
+)
 
 __all__ = [
     "FIELD_NAMES",
@@ -123,13 +131,26 @@ FIELD_NAMES: dict[type, tuple[str, ...]] = {
         "password",
         "will",
         "protocol_level",
+        "properties",
     ),
-    Will: ("topic", "message", "qos", "retain"),
-    ConnAck: ("session_present", "return_code"),
+    Will: ("topic", "message", "qos", "retain", "properties"),
+    ConnAck: ("session_present", "return_code", "properties"),
     PingReq: (),
     PingResp: (),
-    Disconnect: (),
+    Disconnect: ("reason_code", "properties"),
+    Auth: ("reason_code", "properties"),
     OtherPacket: ("packet_type", "flags", "body"),
+    # MQTT 5.0 properties: every field, so a bool is not taken for 1 nor a list for a tuple.
+    **{
+        cls: cls._fields
+        for cls in (
+            ConnectProperties,
+            WillProperties,
+            ConnAckProperties,
+            DisconnectProperties,
+            AuthProperties,
+        )
+    },
 }
 
 
@@ -146,6 +167,8 @@ def fields(value: object) -> object:
         return (type(value), tuple((name, fields(getattr(value, name))) for name in names))
     if isinstance(value, list):
         return [fields(item) for item in value]
+    if type(value) is tuple:  # user properties: pairs of str
+        return (tuple, tuple(fields(item) for item in value))
     return (type(value), value)
 
 

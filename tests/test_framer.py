@@ -414,12 +414,12 @@ STICKY: list[tuple[str, bytes, list[Packet], type[RemoteProtocolError], int, str
     ),
     (
         "unsupported-protocol",
-        # A CONNECT of protocol level 5 (§3.1.2.2); the level is byte 8.
-        bytes.fromhex("10 0c 00044d515454 05 02 003c 0000"),
+        # A CONNECT of protocol level 6 (§3.1.2.2); the level is byte 8.
+        bytes.fromhex("10 0c 00044d515454 06 02 003c 0000"),
         [],
         UnsupportedProtocol,
         8,
-        "expected protocol level 3 or 4, got 5",
+        "expected protocol level 3, 4 or 5, got 6",
     ),
 ]
 

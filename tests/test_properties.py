@@ -492,8 +492,8 @@ def refusals(draw: st.DrawFn) -> Refusal:
         packet = base.replace(client_id="", clean_session=False, protocol_level=4)
         return packet, "client_id", "expected a client identifier when clean_session is off, got ''"
     if rule == "level":
-        bad_level = draw(st.integers(-1, 10).filter(lambda n: n not in LEVELS))
-        reason = f"expected 3 (MQTT 3.1) or 4 (MQTT 3.1.1), got {bad_level!r}"
+        bad_level = draw(st.integers(-1, 10).filter(lambda n: n not in (*LEVELS, 5)))
+        reason = f"expected 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got {bad_level!r}"
         return base.replace(protocol_level=bad_level), "protocol_level", reason
     if rule == "long-username":
         # Two bytes of UTF-8 a character: 32,768 of them are one byte too many (§1.5.3).

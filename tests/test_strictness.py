@@ -428,7 +428,7 @@ DECODE_ERRORS: list[tuple[str, str, int, type[RemoteProtocolError], int, str]] =
         4,
         MalformedPacket,
         8,
-        "expected protocol level 4 with protocol name 'MQTT', got 3",
+        "expected protocol level 4 or 5 with protocol name 'MQTT', got 3",
     ),
     (
         "connect-MQIsdp-level-4",
@@ -809,12 +809,12 @@ DECODE_ERRORS: list[tuple[str, str, int, type[RemoteProtocolError], int, str]] =
     ),
     # MQTT 3.1.1 §3.1.2.2: a level this codec does not speak.
     (
-        "connect-level-5",
-        "10 0c 00044d515454 05 02 003c 0000",
+        "connect-level-6",
+        "10 0c 00044d515454 06 02 003c 0000",
         4,
         UnsupportedProtocol,
         8,
-        "expected protocol level 3 or 4, got 5",
+        "expected protocol level 3, 4 or 5, got 6",
     ),
 ]
 
@@ -839,19 +839,19 @@ def test_decode_refuses(
 @pytest.mark.parametrize(
     ("data", "level"),
     [
-        ("10 0c 00044d515454 05 02 003c 0000", 5),
+        ("10 0c 00044d515454 06 02 003c 0000", 6),
         ("10 0c 00044d515454 00 02 003c 0000", 0),
         ("10 0c 00044d515454 63 02 003c 0000", 99),
         ("10 0e 00064d5149736470 ff 02 003c 0000", 255),
     ],
-    ids=["level-5", "level-0", "level-99", "mqisdp-level-255"],
+    ids=["level-6", "level-0", "level-99", "mqisdp-level-255"],
 )
 def test_decode_unsupported_protocol_level(codec: Codec, data: str, level: int) -> None:
     # A broker answers these with CONNACK return code 1 (§3.1.2.2): it needs the level.
     with pytest.raises(UnsupportedProtocol) as caught:
         codec.decode(bytes.fromhex(data))
     assert caught.value.level == level
-    assert caught.value.reason == f"expected protocol level 3 or 4, got {level}"
+    assert caught.value.reason == f"expected protocol level 3, 4 or 5, got {level}"
     assert caught.value.offset == len(bytes.fromhex(data)) - 6
     assert isinstance(caught.value, RemoteProtocolError)
     assert not isinstance(caught.value, MalformedPacket)
@@ -932,12 +932,14 @@ def test_decode_accepts(codec: Codec, data: str, level: int, expected: Packet) -
     assert fields(codec.decode(bytes.fromhex(data), level)) == fields(expected)
 
 
-@pytest.mark.parametrize("level", [5, 2, 0, "4", 4.0, True, None], ids=repr)
+@pytest.mark.parametrize("level", [6, 2, 0, "4", 4.0, 5.0, True, None], ids=repr)
 def test_decode_protocol_level_argument(codec: Codec, level: object) -> None:
     with pytest.raises(InvalidPacket) as caught:
         codec.decode(b"\xc0\x00", level)
     assert caught.value.field == "protocol_level"
-    assert caught.value.reason == f"expected 3 (MQTT 3.1) or 4 (MQTT 3.1.1), got {level!r}"
+    assert caught.value.reason == (
+        f"expected 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got {level!r}"
+    )
 
 
 # ------------------------------------------------------------------ encoding refusals
@@ -1129,18 +1131,18 @@ ENCODE_ERRORS: list[tuple[str, object, str, str]] = [
     ("client-id-nul", Connect("\x00"), "client_id", "expected no U+0000, got one at character 0"),
     ("client-id-bytes", Connect(b"a"), "client_id", "expected str, got bytes"),  # type: ignore[arg-type]
     ("username-int", Connect("a", username=7), "username", "expected str, got int"),  # type: ignore[arg-type]
-    # Only MQTT 3.1 and 3.1.1.
+    # Only MQTT 3.1, 3.1.1 and 5.0.
     (
-        "protocol-level-5",
-        Connect("a", protocol_level=5),
+        "protocol-level-6",
+        Connect("a", protocol_level=6),
         "protocol_level",
-        "expected 3 (MQTT 3.1) or 4 (MQTT 3.1.1), got 5",
+        "expected 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got 6",
     ),
     (
         "protocol-level-str",
         Connect("a", protocol_level="4"),  # type: ignore[arg-type]
         "protocol_level",
-        "expected 3 (MQTT 3.1) or 4 (MQTT 3.1.1), got '4'",
+        "expected 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got '4'",
     ),
     # CONNACK (§3.2.2.2, §3.2.2.3).
     (
