@@ -16,6 +16,15 @@ How the others are driven:
   paho reads each packet with recv(1) for the type, recv(1) per length byte and one
   recv for the body, then handles it (state changes, logging checks, callbacks unset).
   paho is a client and has no CONNECT reader: that row has no paho column.
+
+The MQTT 5.0 rows (group names starting "5.0") run every implementation on the same
+protocol and, for decoding, on the same bytes (written by mqtt5, checked here byte for
+byte). paho runs as a client created with ``protocol=MQTTv5``, its CONNECT properties a
+``paho.mqtt.properties.Properties``; a DISCONNECT from the server closes paho's socket, so
+its reader puts the fake one back before the next packet. Encoding CONNECT has two rows:
+with the properties value built once (as a client does: from its settings, then reused
+for every attempt) and with it built every round (mqtt5 has no other way: its
+properties are keyword arguments of the packet).
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from typing import Any
 import mqtt5
 import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from pco_wire import (
     ConnAck,
@@ -39,6 +50,14 @@ from pco_wire import (
     PacketType,
     PingReq,
     _codec_py,
+)
+from pco_wire.packets import (
+    PINGRESP as PINGRESP_PACKET,
+)
+from pco_wire.packets import (
+    ConnAckProperties,
+    ConnectProperties,
+    ReasonCode,
 )
 
 try:
@@ -76,11 +95,11 @@ class _Socket:
         pass
 
 
-def _paho_client() -> Any:
+def _paho_client(protocol: int = paho.MQTTv311) -> Any:
     client = paho.Client(
         paho.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
         client_id="abc",
-        protocol=paho.MQTTv311,
+        protocol=protocol,
     )
     client.username_pw_set("u", "p")
     # Hand back the bytes paho built instead of queueing them for a socket.
@@ -88,20 +107,22 @@ def _paho_client() -> Any:
     return client
 
 
-def _paho_reader(data: bytes) -> Callable[[], int]:
+def _paho_reader(data: bytes, protocol: int = paho.MQTTv311) -> Callable[[], int]:
     """A function that reads every packet of ``data`` with paho; returns the count."""
-    client = _paho_client()
+    client = _paho_client(protocol)
 
     def read_all() -> int:
-        client._sock = _Socket(data)
+        sock = client._sock = _Socket(data)
         client._in_packet["command"] = 0
         count = 0
         end = len(data)
         # paho returns 0 for each packet handled; past the end recv gives b"" (lost).
-        while client._sock.recv.__self__.tell() < end:
+        while sock.recv.__self__.tell() < end:
             if client._packet_read() != 0:
                 raise AssertionError("paho refused the stream")
             count += 1
+            if client._sock is None:  # a DISCONNECT (MQTT 5.0) closed it
+                client._sock = sock
         return count
 
     return read_all
@@ -125,8 +146,8 @@ def _mqtt5_stream(chunks: list[bytes]) -> int:
     return count
 
 
-def _framer_stream(codec: ModuleType, chunks: list[bytes]) -> int:
-    framer = codec.Framer()
+def _framer_stream(codec: ModuleType, chunks: list[bytes], protocol_level: int = 4) -> int:
+    framer = codec.Framer(protocol_level=protocol_level)
     count = 0
     for chunk in chunks:
         count += len(framer.feed(chunk))
@@ -339,3 +360,199 @@ def test_mixed_paho(benchmark: Any) -> None:
     benchmark.extra_info.update(impl="paho", packets=MIXED_PACKETS)
     read_all = _paho_reader(_mixed_ours())
     assert benchmark.pedantic(read_all, rounds=3) == MIXED_PACKETS
+
+
+# ------------------------------------------------------------- MQTT 5.0: encode CONNECT
+
+CONNECT5_BYTES = bytes.fromhex(
+    "103000044d51545405c2003c1a1100000e10210014260003617070000562656e6368270010000000"
+    "03616263000175000170"
+)
+
+
+def _connect_properties() -> ConnectProperties:
+    return ConnectProperties(
+        session_expiry_interval=3600,
+        receive_maximum=20,
+        maximum_packet_size=1 << 20,
+        user_properties=(("app", "bench"),),
+    )
+
+
+def _connect5(properties: ConnectProperties) -> Connect:
+    return Connect(
+        "abc", keep_alive=60, username="u", password=b"p", protocol_level=5, properties=properties
+    )
+
+
+def _mqtt5_connect() -> bytes:
+    packet = mqtt5.ConnectPacket(
+        "abc",
+        username="u",
+        password=b"p",
+        keep_alive=60,
+        clean_start=True,
+        session_expiry_interval=3600,
+        receive_max=20,
+        max_packet_size=1 << 20,
+        user_properties=[("app", "bench")],
+    )
+    return packet.write()  # type: ignore[no-any-return]
+
+
+def _paho_connect_properties() -> Any:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 3600
+    properties.ReceiveMaximum = 20
+    properties.MaximumPacketSize = 1 << 20
+    properties.UserProperty = ("app", "bench")
+    return properties
+
+
+def _check_mqtt5_connect(data: bytes) -> None:
+    # The same fields, the same length; mqtt5 writes Maximum Packet Size before the user
+    # property, we (and paho) in ascending identifier order.
+    assert len(data) == len(CONNECT5_BYTES) and data[:7] == CONNECT5_BYTES[:7]
+    assert sorted(data) == sorted(CONNECT5_BYTES)
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties prebuilt")
+@pytest.mark.parametrize("codec", OURS)
+def test_encode_connect5_ours(benchmark: Any, codec: ModuleType | None) -> None:
+    encode = _ours(codec).encode
+    benchmark.extra_info.update(impl=_impl(_ours(codec)), packets=1)
+    properties = _connect_properties()
+    assert benchmark(lambda: encode(_connect5(properties))) == CONNECT5_BYTES
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties prebuilt")
+def test_encode_connect5_mqtt5(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="mqtt5", packets=1)
+    _check_mqtt5_connect(benchmark(_mqtt5_connect))
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties prebuilt")
+def test_encode_connect5_paho(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="paho", packets=1)
+    client = _paho_client(paho.MQTTv5)
+    client._connect_properties = _paho_connect_properties()
+    assert bytes(benchmark(lambda: client._send_connect(60))) == CONNECT5_BYTES
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties built too")
+@pytest.mark.parametrize("codec", OURS)
+def test_encode_connect5_built_ours(benchmark: Any, codec: ModuleType | None) -> None:
+    encode = _ours(codec).encode
+    benchmark.extra_info.update(impl=_impl(_ours(codec)), packets=1)
+    assert benchmark(lambda: encode(_connect5(_connect_properties()))) == CONNECT5_BYTES
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties built too")
+def test_encode_connect5_built_mqtt5(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="mqtt5", packets=1)
+    _check_mqtt5_connect(benchmark(_mqtt5_connect))
+
+
+@pytest.mark.benchmark(group="5.0 encode CONNECT, properties built too")
+def test_encode_connect5_built_paho(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="paho", packets=1)
+    client = _paho_client(paho.MQTTv5)
+
+    def build_and_encode() -> Any:
+        client._connect_properties = _paho_connect_properties()
+        return client._send_connect(60)
+
+    assert bytes(benchmark(build_and_encode)) == CONNECT5_BYTES
+
+
+# ------------------------------------------------- MQTT 5.0: decode CONNACK, the stream
+
+#: A CONNACK as a broker answers an MQTT 5.0 client (written by mqtt5): Receive Maximum
+#: 20, Maximum QoS 1, Retain Available 0, Topic Alias Maximum 10, an Assigned Client
+#: Identifier and a Server Keep Alive of 60 s.
+CONNACK5 = bytes.fromhex("201c0000191200096175746f2d3132333413003c21001422000a24012500")
+CONNACK5_PACKET = ConnAck(
+    False,
+    ReasonCode.SUCCESS,
+    ConnAckProperties(
+        receive_maximum=20,
+        maximum_qos=1,
+        retain_available=False,
+        topic_alias_maximum=10,
+        assigned_client_identifier="auto-1234",
+        server_keep_alive=60,
+    ),
+)
+DISCONNECT5 = bytes.fromhex("e0018b")  # Server shutting down, no properties
+DISCONNECT5_PACKET = Disconnect(ReasonCode.SERVER_SHUTTING_DOWN)
+
+
+def _mqtt5_connack() -> Any:
+    return mqtt5.ConnAckPacket(
+        receive_max=20,
+        max_qos=mqtt5.QoS.AT_LEAST_ONCE,
+        retain_available=False,
+        topic_alias_max=10,
+        assigned_client_id="auto-1234",
+        server_keep_alive=60,
+    )
+
+
+def test_mqtt5_writes_the_5_0_bytes() -> None:
+    """The bytes of the 5.0 rows are mqtt5's own."""
+    assert _mqtt5_connack().write() == CONNACK5
+    bye = mqtt5.DisconnectPacket(reason_code=mqtt5.DisconnectReasonCode.SERVER_SHUTTING_DOWN)
+    assert bye.write() == DISCONNECT5
+    assert mqtt5.PingRespPacket().write() == PINGRESP
+
+
+@pytest.mark.benchmark(group="5.0 decode CONNACK with properties")
+@pytest.mark.parametrize("codec", OURS)
+def test_decode_connack5_ours(benchmark: Any, codec: ModuleType | None) -> None:
+    decode = _ours(codec).decode
+    benchmark.extra_info.update(impl=_impl(_ours(codec)), packets=1)
+    assert benchmark(decode, CONNACK5, 5) == CONNACK5_PACKET
+
+
+@pytest.mark.benchmark(group="5.0 decode CONNACK with properties")
+def test_decode_connack5_mqtt5(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="mqtt5", packets=1)
+    packet, size = benchmark(mqtt5.read, memoryview(CONNACK5))
+    assert packet == _mqtt5_connack() and size == len(CONNACK5)
+
+
+@pytest.mark.benchmark(group="5.0 decode CONNACK with properties")
+def test_decode_connack5_paho(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="paho", packets=1)
+    assert benchmark(_paho_reader(CONNACK5, paho.MQTTv5)) == 1
+
+
+def _stream5() -> bytes:
+    # A CONNACK, keep-alive answers and the server's DISCONNECT, over and over.
+    return (CONNACK5 + PINGRESP + DISCONNECT5 + PINGRESP) * (STREAM_PACKETS // 4)
+
+
+STREAM5_GROUP = "5.0 stream connack/ping/disconnect 100k, 4K"
+
+
+@pytest.mark.benchmark(group=STREAM5_GROUP)
+@pytest.mark.parametrize("codec", OURS)
+def test_stream5_ours(benchmark: Any, codec: ModuleType | None) -> None:
+    chunks = _chunks(_stream5())
+    cycle = _ours(codec).Framer(protocol_level=5).feed(CONNACK5 + PINGRESP + DISCONNECT5 + PINGRESP)
+    assert cycle == [CONNACK5_PACKET, PINGRESP_PACKET, DISCONNECT5_PACKET, PINGRESP_PACKET]
+    benchmark.extra_info.update(impl=_impl(_ours(codec)), packets=STREAM_PACKETS)
+    assert benchmark(_framer_stream, _ours(codec), chunks, 5) == STREAM_PACKETS
+
+
+@pytest.mark.benchmark(group=STREAM5_GROUP)
+def test_stream5_mqtt5(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="mqtt5", packets=STREAM_PACKETS)
+    assert benchmark(_mqtt5_stream, _chunks(_stream5())) == STREAM_PACKETS
+
+
+@pytest.mark.benchmark(group=STREAM5_GROUP)
+def test_stream5_paho(benchmark: Any) -> None:
+    benchmark.extra_info.update(impl="paho", packets=STREAM_PACKETS)
+    read_all = _paho_reader(_stream5(), paho.MQTTv5)
+    assert benchmark.pedantic(read_all, rounds=3) == STREAM_PACKETS
