@@ -1090,7 +1090,7 @@ def test_good_response_timeout_becomes_a_float(response_timeout: float) -> None:
         (Connect("gw", will=Will("plant/+/status", b"offline")), "will.topic"),
         (Connect("", protocol_level=3), "client_id"),
         (Connect("x" * 24, protocol_level=3), "client_id"),
-        (Connect("gw", protocol_level=5), "protocol_level"),
+        (Connect("gw", protocol_level=6), "protocol_level"),
     ],
 )
 def test_invalid_connect_is_refused_at_construction(connect: Connect, field: str) -> None:
