@@ -415,7 +415,7 @@ def test_every_mistake_of_a_file_is_reported_at_once(files: Files) -> None:
         'server_uri = "mqtt://127.0.0.1"\n'
         'client_id = "gate-way-17"\n'  # a character outside the rule
         "keep_alive = 70000\n"  # out of range
-        'protocol = "5"\n'  # no such version
+        'protocol = "5.0"\n'  # no such version
         'response_timeout = "10"\n'  # wrong type
         "kepp_alive = 1\n"  # unknown key
         'password = "a"\n'
@@ -1157,7 +1157,7 @@ def test_config_check_a_bad_file(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(
         'server_uri = "mqtt://127.0.0.1"\nclient_id = "gate-way"\nkeep_alve = 5\n'
-        'protocol = "5"\n[will]\ntopic = "a/#"\n'
+        'protocol = "5.0"\n[will]\ntopic = "a/#"\n'
     )
     with pytest.raises(InvalidSettings) as caught:
         config.load(str(path))
