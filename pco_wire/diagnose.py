@@ -4,7 +4,9 @@
 and a sentence that says what happened and what to try. The exit statuses::
 
     0  connected
-    1  the server refused (CONNACK return code 1..5)
+    1  the server refused (CONNACK return code 1..5, MQTT 5.0 reason code 0x80 and up) or
+       ended the connection saying why (MQTT 5.0 DISCONNECT); enhanced authentication
+       failed
     2  invalid settings or usage, found before any network traffic
     3  network: name not resolved, refused, unreachable, reset, closed before CONNACK;
        or the wrong scheme for the port (plain MQTT to a TLS or WebSocket port)
@@ -14,7 +16,9 @@ and a sentence that says what happened and what to try. The exit statuses::
     70 internal error (a bug)
     129, 130, 143  stopped by SIGHUP, Ctrl-C or SIGTERM before the command finished
 
-Each category has one status, in ``CATEGORIES``; the README's table is that one. What the
+Each category has one status, in ``CATEGORIES``; the README's table is that one. The
+server's codes (3.1.1 return codes, 5.0 reason codes) take theirs from the table of codes
+(``reasons.py``): its category and status, and the specification's text. What the
 server chose to say (HTTP bodies, certificate names, close reasons) reaches a sentence
 only as one printable line (``_text.printable``), and so does the whole sentence.
 """
@@ -25,18 +29,22 @@ import time
 
 from ._text import printable
 from .errors import (
+    AuthenticationError,
     ConnectionClosed,
     Error,
     InvalidPacket,
     InvalidSettings,
     RemoteProtocolError,
     ResponseTimeout,
+    ServerDisconnected,
     ServerRefused,
     TLSError,
     TransportError,
     WebSocketError,
 )
 from .phases import PhaseName
+from .reasons import CATEGORIES as _CODE_CATEGORIES
+from .reasons import REASONS, RETURN_CODES, Reason
 from .uri import ServerURI, shown_user
 
 TYPE_CHECKING = False
@@ -49,7 +57,8 @@ __all__ = ["CATEGORIES", "EXIT_CODES", "Diagnosis", "diagnose"]
 
 EXIT_CODES = {
     0: "connected",
-    1: "the server refused the connection (CONNACK return code 1..5)",
+    1: "the server refused the connection or ended it saying why (CONNACK return code "
+    "1..5, MQTT 5.0 reason code 0x80 and up), or enhanced authentication failed",
     2: "invalid settings or usage, found before any network traffic",
     3: "network: name not resolved, refused, unreachable, reset, closed before CONNACK, "
     "or the wrong scheme for the port",
@@ -67,12 +76,10 @@ Diagnosis = tuple[int, str, str]
 #: Every category a diagnosis can give, with its exit status: one diagnosis, one status.
 #: The README's table of categories is this one.
 CATEGORIES = {
-    "connected": 0,
-    "unacceptable-protocol-version": 1,
-    "identifier-rejected": 1,
-    "server-unavailable": 1,
-    "bad-username-or-password": 1,
-    "not-authorized": 1,
+    # The server's codes, from their table: the 3.1.1 refusals, then MQTT 5.0's.
+    **_CODE_CATEGORIES,
+    "server-disconnected": 3,
+    "authentication-failed": 1,
     "invalid-settings": 2,
     "name-not-resolved": 3,
     "connection-refused": 3,
@@ -112,30 +119,70 @@ _SENTENCE_LIMIT = 1000
 # 2000-01-01T00:00:00Z: a clock before it is not set (a gateway that booted into 1970).
 _CLOCK_SANE = 946684800.0
 
-_REFUSALS = {
-    1: (
-        "unacceptable-protocol-version",
-        "the server does not accept MQTT {protocol}: try --protocol {other}",
-    ),
-    2: (
-        "identifier-rejected",
-        "the server rejected client ID {client_id!r}: check the IDs it allows, or whether "
-        "another rule (a prefix, an allow list) applies",
-    ),
-    3: (
-        "server-unavailable",
-        "the server is up but its MQTT service is unavailable: try again later",
-    ),
-    4: (
-        "bad-username-or-password",
-        "the server refused the user name or password ({user}): check both",
-    ),
-    5: (
-        "not-authorized",
-        "the server does not allow this client to connect ({user}): check the user name "
-        "and password, and the server's access rules",
-    ),
+#: What to try, by category of the server's code; codes without a hint of their own are
+#: worded by the specification's text. Fields: {protocol}, {other}, {client_id}, {user}.
+_HINTS = {
+    "unacceptable-protocol-version": "the server does not accept MQTT {protocol}: try "
+    "--protocol {other}",
+    "identifier-rejected": "the server rejected client ID {client_id!r}: check the IDs it "
+    "allows, or whether another rule (a prefix, an allow list) applies",
+    "server-unavailable": "the server is up but its MQTT service is unavailable: try again later",
+    "bad-username-or-password": "the server refused the user name or password ({user}): check both",
+    "not-authorized": "the server does not allow this client to connect ({user}): check the "
+    "user name and password, and the server's access rules",
+    "server-busy": "the server is busy: try again later",
+    "banned": "this client is banned by the server's administrator: ask them",
+    "bad-authentication-method": "the server does not accept the authentication method or "
+    "data: check --auth-method and --auth-data-file",
+    "quota-exceeded": "a limit of the server (connections, sessions, a quota) is reached: "
+    "try again later, or ask its administrator",
+    "connection-rate-exceeded": "too many connections too fast: try again later",
+    "packet-too-large": "the CONNECT is larger than the server allows: shorten the will "
+    "message or the user properties",
+    "session-taken-over": "another client connected with client ID {client_id!r}, and the "
+    "server dropped this connection for it: give each client its own ID",
+    "keep-alive-timeout": "the server heard nothing for 1.5 times the keep-alive: the "
+    "network stalled, or PINGREQs were lost",
+    "server-shutting-down": "the server is shutting down",
 }
+
+_OTHER_PROTOCOL = {"5": "3.1.1", "3.1.1": "3.1", "3.1": "3.1.1"}
+
+
+def _code_sentence(
+    reason: Reason,
+    ending: bool,
+    error: ServerRefused | ServerDisconnected,
+    *,
+    protocol: str,
+    client_id: str,
+    username: str | None,
+) -> str:
+    """What the server said with a code, and what to try: the hint of its category, or
+    the specification's text; the server's reason string and server reference."""
+    user = f"user name {shown_user(username)!r}" if username is not None else "no user name given"
+    hint = _HINTS.get(reason.category)
+    text = (reason.ending or reason.text) if ending else reason.text
+    sentence = (
+        hint.format(
+            protocol=protocol,
+            other=_OTHER_PROTOCOL.get(protocol, "3.1.1"),
+            client_id=client_id,
+            user=user,
+        )
+        if hint is not None
+        else text
+    )
+    extra = ""
+    said = error.reason_string
+    if said:
+        extra += f"; the server says: {said!r}"
+    reference = error.server_reference
+    if reference:
+        extra += f"; it points to {reference!r}"
+        if reason.code in (0x9C, 0x9D):
+            extra += " (--follow-redirects connects there)"
+    return sentence + extra
 
 
 def _result(category: str, sentence: str) -> Diagnosis:
@@ -200,23 +247,39 @@ def _diagnose(
     if isinstance(error, (InvalidSettings, InvalidPacket)):
         return "invalid-settings", f"invalid settings: {error}"
     if isinstance(error, ServerRefused):
-        category, text = _REFUSALS[int(error.return_code)]
-        user = (
-            f"user name {shown_user(username)!r}" if username is not None else "no user name given"
+        refused = int(error.return_code)
+        five = type(error.return_code).__name__ == "ReasonCode"
+        row = (REASONS if five else RETURN_CODES)[refused]
+        sentence = _code_sentence(
+            row, False, error, protocol=protocol, client_id=client_id, username=username
         )
-        sentence = text.format(
-            protocol=protocol,
-            other="3.1" if protocol == "3.1.1" else "3.1.1",
-            client_id=client_id,
-            user=user,
-        )
-        if int(error.return_code) == 1 and protocol == "auto":
-            # "auto" asked in MQTT 3.1.1, then in MQTT 3.1: there is no other to try.
+        if refused == 1 and protocol == "auto":
+            # "auto" asked in MQTT 5.0, 3.1.1 and 3.1: there is no other to try.
             sentence = (
-                "the server accepts neither MQTT 3.1.1 nor MQTT 3.1 (--protocol auto tried "
-                "both): it may speak MQTT 5 only"
+                "the server accepts none of MQTT 5.0, 3.1.1 and 3.1 (--protocol auto tried "
+                "each): is it an MQTT broker?"
             )
-        return category, f"refused with return code {int(error.return_code)}: {sentence}"
+        if five:
+            return row.category, (
+                f"refused with reason code 0x{refused:02X} ({row.name}): {sentence}"
+            )
+        return row.category, f"refused with return code {refused}: {sentence}"
+    if isinstance(error, ServerDisconnected):
+        ended = int(error.reason_code)
+        row = REASONS[ended]
+        sentence = _code_sentence(
+            row, True, error, protocol=protocol, client_id=client_id, username=username
+        )
+        taken = " (taken over)" if ended == 0x8E else ""
+        said = (
+            f"the server ended the connection with reason code 0x{ended:02X} "
+            f"({row.name}){taken}: {sentence}"
+        )
+        if ended < 0x80:  # no error: normal disconnection, as the server sees it
+            return "server-disconnected", said
+        return row.category, said
+    if isinstance(error, AuthenticationError):
+        return "authentication-failed", f"enhanced authentication failed: {error.reason}"
     if isinstance(error, ResponseTimeout):
         return "timeout", _timeout(error, where)
     if isinstance(error, TLSError):
@@ -227,7 +290,12 @@ def _diagnose(
         other = _other_protocol(head, uri)
         if other:
             return other
-        code = _unknown_return_code(head)
+        code = _unknown_return_code(head) if protocol_level < 5 else _unknown_reason_code(head)
+        if code is not None and protocol_level == 5:
+            return "unknown-return-code", (
+                f"the server answered with CONNACK reason code 0x{code:02X}, which MQTT 5.0 "
+                "does not define for CONNACK: see its log"
+            )
         if code is not None:
             return "unknown-return-code", (
                 f"the server refused with return code {code}, which MQTT 3.1.1 does not "
@@ -259,6 +327,15 @@ def _unknown_return_code(head: bytes) -> int | None:
     6..255 are reserved), read from the server's first bytes; the codec refuses it."""
     if len(head) >= 4 and head[0] == 0x20 and head[1] >= 2 and head[3] > 5:
         return head[3]
+    return None
+
+
+def _unknown_reason_code(head: bytes) -> int | None:
+    """The reason code of a 5.0 CONNACK that MQTT 5.0 §3.2.2.2 does not define."""
+    if len(head) >= 4 and head[0] == 0x20 and 3 <= head[1] < 0x80:
+        reason = REASONS.get(head[3])
+        if reason is None or not reason.defined_for(2):
+            return head[3]
     return None
 
 
@@ -348,6 +425,7 @@ def _timeout(error: ResponseTimeout, where: str) -> str:
         f"is {where} really a WebSocket port?",
         PhaseName.CONNACK: f"no CONNACK within {limit}: is {where} really an MQTT port?",
         PhaseName.PINGRESP: f"no PINGRESP within {limit}: the server or the network stalled",
+        PhaseName.AUTH: f"no answer to the re-authentication within {limit}",
     }
     detail = details.get(error.phase, f"{error}")
     return f"timeout in phase {error.phase} ({limit}): {detail}"

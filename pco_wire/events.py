@@ -1,6 +1,6 @@
 """Every event a client emits, as values: equality and repr from ``Record``.
 
-The session emits the first five (its state and traffic), the supervisor the last three
+The session emits the first six (its state and traffic), the supervisor the last four
 (reconnection). The blocking ``Client`` hands them to ``on_event``; the asyncio ``Client``
 yields them from ``events()``. Both get the same objects from the same pure code.
 """
@@ -22,8 +22,10 @@ __all__ = [
     "PacketReceived",
     "PingSent",
     "PongReceived",
+    "Reauthenticated",
     "Reconnecting",
     "SessionEvent",
+    "TakenOver",
     "TakeoverSuspected",
 ]
 
@@ -63,6 +65,18 @@ class PongReceived(Event):
 
     def __init__(self, round_trip: float) -> None:
         self.round_trip = round_trip
+
+
+class Reauthenticated(Event):
+    """MQTT 5.0: the server accepted our re-authentication (AUTH 0x00), ``round_trip``
+    seconds after our AUTH 0x19, in ``steps`` challenges."""
+
+    __slots__ = ("round_trip", "steps")
+    _fields = __slots__
+
+    def __init__(self, round_trip: float, steps: int) -> None:
+        self.round_trip = round_trip
+        self.steps = steps
 
 
 class PacketReceived(Event):
@@ -111,6 +125,19 @@ class TakeoverSuspected(Event):
         self.client_id = client_id
 
 
+class TakenOver(Event):
+    """MQTT 5.0: the server ended the connection with DISCONNECT 0x8E, session taken over:
+    another client connected with client ID ``client_id`` (§3.14.2.1). Said by the server,
+    not guessed; ``reason_string`` is its own word, if any."""
+
+    __slots__ = ("client_id", "reason_string")
+    _fields = __slots__
+
+    def __init__(self, client_id: str, reason_string: str | None = None) -> None:
+        self.client_id = client_id
+        self.reason_string = reason_string
+
+
 class GivingUp(Event):
     """No further attempt: ``error`` is one that retrying cannot fix."""
 
@@ -122,4 +149,4 @@ class GivingUp(Event):
 
 
 #: What a session emits (the supervisor adds Reconnecting, TakeoverSuspected, GivingUp).
-SessionEvent = Connected | PingSent | PongReceived | PacketReceived | Closed
+SessionEvent = Connected | PingSent | PongReceived | PacketReceived | Reauthenticated | Closed

@@ -24,6 +24,8 @@ class PhaseName(str, enum.Enum):
     #: After CONNACK: the connection in use.
     SESSION = "session"
     PINGRESP = "PINGRESP"
+    #: MQTT 5.0 re-authentication: our AUTH 0x19 until the server's AUTH 0x00.
+    AUTH = "AUTH"
     DISCONNECT = "DISCONNECT"
     TLS_PROBE = "TLS probe"
 

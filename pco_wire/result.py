@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ._record import Record
 from .events import PacketReceived
-from .packets import ConnAckCode, OtherPacket, PacketType
+from .packets import ConnAckCode, OtherPacket, PacketType, ReasonCode
 from .phases import Phase, PhaseName
 
 TYPE_CHECKING = False
@@ -172,7 +172,7 @@ class ConnectionInfo(Record):
         stream's)."""
         return cls(
             str(attempt.uri),
-            attempt.client_id,
+            attempt.session.client_id or attempt.client_id,
             attempt.session.session_present,
             address,
             attempt.phases,
@@ -251,15 +251,19 @@ def accepted(attempt: Attempt, info: ConnectionInfo) -> TestResult:
         "internal-error",
         "",
         info.uri,
-        attempt.client_id,
+        info.client_id,
         phases=attempt.phases,
         warnings=list(info.warnings),
+        protocol=info.protocol,
+        properties=info.properties,
     )
     if session.error is not None:  # accepted, and closed in the same breath
         return ended(result, attempt, session.error)
     result.address = info.address
     result.tls = info.tls
-    result.return_code, result.return_code_text = 0, ConnAckCode.ACCEPTED.text
+    connack = session.connack
+    code = connack.return_code if connack is not None else ConnAckCode.ACCEPTED
+    result.return_code, result.return_code_text = 0, code.text
     result.session_present = session.session_present
     return result
 
@@ -286,13 +290,12 @@ def disconnected(
         return ended(result, attempt, failed)
     result.ok, result.exit_code, result.category = True, 0, "connected"
     present = "; the server kept a session" if session.session_present else ""
-    level = (
-        " in MQTT 3.1"
-        if session.connect_packet.protocol_level == 3 and attempt.settings.protocol == "auto"
-        else ""
-    )
+    version = session.connect_packet.protocol_level
+    level = f" in MQTT {PROTOCOL_NAMES[version]}" if attempt.settings.protocol == "auto" else ""
+    assigned = " (assigned by the server)" if not attempt.client_id and session.client_id else ""
     result.message = (
-        f"connected to {attempt.uri} ({result.address}) as {attempt.client_id}{level}{present}"
+        f"connected to {attempt.uri} ({result.address}) as "
+        f"{session.client_id or attempt.client_id}{assigned}{level}{present}"
     )
     return result
 
@@ -360,9 +363,14 @@ def failed(
         warnings=list(attempt.warnings),
         error=exc,
     )
+    session = attempt.session
+    if session.state.value != "idle":  # a CONNECT went out
+        result.protocol = PROTOCOL_NAMES[session.connect_packet.protocol_level]
     refusal = getattr(exc, "return_code", None)
-    if isinstance(refusal, ConnAckCode):
+    if isinstance(refusal, (ConnAckCode, ReasonCode)):
         result.return_code, result.return_code_text = int(refusal), refusal.text
+        # What the refusing CONNACK said besides: its reason string, server reference...
+        result.properties = negotiated(session.connect_packet, session.connack)
     connected = [p for p in phases if p.name == PhaseName.TCP_CONNECT and p.ok]
     result.address = connected[-1].detail if connected else None
     return result

@@ -11,18 +11,28 @@ Both drivers (blocking and asyncio) run the same loop over it::
     delay = supervisor.ended(error, now)    # an accepted connection ended
     supervisor.events()                     # Reconnecting, TakeoverSuspected, GivingUp
 
-The fallback of protocol "auto" (MQTT 3.1.1 refused with return code 1, so MQTT 3.1 is
-asked at once, within the same attempt's phases) is part of one attempt; a delay of None
-means stop. The client identity is the configuration's: a generated client ID is made once
-and kept for every later attempt, and so is the TLS context.
+The fallback of protocol "auto" is part of one attempt, within its phases: MQTT 5.0
+first; refused as an unsupported protocol version (reason code 0x84, or the 3.1.1 return
+code 1 of a server that does not know 5.0) or closed at once without a word (older
+brokers), MQTT 3.1.1 is asked at once; refused with return code 1, MQTT 3.1. So is a
+redirect (MQTT 5.0 §4.11: CONNACK 0x9C/0x9D with a Server Reference) when the settings
+allow following it. A delay of None means stop. The client identity is the
+configuration's: a generated client ID is made once and kept for every later attempt,
+and so is the TLS context.
 """
 
 from __future__ import annotations
 
 from . import _log
 from ._record import Record
-from .errors import ConnectionClosed, Error, InvalidSettings, ServerRefused
-from .events import Event, GivingUp, Reconnecting, TakeoverSuspected
+from .errors import (
+    ConnectionClosed,
+    Error,
+    InvalidSettings,
+    ServerDisconnected,
+    ServerRefused,
+)
+from .events import Event, GivingUp, Reconnecting, TakenOver, TakeoverSuspected
 from .phases import PhaseName
 from .reconnect import Reconnect
 from .session import Session
@@ -38,7 +48,11 @@ if TYPE_CHECKING:
     from .phases import Phase
     from .transport.common import Probe
 
-__all__ = ["Attempt", "Supervisor", "prepare"]
+__all__ = ["MAX_REDIRECTS", "Attempt", "Supervisor", "prepare", "server_reference_uri"]
+
+#: Redirects (MQTT 5.0 0x9C/0x9D) followed in a row before the next one is refused: two
+#: servers that send clients to each other must not keep one going round.
+MAX_REDIRECTS = 3
 
 
 class Attempt:
@@ -171,13 +185,22 @@ def prepare(
         raise InvalidSettings([("settings", f"expected a Settings, got {_kind(settings)}")])
     # A client ID given here obeys the rules of the settings' own.
     uri = _check(settings.replace(client_id=client_id) if client_id else settings)
-    generated = not (client_id or settings.client_id)
-    client_id = client_id or settings.client_id or generate_client_id()
+    if getattr(settings, "server_assigns_id", False) and not client_id:
+        # MQTT 5.0 §3.1.3.1: an empty client identifier, and the server assigns one.
+        generated = False
+        client_id = ""
+    else:
+        generated = not (client_id or settings.client_id)
+        client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)
+    authenticator = None
+    if packet.protocol_level == 5 and packet.properties.authentication_method is not None:
+        authenticator = settings.authenticator_of()
     session = Session(
         packet,
         response_timeout=settings.response_timeout,
         max_packet_size=settings.max_packet_size,
+        authenticator=authenticator,
     )
     if uri.tls and tls_context is None:
         if shared:
@@ -298,6 +321,8 @@ class Supervisor:
         "_generated",
         "_tls_context",
         "_fallback",
+        "_redirect",
+        "_redirects",
         "_events",
     )
 
@@ -326,7 +351,11 @@ class Supervisor:
         #: Whether the client ID of every attempt is one generated here (blank in the
         #: settings and not given): known at the first attempt, kept for the later ones.
         self._generated: bool | None = None
-        self._fallback = False  # the next attempt is MQTT 3.1, after 3.1.1 got code 1
+        #: The protocol level of the next attempt, asked at once: the fallback of "auto".
+        self._fallback: int | None = None
+        #: The server the next attempt goes to instead of the settings' (a redirect).
+        self._redirect: str | None = None
+        self._redirects = 0  # followed in a row, since the last accepted connection
         self._events: list[Event] | None = None  # made when there is one
 
     def next_attempt(self, phases: list[Phase] | None = None) -> Attempt:
@@ -335,18 +364,25 @@ class Supervisor:
         ``stop()`` or GivingUp the driver asks for none; a stop asked from another
         thread may cross an attempt under way, which ``failed``/``ended`` then end.)"""
         level = None
-        if self._fallback and self.attempt is not None:
-            level, phases = 3, self.attempt.phases
-        self._fallback = False
+        if self._fallback is not None and self.attempt is not None:
+            level, phases = self._fallback, self.attempt.phases
+        self._fallback = None
         self.attempt = None
+        settings = self.settings
+        if self._redirect is not None:
+            settings = settings.replace(server_uri=self._redirect)
         attempt = prepare(
-            self.settings,
+            settings,
             self.client_id,
             level,
             tls_context=self._tls_context,
             phases=phases,
             shared=True,
         )
+        if level is not None and level < 5:
+            dropped = _dropped(settings, attempt)
+            if dropped:
+                attempt.warnings = (*attempt.warnings, dropped)
         if self._generated is None:
             self._generated = attempt.generated_id
         # The ID goes back into prepare() for the next attempts; it stays a generated one.
@@ -359,27 +395,59 @@ class Supervisor:
     def opened(self, now: float) -> None:
         """The latest attempt's CONNACK accepted the connection."""
         self.connections += 1
+        self._redirects = 0
+        attempt = self.attempt
+        if attempt is not None and not self.client_id:
+            # A server-assigned identifier is kept for the next connections (§3.2.2.3.7:
+            # the client uses it to resume the session); never written to a file.
+            self.client_id = attempt.session.client_id or None
         if self._policy is None:
             self._opened_at = now
         else:
             self._policy.connected(now)
 
     def fallback(self, error: Error) -> bool:
-        """Whether the attempt that ``error`` ended is asked again at once, in MQTT 3.1:
-        protocol "auto", and MQTT 3.1.1 refused with return code 1 (unacceptable protocol
-        version, MQTT 3.1.1 §3.2.2.3). Once per attempt."""
+        """Whether the attempt that ``error`` ended is asked again at once: the fallback
+        of protocol "auto" (5.0 refused as an unsupported version or closed without a
+        word: 3.1.1; 3.1.1 refused with return code 1: 3.1), or a redirect the settings
+        allow following. Once per level; redirects up to ``MAX_REDIRECTS`` in a row."""
+        attempt = self.attempt
+        if attempt is None:
+            return False
+        level = attempt.session.connect_packet.protocol_level
+        if self.settings.protocol == "auto":
+            if level == 5 and _unsupported_level(error, attempt):
+                _log.debug("protocol auto: MQTT 5.0 not accepted (%s); trying MQTT 3.1.1", error)
+                self._fallback = 4
+                return True
+            if level == 4 and isinstance(error, ServerRefused) and int(error.return_code) == 1:
+                _log.debug("protocol auto: MQTT 3.1.1 refused with return code 1; trying MQTT 3.1")
+                self._fallback = 3
+                return True
+        return self._follow(error)
+
+    def _follow(self, error: Error) -> bool:
+        """A redirect to follow now: sets the server of the next attempt."""
         attempt = self.attempt
         if (
-            self.settings.protocol == "auto"
-            and isinstance(error, ServerRefused)
-            and int(error.return_code) == 1
-            and attempt is not None
-            and attempt.session.connect_packet.protocol_level == 4
+            attempt is None
+            or not getattr(self.settings, "follow_redirects", False)
+            or not isinstance(error, (ServerRefused, ServerDisconnected))
         ):
-            _log.debug("protocol auto: MQTT 3.1.1 refused with return code 1; trying MQTT 3.1")
-            self._fallback = True
-            return True
-        return False
+            return False
+        code = int(getattr(error, "return_code", getattr(error, "reason_code", 0)))
+        reference = error.server_reference
+        if code not in (0x9C, 0x9D) or not reference or self._redirects >= MAX_REDIRECTS:
+            return False
+        uri = server_reference_uri(reference, attempt.uri)
+        if uri is None:
+            return False
+        _log.debug("redirected by 0x%02X to %s", code, uri)
+        self._redirects += 1
+        self._redirect = uri
+        if attempt is not None and attempt.session.connect_packet.protocol_level != 5:
+            self._fallback = None
+        return True
 
     def failed(self, error: Error, now: float) -> float | None:
         """An attempt to connect again (after the fallback, if any) ended before it was
@@ -418,16 +486,22 @@ class Supervisor:
         again = self.settings.reconnect if self.reconnect is None else self.reconnect
         if self.stopped or not again:
             return None
+        events = self._events = self._events or []
+        if self._follow(error):
+            # The server said where to go: at once, not after a backoff.
+            events.append(Reconnecting(error, 0.0, self._reconnect_policy().attempt + 1))
+            return 0.0
         policy = self._reconnect_policy()
         suspected = policy.takeover_suspected
         delay = policy.ended(error, now)
-        events = self._events = self._events or []
         if delay is None:
             events.append(GivingUp(error))
             # The end of this client: a driver that asked again would get no attempt.
             self.stopped = True
             return None
-        if policy.takeover_suspected and not suspected:
+        if policy.takeover_said:
+            events.append(TakenOver(self.client_id or "", getattr(error, "reason_string", None)))
+        elif policy.takeover_suspected and not suspected:
             events.append(TakeoverSuspected(self.client_id or ""))
         events.append(Reconnecting(error, delay, policy.attempt))
         return delay
@@ -446,3 +520,67 @@ class Supervisor:
                 self._policy.connected(self._opened_at)
                 self._opened_at = None
         return self._policy
+
+
+def _unsupported_level(error: Error, attempt: Attempt) -> bool:
+    """Whether ``error`` says the server does not speak MQTT 5.0: reason code 0x84, the
+    3.1.1 return code 1, or a close right after CONNECT with not a byte of answer (what
+    brokers older than 5.0 do with a protocol level they do not know)."""
+    if isinstance(error, ServerRefused):
+        return int(error.return_code) in (0x84, 1)
+    return (
+        isinstance(error, ConnectionClosed)
+        and error.phase == PhaseName.CONNACK
+        and not error.websocket
+        and not attempt.session.head
+    )
+
+
+def _dropped(settings: Settings, attempt: Attempt) -> str:
+    """The warning for MQTT 5.0 settings a fallback to 3.1.1 or 3.1 cannot send."""
+    try:
+        changed = settings.connect_packet(attempt.client_id or "x", 5).properties.changed()
+    except Exception:  # settings a level-5 CONNECT refuses: nothing was sent at 5 either
+        return ""
+    changed.pop("maximum_packet_size", None)  # ours, enforced whatever the version
+    if not changed:
+        return ""
+    level = "3.1.1" if attempt.session.connect_packet.protocol_level == 4 else "3.1"
+    return (
+        f"the server does not speak MQTT 5.0: connected in MQTT {level}, without "
+        f"{', '.join(name.replace('_', ' ') for name in changed)}"
+    )
+
+
+def server_reference_uri(reference: str, uri: ServerURI) -> str | None:
+    """The URI a Server Reference (MQTT 5.0 §4.11) points to from ``uri``: the first of
+    its space-separated references, a URI of our four schemes or a ``host[:port]`` (an
+    IPv6 address in brackets) reached with ``uri``'s scheme, port and path. None when it
+    is neither."""
+    first = reference.split(" ", 1)[0].strip()
+    if not first or any(ord(c) < 0x21 or ord(c) == 0x7F for c in first):
+        return None
+    if "://" in first:
+        scheme = first.split("://", 1)[0].lower()
+        return first if scheme in ("mqtt", "mqtts", "ws", "wss") else None
+    host, port = first, uri.port
+    if first.startswith("["):
+        end = first.find("]")
+        if end < 0:
+            return None
+        host, rest = first[: end + 1], first[end + 1 :]
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                return None
+            port = int(rest[1:])
+    elif first.count(":") == 1:
+        host, _, text = first.partition(":")
+        if not text.isdigit():
+            return None
+        port = int(text)
+    elif ":" in first:
+        host = f"[{first}]"  # a bare IPv6 address
+    if not host or "/" in host or "@" in host:
+        return None
+    path = uri.resource if uri.websocket else ""
+    return f"{uri.scheme}://{host}:{port}{path}"

@@ -139,6 +139,13 @@ def test_importing_the_codec_loads_the_codec_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     loaded = set(eval(done.stdout))
-    core = {"pco_wire", "pco_wire.codec", "pco_wire.packets", "pco_wire.errors", "pco_wire._record"}
+    core = {
+        "pco_wire",
+        "pco_wire.codec",
+        "pco_wire.packets",
+        "pco_wire.reasons",
+        "pco_wire.errors",
+        "pco_wire._record",
+    }
     twins = {"pco_wire._codec_py", "pco_wire._codec"}
     assert core <= loaded and loaded <= core | twins, done.stdout

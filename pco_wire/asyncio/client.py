@@ -188,6 +188,20 @@ class Client:
             self._finish()
         return True
 
+    def reauthenticate(self) -> None:
+        """MQTT 5.0: start a re-authentication (AUTH 0x19) with the settings'
+        authenticator; the server's answer comes as a Reauthenticated event, a refusal
+        as the end of the connection. Raises LocalProtocolError when not connected at
+        level 5 with an authenticator, or while one is under way."""
+        self._check_loop()
+        conn = self._conn
+        if conn is None:
+            from ..errors import LocalProtocolError
+
+            raise LocalProtocolError("reauthenticate() needs a connected client")
+        conn.session.reauthenticate(now=conn.loop.time())
+        conn.pump()
+
     async def wait_closed(self) -> None:
         """Until the client stops: lost without reconnecting, a refusal that retrying
         cannot fix, or disconnect()."""

@@ -115,6 +115,10 @@ class Connection:
         self.session.handle_timer(now=self.loop.time())
         self._pump()
 
+    def pump(self) -> None:
+        """After a command given to the session (re-authenticate): send what it queued."""
+        self._pump()
+
     def _pump(self) -> None:
         """Send what the session queued, hand its events on, and re-arm the timer."""
         session = self.session

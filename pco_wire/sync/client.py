@@ -57,6 +57,7 @@ class Client:
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stop = False
+        self._reauthenticate = False  # asked by reauthenticate(), done by the thread
         self._done = threading.Event()
         self._conn: Connection | None = None
         self.info: ConnectionInfo | None = None
@@ -163,6 +164,12 @@ class Client:
             while session.state is not State.CLOSED:
                 if conn.step(self._wake_r):
                     self._drain_wake()
+                if self._reauthenticate and session.state is State.CONNECTED:
+                    self._reauthenticate = False
+                    try:
+                        session.reauthenticate(now=time.monotonic())
+                    except Error as exc:  # no authenticator, or one under way
+                        _log.warning("re-authentication not started: %s", exc)
                 if self._stop and not session.closed:
                     # MQTT 3.1.1 §3.14.4: after DISCONNECT the client closes the
                     # connection, before anything else (the server closes it too).
@@ -214,6 +221,24 @@ class Client:
         """Block until the client stops (lost without reconnecting, a refusal that
         retrying cannot fix, or disconnect()) or ``timeout`` passes; True if it stopped."""
         return self._done.wait(timeout)
+
+    def reauthenticate(self) -> None:
+        """MQTT 5.0: ask for a re-authentication (AUTH 0x19) with the settings'
+        authenticator; the client's thread starts it, the answer comes as a
+        Reauthenticated event (a refusal ends the connection). Raises LocalProtocolError
+        unless connected at level 5 with an authenticator."""
+        from ..errors import LocalProtocolError
+
+        conn = self._conn
+        if conn is None or not self.connected:
+            raise LocalProtocolError("reauthenticate() needs a connected client")
+        if conn.session.authenticator is None:
+            raise LocalProtocolError("reauthenticate() needs an authenticator (MQTT 5.0)")
+        self._reauthenticate = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
 
     def disconnect(self, timeout: float | None = None) -> bool:
         """Send DISCONNECT (if connected), stop reconnecting, close, and wait (at most
