@@ -575,7 +575,7 @@ FIELDS: tuple[Field, ...] = (
         group=_MQTT5,
         since="5",
         question="receive maximum",
-        blank="not sent (65,535)",
+        blank="not sent, which means 65,535",
         note="QoS 1 and 2 messages the server may have unacknowledged to us at once, 1..65535.",
         sample=20,
     ),

@@ -26,7 +26,7 @@ from .fields import (
     parse_header,
     type_problem,
 )
-from .packets import Connect, ConnectProperties, Will
+from .packets import EMPTY_CONNECT_PROPERTIES, Connect, ConnectProperties, Will
 from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
 from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
@@ -597,7 +597,7 @@ class Settings(Record):
             w = self.will
             will = Will(w.topic, w.message.encode("utf-8", "surrogateescape"), w.qos, w.retain)
         level = protocol_level or PROTOCOLS[self.protocol]
-        properties = _NO_PROPERTIES if level != 5 else self._properties()
+        properties = EMPTY_CONNECT_PROPERTIES if level != 5 else self._properties()
         return Connect(
             client_id,
             clean_session=self.clean_session,
@@ -638,7 +638,7 @@ _SETTINGS_KINDS = {
 _WILL_KINDS = {field.attr: field.kind for field in of_record("will")}
 #: The MQTT 5.0 settings of ``Settings`` (see ``Field.since``).
 _MQTT5_FIELDS = tuple(field for field in of_record("") if field.since == "5")
-_NO_PROPERTIES = ConnectProperties()
+
 _SECURITY_KINDS = {field.attr: field.kind for field in of_record("security")}
 
 
