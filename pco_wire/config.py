@@ -68,9 +68,13 @@ __all__ = [
 
 # The fields of every table of the file, by key; the order is the order written.
 _KEYS: dict[str, dict[str, Field]] = {
-    table.name: {field.file_key: field for field in FIELDS if field.table == table.name}
+    table.name: {
+        field.file_key: field for field in FIELDS if field.in_file and field.table == table.name
+    }
     for table in TABLES
 }
+#: The fields a file holds (not the library's own: an authenticator is an object).
+_FILE_FIELDS = tuple(field for field in FIELDS if field.in_file)
 _TABLES = [table.name for table in TABLES if table.name]
 _KNOWN = [*_KEYS[""], *_TABLES, *(f"{t}.{k}" for t in _TABLES for k in _KEYS[t])]
 #: Keys whose values are never repeated in a message: secrets, and headers that may be.
@@ -169,7 +173,7 @@ def _build(document: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
         _section(table, name, values, absent, problems)
     problems += [(f.name, f"expected {f.required}, got none") for f in absent if f.required]
     records: dict[str, dict[str, Any]] = {"": {}, "will": {}, "security": {}}
-    for field in FIELDS:
+    for field in _FILE_FIELDS:
         records[field.record][field.attr] = values[field.name]
     # The will is there when its table is (the others have values without theirs). A
     # [will] table without a topic is checked like one with an empty topic, so that its
@@ -213,10 +217,11 @@ def _from_file(field: Field, value: Any, problems: list[tuple[str, str]]) -> Any
     if kind == "texts":
         return tuple(value)
     if kind == "pairs":
+        parse = field.parse or parse_header
         pairs = []
         for index, line in enumerate(value):
             try:
-                pairs.append(parse_header(line))
+                pairs.append(parse(line))
             except ValueError as exc:
                 problems.append((f"{field.key}[{index}]", str(exc)))
         return tuple(pairs)
@@ -230,7 +235,19 @@ def _to_file(field: Field, value: Any) -> Any:
     if kind == "texts":
         return list(value)
     if kind == "pairs":
-        return [f"{name}: {text}" for name, text in value]
+        separator = field.separator
+        if separator.strip() and any(separator.strip() in name for name, _ in value):
+            # "a=b=c" reads back as ("a", "b=c"): refused rather than changed.
+            raise InvalidSettings(
+                [
+                    (
+                        field.name,
+                        f"expected names without {separator.strip()!r} to write to a "
+                        "settings file, got one",
+                    )
+                ]
+            )
+        return [f"{name}{separator}{text}" for name, text in value]
     return value
 
 
@@ -278,12 +295,14 @@ def to_dict(settings: Settings) -> dict[str, Any]:
     (the security settings and the headers only where they differ from the defaults)."""
     document: dict[str, Any] = {}
     given = settings.security.given()
-    for field in FIELDS:
+    for field in _FILE_FIELDS:
         holder = getattr(settings, field.record) if field.record else settings
         if holder is None:  # no will
             continue
         value = getattr(holder, field.attr)
-        if value is None:
+        if value is None or (field.since and value == field.default):
+            # The MQTT 5.0 settings only when they are used: a file for 3.1.1 reads as
+            # it did before they were there.
             continue
         if field.table not in _COMPLETE and (
             field.attr not in given if field.record == "security" else value == field.default
@@ -658,7 +677,7 @@ def masked(settings: Settings) -> Settings:
     from .uri import _shown, shown_user
 
     changes: dict[str, dict[str, Any]] = {"": {}, "will": {}, "security": {}}
-    for field in FIELDS:
+    for field in _FILE_FIELDS:
         holder = getattr(settings, field.record) if field.record else settings
         value = None if holder is None else getattr(holder, field.attr)
         kind = field.kind.rstrip("?")

@@ -36,7 +36,10 @@ __all__ = [
     "type_problem",
 ]
 
-PROTOCOL_NAMES = ("3.1.1", "3.1", "auto")
+#: The protocols a setting names, in the order the help lists them (the default first).
+PROTOCOL_NAMES = ("3.1.1", "3.1", "5", "auto")
+#: The protocols whose CONNECT carries the MQTT 5.0 settings ("auto" tries 5 first).
+MQTT5_PROTOCOLS = ("5", "auto")
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
 
@@ -100,6 +103,8 @@ class Field:
         "sample",
         "remark",
         "paragraph",
+        "separator",
+        "since",
     )
 
     def __init__(
@@ -127,13 +132,16 @@ class Field:
         sample: Any = None,
         remark: str = "",
         paragraph: bool = False,
+        separator: str = ": ",
+        since: str = "",
     ) -> None:
         #: The field's name in problems and its path from ``Settings``.
         self.name = name
         self.kind = kind
         #: The default of the attribute (a required one's: the value before it is given).
         self.default = default
-        #: Where it is in a settings file: "key" at the top, "table.key" in a table.
+        #: Where it is in a settings file: "key" at the top, "table.key" in a table; ""
+        #: for a setting of the library only (an object no file can hold).
         self.key = name if key is None else key
         #: Set for a key a settings file must give: what is expected there.
         self.required = required
@@ -171,6 +179,12 @@ class Field:
         self.remark = remark
         #: A blank line before it in the template.
         self.paragraph = paragraph
+        #: Between the name and the value of a pair in a file and on the command line
+        #: ("Name: value", "name=value").
+        self.separator = separator
+        #: "5": an MQTT 5.0 setting. Another value than the default needs protocol 5 or
+        #: auto (``Settings.problems()``); the wizard asks for it only then.
+        self.since = since
 
     @property
     def record(self) -> str:
@@ -188,6 +202,11 @@ class Field:
     @property
     def file_key(self) -> str:
         return self.key.rpartition(".")[2]
+
+    @property
+    def in_file(self) -> bool:
+        """Whether a settings file holds it (and the template shows it)."""
+        return bool(self.key)
 
     @property
     def optional(self) -> bool:
@@ -240,6 +259,40 @@ def parse_names(text: str) -> tuple[str, ...]:
     return tuple(name for name in text.split(",") if name)
 
 
+def whole_parser(low: int, high: int, what: str) -> Callable[[str], int]:
+    """A parser of whole numbers ``low..high`` of ``what`` ("seconds", "bytes")."""
+    expected = f"expected whole {what} {low:,}..{high:,}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{expected}, got {text!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"{expected}, got {value:,}")
+        return value
+
+    parse.__name__ = f"whole {what}"
+    return parse
+
+
+def parse_user_property(text: str) -> tuple[str, str]:
+    """``"name=value"`` (the form of --user-property, the file and the wizard) as a pair:
+    split at the first "=", nothing stripped (a user property is exact text, MQTT 5.0
+    §3.1.2.11.8), so a name cannot hold "=" here."""
+    name, equals, value = text.partition("=")
+    if not equals:
+        raise ValueError(f"expected NAME=VALUE, got {len(text)} characters without '='")
+    if not name:
+        raise ValueError("expected NAME=VALUE with a name, got an empty name")
+    return name, value
+
+
+#: MQTT 5.0 §1.5.5, §1.5.4: a Four Byte Integer, a Two Byte Integer.
+U32_MAX = 4_294_967_295
+U16_MAX = 65_535
+
+
 # ---------------------------------------------------------------------------- the table
 
 _CLIENT = "client"
@@ -247,6 +300,7 @@ _AGAIN = "reconnecting (monitor)"
 _WILL = "will (published by the server if the gateway vanishes)"
 _TLS = "security (mqtts:// and wss:// only)"
 _WS = "websocket (ws:// and wss:// only)"
+_MQTT5 = "MQTT 5.0 (--protocol 5 or auto)"
 
 TABLES = (
     Table(""),
@@ -416,14 +470,16 @@ FIELDS: tuple[Field, ...] = (
         options=(
             Option(
                 "--protocol",
-                help="default 3.1.1; auto: 3.1.1, then 3.1 once if the server refuses 3.1.1",
+                help="default 3.1.1; 5: MQTT 5.0; auto: 5, then 3.1.1, then 3.1, each once "
+                "if the server refuses the version",
             ),
         ),
         choices=PROTOCOL_NAMES,
         group=_CLIENT,
         question="protocol",
         hint=", ".join(PROTOCOL_NAMES),
-        note='"3.1.1", "3.1", or "auto" (3.1.1, and 3.1 once if the server refuses 3.1.1).',
+        note='"3.1.1", "3.1", "5" (MQTT 5.0), or "auto" (5, then 3.1.1, then 3.1, each once if\n'
+        "the server refuses the version; the MQTT 5.0 settings below are dropped below 5).",
     ),
     Field(
         "reconnect",
@@ -465,12 +521,169 @@ FIELDS: tuple[Field, ...] = (
         "max_packet_size",
         "whole",
         DEFAULT_MAX_PACKET_SIZE,
-        options=(Option("--max-packet-size", help="largest packet accepted (1 MiB)"),),
+        options=(
+            Option(
+                "--max-packet-size",
+                help="largest packet accepted (1 MiB); MQTT 5.0 tells the server, which then "
+                "sends nothing larger",
+            ),
+        ),
         metavar="BYTES",
         parse=int,
         group=_CLIENT,
-        note="The largest packet accepted from the server, in bytes (1 MiB).",
+        question="maximum packet size",
+        hint="bytes; the server sends nothing larger",
+        note="The largest packet accepted from the server, in bytes (1 MiB). MQTT 5.0 sends it\n"
+        "in CONNECT (Maximum Packet Size): the server then sends nothing larger.",
     ),
+    Field(
+        "session_expiry",
+        "whole",
+        0,
+        options=(
+            Option(
+                "--session-expiry",
+                help="seconds the server keeps the session after the connection ends "
+                f"(0: none, the default; {U32_MAX:,}: never expires)",
+            ),
+        ),
+        metavar="S",
+        parse=whole_parser(0, U32_MAX, "seconds"),
+        group=_MQTT5,
+        since="5",
+        question="session expiry",
+        hint="whole seconds the server keeps the session after a loss; 0: none",
+        note='MQTT 5.0 only, from here to follow_redirects (protocol "5" or "auto"): with\n'
+        "3.1.1 or 3.1 each must keep its default.\n"
+        "Seconds the server keeps the session after the connection ends; 0: none,\n"
+        f"{U32_MAX}: for ever.",
+        paragraph=True,
+    ),
+    Field(
+        "receive_maximum",
+        "whole?",
+        None,
+        options=(
+            Option(
+                "--receive-maximum",
+                help="QoS 1 and 2 messages the server may have in flight to us, 1..65535 "
+                "(default: not sent, which means 65,535)",
+            ),
+        ),
+        metavar="N",
+        parse=whole_parser(1, U16_MAX, "messages"),
+        group=_MQTT5,
+        since="5",
+        question="receive maximum",
+        blank="not sent, which means 65,535",
+        note="QoS 1 and 2 messages the server may have unacknowledged to us at once, 1..65535.",
+        sample=20,
+    ),
+    Field(
+        "user_properties",
+        "pairs",
+        (),
+        options=(
+            Option(
+                "--user-property",
+                help="a user property of CONNECT, NAME=VALUE split at the first '=' "
+                "(repeatable; order kept, names may repeat)",
+            ),
+        ),
+        metavar="NAME=VALUE",
+        parse=parse_user_property,
+        repeat=True,
+        group=_MQTT5,
+        since="5",
+        question="user property",
+        note='User properties of CONNECT, each "name=value" (split at the first "=", nothing\n'
+        "stripped); in order, and a name may repeat.",
+        sample=(("site", "plant 3"),),
+        separator="=",
+    ),
+    Field(
+        "request_problem_information",
+        "bool",
+        True,
+        options=(
+            Option(
+                "--request-problem-information",
+                const=True,
+                help="the server may say why, with a reason string, in any packet (default)",
+            ),
+            Option(
+                "--no-request-problem-information",
+                const=False,
+                help="reason strings and user properties only in CONNACK and DISCONNECT",
+            ),
+        ),
+        group=_MQTT5,
+        exclusive="request_problem_information",
+        since="5",
+        question="request problem information?",
+        hint="yes: the server may explain a failure with a reason string",
+        note="true: the server may explain a failure (a reason string) in any packet.",
+    ),
+    Field(
+        "auth_method",
+        "text?",
+        None,
+        options=(
+            Option(
+                "--auth-method",
+                help="enhanced authentication method agreed with the server (e.g. SCRAM-SHA-256)",
+            ),
+        ),
+        metavar="NAME",
+        group=_MQTT5,
+        since="5",
+        question="authentication method",
+        blank="none",
+        note="Enhanced authentication: the method agreed with the server, and a file holding\n"
+        "the data sent with CONNECT (at most 65,535 bytes; one trailing newline stripped).",
+        sample="SCRAM-SHA-256",
+    ),
+    Field(
+        "auth_data_file",
+        "path?",
+        None,
+        options=(
+            Option(
+                "--auth-data-file",
+                help="the authentication data of CONNECT, read from FILE (one trailing "
+                "newline stripped; never shown); needs --auth-method",
+            ),
+        ),
+        metavar="FILE",
+        group=_MQTT5,
+        since="5",
+        secret="names",
+        question="authentication data file",
+        blank="none",
+        sample="/etc/pco_wire/auth-data",
+    ),
+    Field(
+        "follow_redirects",
+        "bool",
+        False,
+        options=(
+            Option(
+                "--follow-redirects",
+                const=True,
+                help="when the server names another server (Server Reference with reason "
+                "0x9C or 0x9D), connect there",
+            ),
+            Option("--no-follow-redirects", const=False, help="stay with this server (default)"),
+        ),
+        group=_MQTT5,
+        exclusive="follow_redirects",
+        since="5",
+        note='true: when the server refuses or disconnects with "use another server" (0x9C) or\n'
+        '"server moved" (0x9D) and names it, connect there.',
+    ),
+    # The library's only: objects no file or option can give.
+    Field("authenticator", "authenticator?", None, key="", since="5"),
+    Field("server_assigns_id", "bool", False, key="", since="5"),
     Field(
         "will.topic",
         "text",
@@ -703,6 +916,7 @@ _EXPECTED = {
     "bool": "True or False",
     "will": "a WillSettings",
     "security": "a Security",
+    "authenticator": "an Authenticator",
     "texts": "a tuple of text",
     "pairs": "a tuple of (name, value) pairs of text",
     "string": "a string in quotes",
@@ -754,6 +968,10 @@ def type_problem(kind: str, value: object, kind_of: Callable[[object], str]) -> 
         from .settings import Security, WillSettings
 
         return None if isinstance(value, (WillSettings if kind == "will" else Security)) else got
+    if kind == "authenticator":
+        from .auth import Authenticator
+
+        return None if isinstance(value, Authenticator) else got
     if kind == "strings":
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
         return None if ok else got

@@ -12,13 +12,28 @@ import os
 
 from ._files import PEM_LIMIT, SECRET_LIMIT, file_problem, read_bounded
 from ._record import Record
+from .auth import Authenticator
 from .codec import DEFAULT_MAX_PACKET_SIZE
 from .errors import InvalidSettings
-from .fields import FIELDS, TLS_VERSIONS, of_record, parse_header, type_problem
-from .packets import Connect, Will
+from .fields import (
+    FIELDS,
+    MQTT5_PROTOCOLS,
+    PROTOCOL_NAMES,
+    TLS_VERSIONS,
+    U16_MAX,
+    U32_MAX,
+    of_record,
+    parse_header,
+    type_problem,
+)
+from .packets import EMPTY_CONNECT_PROPERTIES, Connect, ConnectProperties, Will
 from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
 from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
+
+# MERGE: 5 once the supervisor falls back from 5 to 3.1.1 (until then "auto" starts at
+# 3.1.1, as before, so that it keeps working while level 5 cannot be encoded).
+_AUTO_LEVEL = 4
 
 __all__ = [
     "PROTOCOLS",
@@ -31,9 +46,10 @@ __all__ = [
     "parse_header",
 ]
 
-#: Protocol names and the CONNECT protocol level of each. "auto" starts with 3.1.1 and, if
-#: the server answers return code 1 (unacceptable protocol version), tries 3.1 once.
-PROTOCOLS = {"3.1.1": 4, "3.1": 3, "auto": 4}
+#: Protocol names and the CONNECT protocol level each starts with. "auto" starts with 5
+#: and, each time the server refuses the version (MQTT 5.0 reason 0x84, MQTT 3.1.1 return
+#: code 1), tries the next older once: 3.1.1, then 3.1 (the supervisor's fallback).
+PROTOCOLS = {"3.1.1": 4, "3.1": 3, "5": 5, "auto": _AUTO_LEVEL}
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_ALPHABET)
@@ -180,6 +196,15 @@ class Settings(Record):
         "reconnect_min_delay",
         "reconnect_max_delay",
         "max_packet_size",
+        "session_expiry",
+        "receive_maximum",
+        "user_properties",
+        "request_problem_information",
+        "auth_method",
+        "auth_data_file",
+        "follow_redirects",
+        "authenticator",
+        "server_assigns_id",
     )
     _fields = __slots__
     _hidden = frozenset({"password"})
@@ -203,6 +228,15 @@ class Settings(Record):
         reconnect_min_delay: float = DEFAULT_MIN_DELAY,
         reconnect_max_delay: float = DEFAULT_MAX_DELAY,
         max_packet_size: int = DEFAULT_MAX_PACKET_SIZE,
+        session_expiry: int = 0,
+        receive_maximum: int | None = None,
+        user_properties: tuple[tuple[str, str], ...] = (),
+        request_problem_information: bool = True,
+        auth_method: str | None = None,
+        auth_data_file: str | None = None,
+        follow_redirects: bool = False,
+        authenticator: Authenticator | None = None,
+        server_assigns_id: bool = False,
     ) -> None:
         self.server_uri = server_uri
         self.client_id = client_id
@@ -223,8 +257,31 @@ class Settings(Record):
         self.reconnect_min_delay = reconnect_min_delay
         self.reconnect_max_delay = reconnect_max_delay
         #: The largest packet accepted from the server, fixed header included; checked
-        #: as soon as a header announces a size, before anything is buffered.
+        #: as soon as a header announces a size, before anything is buffered. MQTT 5.0
+        #: sends it in CONNECT (Maximum Packet Size, §3.1.2.11.4).
         self.max_packet_size = max_packet_size
+        # MQTT 5.0 only (protocol "5", or "auto" while it connects in 5.0); another value
+        # than the default with "3.1.1" or "3.1" is a problem. See connect_packet().
+        #: Seconds the server keeps the session after the connection ends (§3.1.2.11.2).
+        self.session_expiry = session_expiry
+        #: QoS 1 and 2 messages the server may have in flight to us; None: not sent.
+        self.receive_maximum = receive_maximum
+        #: (name, value) pairs sent with CONNECT, in order; a name may repeat.
+        self.user_properties = user_properties
+        #: False: reason strings and user properties only in CONNACK and DISCONNECT.
+        self.request_problem_information = request_problem_information
+        #: Enhanced authentication (§4.12): the method, and a file with the data of
+        #: CONNECT; together an ``Authenticator(auth_method, data)``.
+        self.auth_method = auth_method
+        self.auth_data_file = auth_data_file
+        #: On a refusal or DISCONNECT 0x9C/0x9D naming a Server Reference, connect there.
+        self.follow_redirects = follow_redirects
+        #: The library's own: an Authenticator (one with ``step`` for a challenge), in
+        #: place of auth_method and auth_data_file.
+        self.authenticator = authenticator
+        #: Protocol "5" only: send an empty client ID and take the one the server
+        #: assigns (Assigned Client Identifier, §3.2.2.3.7).
+        self.server_assigns_id = server_assigns_id
 
     def __repr__(self) -> str:
         # Never raises and never shows a secret, whatever the fields hold: a repr is made
@@ -288,7 +345,11 @@ class Settings(Record):
             )
         if "protocol" not in bad and self.protocol not in PROTOCOLS:
             out.append(
-                ("protocol", f"expected 3.1.1, 3.1 or auto, got {_shown_value(self.protocol)}")
+                (
+                    "protocol",
+                    f"expected {', '.join(PROTOCOL_NAMES[:-1])} or auto, "
+                    f"got {_shown_value(self.protocol)}",
+                )
             )
         delays_ok = True
         for name in ("reconnect_min_delay", "reconnect_max_delay"):
@@ -351,6 +412,97 @@ class Settings(Record):
             out += _security_problems(sec, uri, bad)
         if "ws_headers" not in bad:
             out += self._header_problems(uri)
+        out += self._mqtt5_problems(bad)
+        return out
+
+    def _mqtt5_problems(self, bad: set[str]) -> list[tuple[str, str]]:
+        """The MQTT 5.0 settings: ranges, texts, the authentication's parts, and the
+        protocol they need."""
+        out: list[tuple[str, str]] = []
+        expiry = self.session_expiry
+        if not _number(expiry, whole=True) or not 0 <= expiry <= U32_MAX:
+            out.append(
+                (
+                    "session_expiry",
+                    f"expected whole seconds 0..{U32_MAX:,}, got {_shown_value(expiry)}",
+                )
+            )
+            bad.add("session_expiry")
+        receive = self.receive_maximum
+        if receive is not None and (
+            not _number(receive, whole=True) or not 1 <= receive <= U16_MAX
+        ):
+            out.append(
+                (
+                    "receive_maximum",
+                    f"expected 1..{U16_MAX:,} or None (not sent), got {_shown_value(receive)}",
+                )
+            )
+            bad.add("receive_maximum")
+        if "user_properties" not in bad:
+            for index, (name, value) in enumerate(self.user_properties, 1):
+                if not name:
+                    out.append(
+                        ("user_properties", f"expected a name in user property {index}, got ''")
+                    )
+                out += _text_problems(name, "user_properties", f"the name of user property {index}")
+                out += _text_problems(
+                    value, "user_properties", f"the value of user property {index}"
+                )
+        method = self.auth_method
+        if "auth_method" not in bad and method is not None:
+            if not method:
+                out.append(("auth_method", "expected the name of a method, got ''"))
+            out += _text_problems(method, "auth_method")
+        path = self.auth_data_file
+        if "auth_data_file" not in bad and path is not None:
+            if method is None and "auth_method" not in bad:
+                out.append(
+                    ("auth_data_file", "expected auth_method with it: the data is the method's")
+                )
+            out += _auth_data_problems(path)
+        auth = self.authenticator
+        if "authenticator" not in bad and auth is not None:
+            given = [n for n in ("auth_method", "auth_data_file") if getattr(self, n) is not None]
+            if given:
+                out.append(
+                    (
+                        "authenticator",
+                        f"expected either authenticator or {' and '.join(given)}, got both",
+                    )
+                )
+            out += _authenticator_problems(auth)
+        protocol = self.protocol
+        if "server_assigns_id" not in bad and self.server_assigns_id:
+            if "protocol" not in bad and protocol != "5":
+                # "auto" may fall back to 3.1.1, where an empty ID is the client's own
+                # promise of a clean session (MQTT 3.1.1 §3.1.3.1).
+                out.append(
+                    (
+                        "server_assigns_id",
+                        f"needs protocol 5 (not auto: 3.1.1 assigns no ID), got "
+                        f"{_shown_value(protocol)}",
+                    )
+                )
+            if "client_id" not in bad and self.client_id:
+                out.append(
+                    (
+                        "server_assigns_id",
+                        "expected no client_id when the server assigns one, got one",
+                    )
+                )
+        if "protocol" not in bad and protocol in PROTOCOLS and protocol not in MQTT5_PROTOCOLS:
+            for field in _MQTT5_FIELDS:
+                value = getattr(self, field.attr)
+                if field.name in bad or field.name == "server_assigns_id":
+                    continue
+                if type(value) is not type(field.default) or value != field.default:
+                    out.append(
+                        (
+                            field.name,
+                            f"needs protocol 5 or auto (an MQTT 5.0 setting), got {protocol}",
+                        )
+                    )
         return out
 
     def _header_problems(self, uri: ServerURI | None) -> list[tuple[str, str]]:
@@ -418,13 +570,34 @@ class Settings(Record):
         """The WebSocket subprotocol of an MQTT version (MQTT 3.1.1 §6)."""
         return "mqttv3.1" if protocol_level == 3 else "mqtt"
 
+    def authenticator_of(self) -> Authenticator | None:
+        """The enhanced authentication (MQTT 5.0 §4.12): ``authenticator``, or one of
+        ``auth_method`` with the data of ``auth_data_file`` (read now, one trailing
+        newline stripped), or None.
+
+        Raises InvalidSettings when the file has gone away or changed into one that
+        cannot be read.
+        """
+        if self.authenticator is not None:
+            return self.authenticator
+        if self.auth_method is None:
+            return None
+        path = self.auth_data_file
+        return Authenticator(self.auth_method, None if path is None else _read_auth_data(path))
+
     def connect_packet(self, client_id: str, protocol_level: int | None = None) -> Connect:
         """The CONNECT of these settings; ``protocol_level`` overrides the protocol's (the
-        fallback of "auto")."""
+        fallback of "auto"). At level 5 it carries the MQTT 5.0 settings as its
+        properties; below, they are left out (those of "auto" after a fallback).
+
+        Raises InvalidSettings when a password or authentication data file has gone.
+        """
         will = None
         if self.will is not None:
             w = self.will
             will = Will(w.topic, w.message.encode("utf-8", "surrogateescape"), w.qos, w.retain)
+        level = protocol_level or PROTOCOLS[self.protocol]
+        properties = EMPTY_CONNECT_PROPERTIES if level != 5 else self._properties()
         return Connect(
             client_id,
             clean_session=self.clean_session,
@@ -432,7 +605,23 @@ class Settings(Record):
             username=self.resolved_username(),
             password=self.resolved_password(),
             will=will,
-            protocol_level=protocol_level or PROTOCOLS[self.protocol],
+            protocol_level=level,
+            properties=properties,
+        )
+
+    def _properties(self) -> ConnectProperties:
+        """The CONNECT properties (MQTT 5.0 §3.1.2.11) of these settings."""
+        auth = self.authenticator_of()
+        receive = self.receive_maximum
+        return ConnectProperties(
+            session_expiry_interval=self.session_expiry,
+            # Absent is the specification's 65,535 (§3.1.2.11.3).
+            receive_maximum=U16_MAX if receive is None else receive,
+            maximum_packet_size=self.max_packet_size,
+            request_problem_information=self.request_problem_information,
+            user_properties=tuple((name, value) for name, value in self.user_properties),
+            authentication_method=None if auth is None else auth.method,
+            authentication_data=None if auth is None else auth.data,
         )
 
 
@@ -447,6 +636,9 @@ _SETTINGS_KINDS = {
     "security": "security",
 }
 _WILL_KINDS = {field.attr: field.kind for field in of_record("will")}
+#: The MQTT 5.0 settings of ``Settings`` (see ``Field.since``).
+_MQTT5_FIELDS = tuple(field for field in of_record("") if field.since == "5")
+
 _SECURITY_KINDS = {field.attr: field.kind for field in of_record("security")}
 
 
@@ -588,6 +780,11 @@ def _shown_value(value: object, depth: int = 0) -> str:
         return f"({inside})" if isinstance(value, tuple) else f"[{inside}]"
     if isinstance(value, (WillSettings, Security)):
         return repr(value)
+    if type(value) is Authenticator:
+        # Never the data: a credential.
+        data = "" if value.data is None else ", data=<hidden>"
+        step = "" if value.step is None else ", step=..."
+        return f"Authenticator(method={_shown_value(value.method, depth + 1)}{data}{step})"
     return _kind(value)
 
 
@@ -745,6 +942,52 @@ def _read_secret(value: str | None, env: str | None, path: str | None, name: str
         # One line ending (\n or \r\n) is what an editor leaves; the rest is the secret.
         return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
     return None
+
+
+def _read_auth_data(path: str) -> bytes:
+    """The authentication data in the file at ``path``: binary data (MQTT 5.0 §1.5.6),
+    with one line ending stripped as for a password file, since an editor leaves one."""
+    data = read_bounded(path, "auth_data_file", SECRET_LIMIT)
+    if data.endswith(b"\n"):
+        data = data.removesuffix(b"\n").removesuffix(b"\r")
+    if len(data) > U16_MAX:
+        raise InvalidSettings([("auth_data_file", _AUTH_DATA_TOO_LONG.format(len(data)))])
+    return data
+
+
+_AUTH_DATA_TOO_LONG = "expected at most 65,535 bytes of authentication data, got {:,}"
+
+
+def _auth_data_problems(path: str) -> list[tuple[str, str]]:
+    shown = repr(_masked(path)) if _looks_like_path(path) else _unshown(path)
+    problem = file_problem(path, SECRET_LIMIT, shown=shown)
+    if problem:
+        return [("auth_data_file", problem)]
+    try:
+        # Read here too (64 KiB at most), so that data a CONNECT cannot carry is this
+        # field's problem, not the encoder's.
+        _read_auth_data(path)
+    except InvalidSettings as exc:
+        return exc.problems
+    return []
+
+
+def _authenticator_problems(auth: Authenticator) -> list[tuple[str, str]]:
+    # A subclass may do anything in its attributes; only the fields are read.
+    method, data = auth.method, auth.data
+    if not isinstance(method, str):
+        return [("authenticator", f"expected a method of text, got {_kind(method)}")]
+    out = _text_problems(method, "authenticator", "the method") if method else []
+    if not method:
+        out.append(("authenticator", "expected the name of a method, got ''"))
+    if data is not None:
+        if not isinstance(data, bytes):
+            out.append(("authenticator", f"expected data of bytes or None, got {_kind(data)}"))
+        elif len(data) > U16_MAX:
+            out.append(("authenticator", _AUTH_DATA_TOO_LONG.format(len(data))))
+    if auth.step is not None and not callable(auth.step):
+        out.append(("authenticator", f"expected a callable step or None, got {_kind(auth.step)}"))
+    return out
 
 
 def _will_problems(will: WillSettings, bad: set[str]) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ import os
 from .config import load_lenient, save
 from .dialogue import CLEAR, Dialogue, Refused, Stop
 from .errors import InvalidSettings
-from .fields import FIELDS, Field, of_record
+from .fields import FIELDS, MQTT5_PROTOCOLS, Field, of_record, parse_user_property
 from .settings import (
     Security,
     Settings,
@@ -72,7 +72,15 @@ _ASKED = frozenset(
 _ONLY_WITH = {
     "security.keyfile": "security.certfile",
     "security.keyfile_password": "security.certfile",
+    "auth_data_file": "auth_method",
 }
+#: Asked only for protocol 5 or auto: the MQTT 5.0 settings, and the maximum packet size,
+#: which only MQTT 5.0 tells the server (below it, a limit of ours the default suits).
+_MQTT5_QUESTIONS = frozenset(
+    field.name for field in FIELDS if field.since == "5" or field.name == "max_packet_size"
+)
+#: Asked by questions of their own, not one by one.
+_OWN_QUESTIONS = frozenset({"server_uri", "ws_headers", "user_properties"})
 _SOURCE_HINT = (
     "none; keep: in the settings file; env: an environment variable; file: a file of its own"
 )
@@ -163,7 +171,7 @@ def _run(d: Dialogue, path: str) -> int:
         from .sync.check import test_connection
 
         result = test_connection(settings)
-        _report(d, result)
+        _report(d, result, settings.protocol)
         tested = result.ok
     question = f"Save to {path}?" if tested is not False else f"Save to {path} anyway?"
     if not d.yes(question, True):
@@ -217,6 +225,8 @@ def _ask_all(d: Dialogue, base: Settings) -> Settings:
     s = base.replace(server_uri=_ask_server(d, base, old))
     uri = parse_uri(s.server_uri)
     s = _ask_record(d, base, old, s, "")
+    if s.protocol not in MQTT5_PROTOCOLS:
+        s = _without_mqtt5(d, s)
     s = s.replace(will=_ask_will(d, base, old, s))
     if uri.tls:
         s = _ask_record(d, base, old, s, "security")
@@ -247,7 +257,11 @@ def _ask_record(
     """The questions of the fields of ``record`` ("": ``Settings``'s own, "will",
     "security"), in the table's order; each answer is checked with those before it."""
     for field in of_record(record):
-        if field.question is None or field.name == "server_uri" or field.name == "ws_headers":
+        if field.name == "user_properties" and s.protocol in MQTT5_PROTOCOLS:
+            s = s.replace(user_properties=_ask_user_properties(d, base))
+        if field.question is None or field.name in _OWN_QUESTIONS:
+            continue
+        if field.name in _MQTT5_QUESTIONS and s.protocol not in MQTT5_PROTOCOLS:
             continue
         needed = _ONLY_WITH.get(field.name)
         if needed is not None and _value(s, _field(needed)) is None:
@@ -290,12 +304,12 @@ def _ask_field(d: Dialogue, field: Field, current: Any, s: Settings) -> object:
 
     def answer(text: str) -> object:
         value: object = text
-        if kind == "seconds":
+        if field.optional and not text:
+            value = None
+        elif kind == "seconds":
             value = _as(text, float)
         elif kind == "whole":
             value = _as(text, int)
-        elif field.optional and not text:
-            value = None
         elif kind == "path":
             value = _path(text)
         if value is not None:
@@ -306,8 +320,11 @@ def _ask_field(d: Dialogue, field: Field, current: Any, s: Settings) -> object:
 
     if kind == "seconds":
         return d.ask(question, _seconds(current), answer, hint=field.hint)
-    if kind == "whole":
+    if kind == "whole" and not field.optional:
         return d.ask(question, str(current), answer, hint=field.hint)
+    if kind == "whole":
+        shown = "" if current is None else str(current)
+        return d.ask(question, shown, answer, hint=_optional(shown, field.blank), clear=bool(shown))
     if field.optional or field.blank:
         return d.ask(
             question,
@@ -449,6 +466,44 @@ def _ask_will(
     return _ask_record(d, base, old, s.replace(will=base.will or WillSettings("")), "will").will
 
 
+def _without_mqtt5(d: Dialogue, s: Settings) -> Settings:
+    """``s`` with the MQTT 5.0 settings at their defaults: a protocol below 5 takes none
+    (the file's are said to be left out, not silently lost)."""
+    dropped = [f for f in FIELDS if f.since == "5" and f.in_file and _value(s, f) != f.default]
+    if dropped:
+        names = ", ".join(field.name for field in dropped)
+        d.say(f"protocol {s.protocol} takes no MQTT 5.0 settings: {names} left out")
+    defaults = {field.attr: field.default for field in FIELDS if field.since == "5"}
+    return s.replace(**defaults)
+
+
+def _ask_user_properties(d: Dialogue, base: Settings) -> tuple[tuple[str, str], ...]:
+    pairs = list(base.user_properties)
+    if pairs and not d.yes(
+        f"keep the user properties ({', '.join(f'{n}={v}' for n, v in pairs)})?", True
+    ):
+        pairs = []
+
+    def pair_of(text: str) -> tuple[str, str] | None:
+        if not text:
+            return None
+        try:
+            pair = parse_user_property(text)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        _check(base.replace(protocol="5", user_properties=(*pairs, pair)), "user_properties")
+        return pair
+
+    while True:
+        # Spaces at the ends of the line go; those around "=" stay in the name or value.
+        pair = d.ask(
+            "user property", "", pair_of, hint="name=value, sent with CONNECT; blank: done"
+        )
+        if pair is None:
+            return tuple(pairs)
+        pairs.append(pair)
+
+
 def _ask_headers(d: Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, str], ...]:
     headers = list(base.ws_headers)
     if headers and not d.yes(
@@ -496,6 +551,8 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
         ("clean session", "yes" if s.clean_session else "no"),
         ("protocol", s.protocol),
     ]
+    if s.protocol in MQTT5_PROTOCOLS:
+        rows += _mqtt5_rows(s)
     w = s.will
     rows.append(
         (
@@ -546,10 +603,11 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
     # Settings no question asks for, kept from the file: shown when they are not the
     # defaults, so that the summary is all the file will say.
     defaults = Settings("")
+    asked = _ASKED if s.protocol in MQTT5_PROTOCOLS else _ASKED - _MQTT5_QUESTIONS
     rows += [
         (name, _shown_field(name, getattr(s, name)))
         for name in s._fields
-        if name not in _ASKED and getattr(s, name) != getattr(defaults, name)
+        if name not in asked and getattr(s, name) != getattr(defaults, name)
     ]
     d.say()
     d.say(f"Settings for {path}:")
@@ -570,6 +628,7 @@ _PHRASED = frozenset(
         "keep_alive",
         "clean_session",
         "protocol",
+        *_MQTT5_QUESTIONS,
         "will.topic",
         "will.message",
         "will.qos",
@@ -586,6 +645,28 @@ _PHRASED = frozenset(
 )
 
 
+def _mqtt5_rows(s: Settings) -> list[tuple[str, str]]:
+    expiry = s.session_expiry
+    pairs = ", ".join(f"{name}={value}" for name, value in s.user_properties)
+    if s.auth_method is None:
+        auth = "(none)"
+    else:
+        data = s.auth_data_file
+        where = "no data" if data is None else f"data from file {shown_source(data, 'file')}"
+        auth = f"method {s.auth_method!r}, {where}"
+    return [
+        ("maximum packet size", f"{s.max_packet_size:,} bytes"),
+        ("session expiry", f"{expiry:,} s" if expiry else "0 (ends with the connection)"),
+        (
+            "receive maximum",
+            "(not sent: 65,535)" if s.receive_maximum is None else f"{s.receive_maximum:,}",
+        ),
+        ("user properties", pairs or "(none)"),
+        ("problem information", "requested" if s.request_problem_information else "not requested"),
+        ("authentication", auth),
+    ]
+
+
 def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     if value is not None:
         return "*** (kept in the file, readable by you only)"
@@ -597,25 +678,11 @@ def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     return "(none)"
 
 
-def _report(d: Dialogue, result: TestResult) -> None:
+def _report(d: Dialogue, result: TestResult, protocol: str) -> None:
     """The lines of ``python -m pco_wire test``, so that both read the same."""
+    from .cli.test import report
+
     for warning in result.warnings:
         d.say(f"warning: {warning}")
-    d.say(f"pco_wire test {result.uri}" + (f" as {result.client_id}" if result.client_id else ""))
-    for phase in result.phases:
-        mark = "ok" if phase.ok else "FAILED"
-        d.say(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
-    if result.tls:
-        t = result.tls
-        d.say(
-            f"  TLS: {t['version']} {t['cipher']}; server certificate {t['subject']!s}, "
-            f"issued by {t['issuer']}, valid until {t['not_after']}"
-        )
-    if result.ok:
-        present = "yes" if result.session_present else "no"
-        d.say(
-            f"OK: {result.message}; return code 0 ({result.return_code_text}); "
-            f"session present: {present}"
-        )
-    else:
-        d.say(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
+    for line in report(result, protocol):
+        d.say(line)

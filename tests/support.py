@@ -208,6 +208,8 @@ JSON_KEYS = {
     "other_packets",
     "other_packet_count",
     "warnings",
+    "protocol",
+    "properties",
 }
 PHASE_KEYS = {"name", "seconds", "ok", "detail"}
 TLS_KEYS = {"version", "cipher", "alpn", "subject", "issuer", "not_after"}

@@ -90,6 +90,7 @@ class Files:
     keyfile: str
     password_file: str
     keyfile_password_file: str
+    auth_data_file: str
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
         ("keyfile", "client key.pem"),
         ("password_file", "pass'word"),
         ("keyfile_password_file", "key-password.txt"),
+        ("auth_data_file", 'auth "data" é.bin'),
     ):
         path = directory / file_name
         path.write_text("contents do not matter here\n")
@@ -149,6 +151,8 @@ header_names = st.text(TOKEN, min_size=1, max_size=20).filter(
 # A header value's surrounding whitespace is not part of it (RFC 9110 §5.5): see
 # test_header_value_with_surrounding_spaces_round_trips for what the writer does with it.
 header_values = any_text.filter(lambda v: not any(c in v for c in "\r\n\0") and v == v.strip())
+#: An MQTT 5.0 string (§1.5.4): no U+0000.
+property_text = tricky_text.filter(lambda t: "\0" not in t)
 timeouts = st.one_of(
     st.integers(1, 999_999),
     # From 0.1 s: the floor of the reconnection delays, which draw from this too.
@@ -237,6 +241,29 @@ def valid_settings(draw: st.DrawFn, files: Files) -> Settings:
         )
     security = draw(securities(files)) if scheme in ("mqtts", "wss") else Security()
     delays = sorted([draw(timeouts), draw(timeouts)])
+    protocol = draw(st.sampled_from(sorted(PROTOCOLS)))
+    mqtt5: dict[str, Any] = {}
+    if protocol in ("5", "auto") and draw(st.booleans()):
+        method = draw(st.none() | property_text.filter(bool))
+        mqtt5 = {
+            "session_expiry": draw(st.integers(0, 4_294_967_295)),
+            "receive_maximum": draw(st.none() | st.integers(1, 65535)),
+            "user_properties": tuple(
+                draw(
+                    st.lists(
+                        # A name with "=" cannot be written (see the test of it).
+                        st.tuples(
+                            property_text.filter(lambda n: n and "=" not in n), property_text
+                        ),
+                        max_size=4,
+                    )
+                )
+            ),
+            "request_problem_information": draw(st.booleans()),
+            "auth_method": method,
+            "auth_data_file": draw(st.none() | st.just(files.auth_data_file)) if method else None,
+            "follow_redirects": draw(st.booleans()),
+        }
     headers: tuple[tuple[str, str], ...] = ()
     if scheme in ("ws", "wss"):
         headers = tuple(draw(st.lists(st.tuples(header_names, header_values), max_size=3)))
@@ -247,7 +274,7 @@ def valid_settings(draw: st.DrawFn, files: Files) -> Settings:
         response_timeout=draw(timeouts),
         keep_alive=draw(st.integers(0, 65535)),
         clean_session=clean_session,
-        protocol=draw(st.sampled_from(sorted(PROTOCOLS))),
+        protocol=protocol,
         will=will,
         security=security,
         ws_headers=headers,
@@ -258,6 +285,7 @@ def valid_settings(draw: st.DrawFn, files: Files) -> Settings:
         reconnect_min_delay=delays[0],
         reconnect_max_delay=delays[1],
         max_packet_size=draw(st.integers(4, 268_435_460)),
+        **mqtt5,
     )
 
 
@@ -415,7 +443,7 @@ def test_every_mistake_of_a_file_is_reported_at_once(files: Files) -> None:
         'server_uri = "mqtt://127.0.0.1"\n'
         'client_id = "gate-way-17"\n'  # a character outside the rule
         "keep_alive = 70000\n"  # out of range
-        'protocol = "5"\n'  # no such version
+        'protocol = "5.0"\n'  # no such version
         'response_timeout = "10"\n'  # wrong type
         "kepp_alive = 1\n"  # unknown key
         'password = "a"\n'
@@ -1157,7 +1185,7 @@ def test_config_check_a_bad_file(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(
         'server_uri = "mqtt://127.0.0.1"\nclient_id = "gate-way"\nkeep_alve = 5\n'
-        'protocol = "5"\n[will]\ntopic = "a/#"\n'
+        'protocol = "5.0"\n[will]\ntopic = "a/#"\n'
     )
     with pytest.raises(InvalidSettings) as caught:
         config.load(str(path))

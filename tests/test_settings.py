@@ -413,8 +413,9 @@ def test_keep_alive_refused(value: object) -> None:
 
 def test_protocol_names() -> None:
     assert Settings("mqtt://broker", protocol="3.1").problems() == []
-    assert Settings("mqtt://broker", protocol="5").problems() == [
-        ("protocol", "expected 3.1.1, 3.1 or auto, got '5'")
+    assert Settings("mqtt://broker", protocol="5").problems() == []
+    assert Settings("mqtt://broker", protocol="5.0").problems() == [
+        ("protocol", "expected 3.1.1, 3.1, 5 or auto, got '5.0'")
     ]
 
 
@@ -1242,7 +1243,7 @@ RULES: list[tuple[str, str]] = [
     ('password = "p"', "username"),
     ('client_id = "gw-17"', "client_id"),
     ("keep_alive = 65536", "keep_alive"),
-    ('protocol = "5"', "protocol"),
+    ('protocol = "5.0"', "protocol"),
     ('username = "u"\npassword_env = "PCO_WIRE_TEST_UNSET_VARIABLE"', "password_env"),
     ('[will]\ntopic = "plant/+/status"', "will.topic"),
     ('[will]\ntopic = "plant/\\u0000"', "will.topic"),
@@ -1468,7 +1469,7 @@ def test_a_long_path_is_shown_whole_and_a_huge_value_cut(tmp_path: Path) -> None
         ("security.cafile", f"expected a readable file or directory, got {path!r}")
     ]
     (reason,) = [r for _, r in Settings("mqtt://broker", protocol="p" * 5000).problems()]
-    assert reason == f"expected 3.1.1, 3.1 or auto, got {'p' * 200!r}... (5,000 characters)"
+    assert reason == f"expected 3.1.1, 3.1, 5 or auto, got {'p' * 200!r}... (5,000 characters)"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1.", "1.2.3.4.5", "999.1.1.1", "10.0.0.256"])

@@ -19,6 +19,25 @@ if TYPE_CHECKING:
 _QUEUED_LINES = 1000
 
 
+def server_said(error: BaseException) -> dict[str, Any]:
+    """For a JSON line: what an MQTT 5.0 server said when it ended the session (its
+    DISCONNECT) or refused it (its CONNACK): the reason code, reason string and server
+    reference, as the server sent them (JSON escapes them). Empty for other ends."""
+    from ..errors import ServerDisconnected, ServerRefused
+
+    if isinstance(error, ServerDisconnected):
+        code = error.reason_code
+    elif isinstance(error, ServerRefused) and type(error.return_code).__name__ == "ReasonCode":
+        code = error.return_code
+    else:
+        return {}
+    return {
+        "reason_code": int(code),
+        "reason_string": error.reason_string,
+        "server_reference": error.server_reference,
+    }
+
+
 def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
     """Hold the connection and print a line per event, in order, from this thread
     only: the client thread formats each line and queues it (dropping, and counting,
@@ -107,7 +126,11 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 **summary,
             )
         elif isinstance(event, Closed) and event.error is not None:
-            emit("lost", f"connection lost: {client.diagnose(event.error)[2]}")
+            emit(
+                "lost",
+                f"connection lost: {client.diagnose(event.error)[2]}",
+                **server_said(event.error),
+            )
         elif isinstance(event, Reconnecting):
             emit(
                 "reconnecting",
@@ -123,7 +146,11 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 "down (two gateways with one ID throw each other off)",
             )
         elif isinstance(event, GivingUp):
-            emit("giving-up", f"not connecting again: {client.diagnose(event.error)[2]}")
+            emit(
+                "giving-up",
+                f"not connecting again: {client.diagnose(event.error)[2]}",
+                **server_said(event.error),
+            )
 
     def show(deadline: float) -> None:
         """Print what is queued, by ``deadline``."""

@@ -7,8 +7,13 @@ from .. import cli
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
+    from ..result import TestResult
     from ..settings import Settings
+
+#: The MQTT version of each ``TestResult.protocol``, in words.
+VERSIONS = {"5": "MQTT 5.0", "3.1.1": "MQTT 3.1.1", "3.1": "MQTT 3.1"}
 
 
 def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
@@ -23,14 +28,22 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         return result.exit_code
     for warning in result.warnings:
         cli.err.line(f"warning: {warning}")
+    for line in report(result, settings.protocol):
+        cli.out.line(line)
+    return result.exit_code
+
+
+def report(result: TestResult, protocol: str) -> list[str]:
+    """The text of a test: the phases, TLS, other packets, the outcome and, in MQTT 5.0,
+    what the CONNACK negotiated (``protocol``: the one asked for)."""
     as_id = f" as {result.client_id}" if result.client_id else ""
-    cli.out.line(f"pco_wire test {result.uri}{as_id}")
+    lines = [f"pco_wire test {result.uri}{as_id}"]
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
-        cli.out.line(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
+        lines.append(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
     if result.tls:
         t = result.tls
-        cli.out.line(
+        lines.append(
             f"  TLS: {t['version']} {t['cipher']}; server certificate {t['subject']!s}, "
             f"issued by {t['issuer']}, valid until {t['not_after']}"
         )
@@ -40,18 +53,95 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             kinds[packet["type"]] = kinds.get(packet["type"], 0) + 1
         listed = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
         more = result.other_packet_count - len(result.other_packets)
-        cli.out.line(
+        lines.append(
             f"  received {result.other_packet_count} other packet"
             f"{'s' if result.other_packet_count > 1 else ''} before DISCONNECT ({listed}"
             f"{f', and {more} more' if more else ''}): messages the server kept for this "
             "session or sent at once; --json lists them"
         )
+    if protocol == "auto" and result.protocol in VERSIONS:
+        # Which version "auto" ended with: the one that got the answer.
+        lines.append(f"  protocol: {VERSIONS[result.protocol]} (auto)")
     if result.ok:
         present = "yes" if result.session_present else "no"
-        cli.out.line(
+        lines.append(
             f"OK: {result.message}; return code 0 ({result.return_code_text}); "
             f"session present: {present}"
         )
+        if result.properties is not None:
+            lines += negotiated(result.properties)
     else:
-        cli.out.line(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
-    return result.exit_code
+        lines.append(f"FAILED ({result.category}, exit {result.exit_code}): {result.message}")
+        if result.properties is not None:
+            lines += explained(result.properties)
+    return lines
+
+
+def negotiated(properties: dict[str, Any]) -> list[str]:
+    """What an MQTT 5.0 CONNACK made of our CONNECT (``result.negotiated``), one item a
+    line; the server's text through ``printable``."""
+    from .._text import printable
+
+    p = properties
+    size = p.get("maximum_packet_size")
+    keep_alive = p.get("keep_alive")
+    whose = "the server's" if p.get("keep_alive_from") == "server" else "ours"
+    rows = [
+        ("keep-alive", f"{keep_alive} s ({whose})" if keep_alive else "0 (no PINGREQ)"),
+    ]
+    if p.get("assigned_client_id") is not None:
+        rows.append(("assigned client ID", printable(p["assigned_client_id"])))
+    expiry = p.get("session_expiry_interval")
+    rows += [
+        ("session expiry", f"{expiry:,} s" if isinstance(expiry, int) else str(expiry)),
+        ("receive maximum", f"{p.get('receive_maximum'):,}"),
+        ("maximum packet size", "no limit" if size is None else f"{size:,} bytes"),
+        ("maximum QoS", str(p.get("maximum_qos"))),
+        (
+            "available",
+            ", ".join(
+                f"{name} {_yes(p.get(key))}"
+                for name, key in (
+                    ("retain", "retain_available"),
+                    ("wildcard subscriptions", "wildcard_subscription_available"),
+                    ("subscription identifiers", "subscription_identifier_available"),
+                    ("shared subscriptions", "shared_subscription_available"),
+                )
+            ),
+        ),
+        ("topic alias maximum", f"{p.get('topic_alias_maximum'):,}"),
+    ]
+    for name, key in (
+        ("authentication method", "authentication_method"),
+        ("response information", "response_information"),
+    ):
+        if p.get(key) is not None:
+            rows.append((name, printable(p[key])))
+    rows += _server_says(p)
+    width = max(len(name) for name, _ in rows)
+    return ["negotiated (MQTT 5.0):", *(f"  {name:<{width}}  {value}" for name, value in rows)]
+
+
+def explained(properties: dict[str, Any]) -> list[str]:
+    """What a refusing MQTT 5.0 server said beside its reason code."""
+    return [f"  {name}: {value}" for name, value in _server_says(properties)]
+
+
+def _server_says(p: dict[str, Any]) -> list[tuple[str, str]]:
+    from .._text import printable
+
+    rows = []
+    if p.get("reason_string") is not None:
+        rows.append(("reason string", printable(p["reason_string"])))
+    if p.get("server_reference") is not None:
+        rows.append(("server reference", printable(p["server_reference"])))
+    pairs = p.get("user_properties") or []
+    if pairs:
+        rows.append(
+            ("user properties", ", ".join(f"{printable(n)}={printable(v)}" for n, v in pairs))
+        )
+    return rows
+
+
+def _yes(value: object) -> str:
+    return "yes" if value else "no"
