@@ -291,7 +291,8 @@ def disconnected(
     result.ok, result.exit_code, result.category = True, 0, "connected"
     present = "; the server kept a session" if session.session_present else ""
     version = session.connect_packet.protocol_level
-    level = f" in MQTT {PROTOCOL_NAMES[version]}" if attempt.settings.protocol == "auto" else ""
+    name = "5.0" if version == 5 else PROTOCOL_NAMES[version]
+    level = f" in MQTT {name}" if attempt.settings.protocol == "auto" else ""
     assigned = " (assigned by the server)" if not attempt.client_id and session.client_id else ""
     result.message = (
         f"connected to {attempt.uri} ({result.address}) as "

@@ -31,10 +31,6 @@ from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
 from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
 
-# MERGE: 5 once the supervisor falls back from 5 to 3.1.1 (until then "auto" starts at
-# 3.1.1, as before, so that it keeps working while level 5 cannot be encoded).
-_AUTO_LEVEL = 4
-
 __all__ = [
     "PROTOCOLS",
     "TLS_VERSIONS",
@@ -49,7 +45,7 @@ __all__ = [
 #: Protocol names and the CONNECT protocol level each starts with. "auto" starts with 5
 #: and, each time the server refuses the version (MQTT 5.0 reason 0x84, MQTT 3.1.1 return
 #: code 1), tries the next older once: 3.1.1, then 3.1 (the supervisor's fallback).
-PROTOCOLS = {"3.1.1": 4, "3.1": 3, "5": 5, "auto": _AUTO_LEVEL}
+PROTOCOLS = {"3.1.1": 4, "3.1": 3, "5": 5, "auto": 5}
 CLIENT_ID_RULE = "1 to 23 characters, only 0-9, a-z and A-Z"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_ALPHABET)

@@ -64,9 +64,9 @@ def report(result: TestResult, protocol: str) -> list[str]:
         lines.append(f"  protocol: {VERSIONS[result.protocol]} (auto)")
     if result.ok:
         present = "yes" if result.session_present else "no"
+        code = "reason code 0x00" if result.protocol == "5" else "return code 0"
         lines.append(
-            f"OK: {result.message}; return code 0 ({result.return_code_text}); "
-            f"session present: {present}"
+            f"OK: {result.message}; {code} ({result.return_code_text}); session present: {present}"
         )
         if result.properties is not None:
             lines += negotiated(result.properties)
