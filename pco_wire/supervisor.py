@@ -183,13 +183,15 @@ def prepare(
         from .uri import _kind
 
         raise InvalidSettings([("settings", f"expected a Settings, got {_kind(settings)}")])
-    # A client ID given here obeys the rules of the settings' own.
-    uri = _check(settings.replace(client_id=client_id) if client_id else settings)
-    if getattr(settings, "server_assigns_id", False) and not client_id:
-        # MQTT 5.0 §3.1.3.1: an empty client identifier, and the server assigns one.
+    if settings.server_assigns_id:
+        # MQTT 5.0 §3.1.3.1: an empty client identifier, and the server assigns one; the
+        # one it assigned (``client_id``, its own form) is sent again on a reconnection.
+        uri = _check(settings)
         generated = False
-        client_id = ""
+        client_id = client_id or ""
     else:
+        # A client ID given here obeys the rules of the settings' own.
+        uri = _check(settings.replace(client_id=client_id) if client_id else settings)
         generated = not (client_id or settings.client_id)
         client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)
@@ -321,6 +323,7 @@ class Supervisor:
         "_generated",
         "_tls_context",
         "_fallback",
+        "_at_once",
         "_redirect",
         "_redirects",
         "_events",
@@ -353,6 +356,8 @@ class Supervisor:
         self._generated: bool | None = None
         #: The protocol level of the next attempt, asked at once: the fallback of "auto".
         self._fallback: int | None = None
+        #: The next attempt goes on with the phases of the latest (``fallback``).
+        self._at_once = False
         #: The server the next attempt goes to instead of the settings' (a redirect).
         self._redirect: str | None = None
         self._redirects = 0  # followed in a row, since the last accepted connection
@@ -363,10 +368,11 @@ class Supervisor:
         fallback, the phases go on in the same list as the attempt before. (After
         ``stop()`` or GivingUp the driver asks for none; a stop asked from another
         thread may cross an attempt under way, which ``failed``/``ended`` then end.)"""
-        level = None
-        if self._fallback is not None and self.attempt is not None:
-            level, phases = self._fallback, self.attempt.phases
+        level = self._fallback
+        if self._at_once and self.attempt is not None:
+            phases = self.attempt.phases  # the same attempt, asked again
         self._fallback = None
+        self._at_once = False
         self.attempt = None
         settings = self.settings
         if self._redirect is not None:
@@ -419,12 +425,15 @@ class Supervisor:
             if level == 5 and _unsupported_level(error, attempt):
                 _log.debug("protocol auto: MQTT 5.0 not accepted (%s); trying MQTT 3.1.1", error)
                 self._fallback = 4
+                self._at_once = True
                 return True
             if level == 4 and isinstance(error, ServerRefused) and int(error.return_code) == 1:
                 _log.debug("protocol auto: MQTT 3.1.1 refused with return code 1; trying MQTT 3.1")
                 self._fallback = 3
+                self._at_once = True
                 return True
-        return self._follow(error)
+        self._at_once = self._follow(error)
+        return self._at_once
 
     def _follow(self, error: Error) -> bool:
         """A redirect to follow now: sets the server of the next attempt."""
@@ -445,8 +454,6 @@ class Supervisor:
         _log.debug("redirected by 0x%02X to %s", code, uri)
         self._redirects += 1
         self._redirect = uri
-        if attempt is not None and attempt.session.connect_packet.protocol_level != 5:
-            self._fallback = None
         return True
 
     def failed(self, error: Error, now: float) -> float | None:

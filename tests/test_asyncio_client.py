@@ -64,12 +64,12 @@ def test_a_cancelled_disconnect_still_stops_the_client(peers: Peers) -> None:
 
 
 def test_the_events_of_a_fallback_are_not_shown(peers: Peers) -> None:
-    # Protocol auto: MQTT 3.1.1 refused with 1, then MQTT 3.1 accepted. The refusal is
+    # Protocol auto: MQTT 5.0 and 3.1.1 refused with 1, then MQTT 3.1 accepted. The refusal is
     # the fallback's, not a lost connection: as in the blocking driver, no Closed, and
     # no error left behind.
     from tests.peers import by_protocol_level
 
-    peer = peers.start(by_protocol_level({4: connack(1), 3: CONNACK_ACCEPTED}), connections=2)
+    peer = peers.start(by_protocol_level({4: connack(1), 3: CONNACK_ACCEPTED}), connections=3)
 
     async def run() -> tuple[list[pco_wire.Event], object]:
         client = pco_wire.asyncio.Client(_settings(peer.uri(), protocol="auto"))

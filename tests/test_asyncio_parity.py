@@ -94,7 +94,7 @@ def test_other_packets_after_connack_are_listed_by_both_drivers(peers: Peers) ->
 
 
 def test_auto_fallback_through_the_asyncio_client_leaves_no_error(peers: Peers) -> None:
-    peer = peers.start(by_protocol_level({3: connack(0)}), connections=2)
+    peer = peers.start(by_protocol_level({3: connack(0)}), connections=3)
     events, client = _run(_client_events(_settings(peer.uri(), protocol="auto")))
     assert client.connections == 1
     assert client.error is None

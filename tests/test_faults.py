@@ -184,12 +184,13 @@ def test_refusal_return_codes(
 
 
 def test_protocol_auto_refused_in_both_versions(driver: Driver, peers: Peers) -> None:
-    # Return code 1 to MQTT 3.1.1 and to MQTT 3.1: no "--protocol" left to suggest.
-    peer = peers.start(by_protocol_level({}), connections=2)
+    # Return code 1 to MQTT 5.0, 3.1.1 and 3.1: no "--protocol" left to suggest.
+    peer = peers.start(by_protocol_level({}), connections=3)
     result = driver.test_connection(_settings(peer.uri(), protocol="auto"))
 
     assert (result.exit_code, result.category) == (1, "unacceptable-protocol-version"), result
-    assert "accepts neither MQTT 3.1.1 nor MQTT 3.1" in result.message, result.message
+    assert "accepts none of MQTT 5.0, 3.1.1 and 3.1" in result.message, result.message
+    assert [p.name for p in result.phases].count("CONNACK") == 3
     assert "MQTT auto" not in result.message, result.message
 
 

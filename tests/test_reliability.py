@@ -717,7 +717,7 @@ def test_error_is_cleared_by_a_reconnection(driver: Driver, peers: Peers) -> Non
 
 
 def test_protocol_auto_falls_back_to_mqtt_3_1(peers: Peers) -> None:
-    peer = peers.start(by_protocol_level({3: connack(0)}), connections=2)
+    peer = peers.start(by_protocol_level({3: connack(0)}), connections=3)
     run = run_cli(peer.uri(), "--protocol", "auto", "-t", "1")
 
     assert run.code == 0, str(run)
@@ -725,8 +725,12 @@ def test_protocol_auto_falls_back_to_mqtt_3_1(peers: Peers) -> None:
     assert " in MQTT 3.1;" in run.stdout, str(run)
     assert peer.finish()
     connects = [r.packets[0][1] for r in peer.recordings]
-    assert [connect_level(c) for c in connects] == [("MQTT", 4), ("MQIsdp", 3)]
-    assert [r.names() for r in peer.recordings] == [["CONNECT"], ["CONNECT", "DISCONNECT"]]
+    assert [connect_level(c) for c in connects] == [("MQTT", 5), ("MQTT", 4), ("MQIsdp", 3)]
+    assert [r.names() for r in peer.recordings] == [
+        ["CONNECT"],
+        ["CONNECT"],
+        ["CONNECT", "DISCONNECT"],
+    ]
     _clean(run)
 
 

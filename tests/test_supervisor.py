@@ -36,9 +36,11 @@ from pco_wire import (
     TransportError,
     UnexpectedPacket,
 )
-from pco_wire.events import Event, GivingUp, Reconnecting, TakeoverSuspected
+from pco_wire.errors import ServerDisconnected
+from pco_wire.events import Event, GivingUp, Reconnecting, TakenOver, TakeoverSuspected
+from pco_wire.packets import ConnAckProperties, DisconnectProperties, ReasonCode
 from pco_wire.reconnect import TAKEOVER_COUNT, TAKEOVER_WINDOW
-from pco_wire.supervisor import Attempt, Supervisor, prepare
+from pco_wire.supervisor import MAX_REDIRECTS, Attempt, Supervisor, prepare, server_reference_uri
 from tests.pki import Pki
 
 MIN_DELAY = 1.0
@@ -346,12 +348,15 @@ def test_refusal_1_without_the_auto_fallback_gives_up(protocol: str) -> None:
 
 
 def test_refusal_1_after_the_auto_fallback_gives_up() -> None:
-    in_3_1_1, in_3_1 = refused(1), refused(1)
+    in_5, in_3_1_1, in_3_1 = refused(1), refused(1), refused(1)
     supervisor = Supervisor(_settings(protocol="auto"), random=draws(0.5))
-    trace = play(supervisor, [Accepted(LONG), Failed(in_3_1_1), Failed(in_3_1), Accepted(LONG)])
+    trace = play(
+        supervisor,
+        [Accepted(LONG), Failed(in_5), Failed(in_3_1_1), Failed(in_3_1), Accepted(LONG)],
+    )
 
     assert trace.events[1:] == [GivingUp(in_3_1)]
-    assert [a.session.connect_packet.protocol_level for a in trace.attempts] == [4, 4, 3]
+    assert [a.session.connect_packet.protocol_level for a in trace.attempts] == [5, 5, 4, 3]
 
 
 @pytest.mark.parametrize(
@@ -430,37 +435,76 @@ def test_the_first_connection_is_never_retried(error: Error) -> None:
 def test_the_auto_fallback_happens_at_the_first_connection_once() -> None:
     supervisor = Supervisor(_settings(protocol="auto"), random=draws(0.5))
     first = supervisor.next_attempt()
-    assert first.session.connect_packet.protocol_level == 4
+    assert first.session.connect_packet.protocol_level == 5
 
-    assert supervisor.fallback(refused(1))
+    # MQTT 5.0 refused as an unsupported version (0x84): MQTT 3.1.1 at once...
+    assert supervisor.fallback(ServerRefused(ReasonCode.UNSUPPORTED_PROTOCOL_VERSION))
     second = supervisor.next_attempt()
-    assert second.session.connect_packet.protocol_level == 3
+    assert second.session.connect_packet.protocol_level == 4
     assert second.phases is first.phases
     assert second.client_id == first.client_id
+    # ... and refused with return code 1 there: MQTT 3.1.
+    assert supervisor.fallback(refused(1))
+    third = supervisor.next_attempt()
+    assert third.session.connect_packet.protocol_level == 3
+    assert third.phases is first.phases
     # Once: MQTT 3.1 refused with 1 too is the end.
     assert not supervisor.fallback(refused(1))
     assert supervisor.failed(refused(1), START) is None
-    # A reconnection starts in MQTT 3.1.1 again, with its own phases.
-    third = supervisor.next_attempt()
-    assert third.session.connect_packet.protocol_level == 4
-    assert third.phases is not first.phases and third.phases == []
+    # A reconnection starts in MQTT 5.0 again, with its own phases.
+    fourth = supervisor.next_attempt()
+    assert fourth.session.connect_packet.protocol_level == 5
+    assert fourth.phases is not first.phases and fourth.phases == []
 
 
-@pytest.mark.parametrize("protocol", ["3.1.1", "3.1"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ServerRefused(ConnAckCode.UNACCEPTABLE_PROTOCOL_VERSION),  # a 3.1.1 server's answer
+        ConnectionClosed("CONNACK", "the server closed the connection without answering"),
+    ],
+    ids=["return-code-1", "silent-close"],
+)
+def test_what_sends_auto_from_5_to_3_1_1(error: Error) -> None:
+    supervisor = Supervisor(_settings(protocol="auto"))
+    supervisor.next_attempt()
+    assert supervisor.fallback(error)
+    assert supervisor.next_attempt().session.connect_packet.protocol_level == 4
+
+
+def test_a_fallback_warns_of_the_5_0_settings_it_cannot_send() -> None:
+    supervisor = Supervisor(_settings(protocol="auto", session_expiry=60))
+    supervisor.next_attempt()
+    assert supervisor.fallback(refused(1))
+    attempt = supervisor.next_attempt()
+    assert attempt.session.connect_packet.properties.changed() == {}
+    assert any("session expiry interval" in w and "3.1.1" in w for w in attempt.warnings)
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "3.1", "5"])
 def test_no_fallback_without_protocol_auto(protocol: str) -> None:
     supervisor = Supervisor(_settings(protocol=protocol))
     supervisor.next_attempt()
     assert not supervisor.fallback(refused(1))
+    assert not supervisor.fallback(ServerRefused(ReasonCode.UNSUPPORTED_PROTOCOL_VERSION))
 
 
 @pytest.mark.parametrize(
-    "error", [refused(2), refused(3), refused(5), closed(), ResponseTimeout("CONNACK", 1.0)]
+    "error", [refused(2), refused(3), refused(5), ResponseTimeout("CONNACK", 1.0)]
 )
-def test_the_fallback_is_for_refusal_1_only(error: Error) -> None:
+def test_the_fallback_is_for_an_unsupported_version_only(error: Error) -> None:
     supervisor = Supervisor(_settings(protocol="auto"))
     supervisor.next_attempt()
     assert not supervisor.fallback(error)
-    assert supervisor.next_attempt().session.connect_packet.protocol_level == 4
+    assert supervisor.next_attempt().session.connect_packet.protocol_level == 5
+
+
+def test_a_silent_close_in_3_1_1_is_no_fallback() -> None:
+    supervisor = Supervisor(_settings(protocol="auto"))
+    supervisor.next_attempt()
+    assert supervisor.fallback(refused(1))
+    supervisor.next_attempt()
+    assert not supervisor.fallback(closed())
 
 
 def test_the_fallback_in_the_loop() -> None:
@@ -468,12 +512,112 @@ def test_the_fallback_in_the_loop() -> None:
     lost = closed()
     trace = play(
         supervisor,
-        [Failed(refused(1)), Accepted(LONG, lost), Failed(refused(1)), Accepted(LONG, None)],
+        [
+            Failed(refused(1)),
+            Failed(refused(1)),
+            Accepted(LONG, lost),
+            Failed(refused(1)),
+            Failed(refused(1)),
+            Accepted(LONG, None),
+        ],
     )
 
-    assert [a.session.connect_packet.protocol_level for a in trace.attempts] == [4, 3, 4, 3]
+    assert [a.session.connect_packet.protocol_level for a in trace.attempts] == [5, 4, 3] * 2
     assert trace.events == [Reconnecting(lost, 1.5, 1)]
     assert supervisor.connections == 2
+
+
+# ---------------------------------------------------------------------------- MQTT 5.0
+
+
+def _moved(code: int, reference: str | None) -> ServerRefused:
+    return ServerRefused(ReasonCode(code), ConnAckProperties(server_reference=reference))
+
+
+def test_a_redirect_is_followed_at_once_when_allowed() -> None:
+    supervisor = Supervisor(_settings(protocol="5", follow_redirects=True))
+    first = supervisor.next_attempt()
+    assert supervisor.fallback(_moved(0x9D, "127.0.0.2:1884"))
+    second = supervisor.next_attempt()
+    assert str(second.uri) == "mqtt://127.0.0.2:1884"
+    assert second.phases is first.phases  # one attempt, as the fallback
+    assert second.client_id == first.client_id
+
+
+def test_a_redirect_is_not_followed_unless_allowed() -> None:
+    supervisor = Supervisor(_settings(protocol="5"))
+    supervisor.next_attempt()
+    assert not supervisor.fallback(_moved(0x9C, "127.0.0.2:1884"))
+
+
+def test_redirects_in_a_row_are_bounded() -> None:
+    supervisor = Supervisor(_settings(protocol="5", follow_redirects=True))
+    supervisor.next_attempt()
+    for _ in range(MAX_REDIRECTS):
+        assert supervisor.fallback(_moved(0x9C, "127.0.0.2:1884"))
+        supervisor.next_attempt()
+    assert not supervisor.fallback(_moved(0x9C, "127.0.0.2:1884"))
+
+
+def test_a_redirect_without_a_reference_is_a_refusal() -> None:
+    supervisor = Supervisor(_settings(protocol="5", follow_redirects=True))
+    supervisor.next_attempt()
+    assert not supervisor.fallback(_moved(0x9D, None))
+
+
+def test_a_disconnect_that_redirects_reconnects_there_at_once() -> None:
+    supervisor = Supervisor(_settings(protocol="5", follow_redirects=True))
+    supervisor.next_attempt()
+    supervisor.opened(START)
+    moved = ServerDisconnected(
+        ReasonCode.USE_ANOTHER_SERVER, DisconnectProperties(server_reference="[::1]:1999")
+    )
+    assert supervisor.ended(moved, START + 5) == 0.0
+    assert supervisor.events() == [Reconnecting(moved, 0.0, 1)]
+    assert str(supervisor.next_attempt().uri) == "mqtt://[::1]:1999"
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("127.0.0.2", "mqtt://127.0.0.2:1883"),
+        ("127.0.0.2:1884 127.0.0.3:1885", "mqtt://127.0.0.2:1884"),
+        ("[::1]:8883", "mqtt://[::1]:8883"),
+        ("::1", "mqtt://[::1]:1883"),
+        ("mqtts://broker2:8883", "mqtts://broker2:8883"),
+        ("http://evil", None),
+        ("host:port", None),
+        ("user@host", None),
+        ("a\x1bb", None),
+        ("", None),
+    ],
+)
+def test_the_server_reference_as_a_uri(reference: str, expected: str | None) -> None:
+    from pco_wire.uri import parse_uri
+
+    assert server_reference_uri(reference, parse_uri("mqtt://127.0.0.1:1883")) == expected
+
+
+def test_a_takeover_said_by_the_server_is_reported_at_once() -> None:
+    supervisor = Supervisor(_settings(protocol="5", client_id="gw1"), random=draws(0.5))
+    taken = ServerDisconnected(
+        ReasonCode.SESSION_TAKEN_OVER, DisconnectProperties(reason_string="gw1 again")
+    )
+    trace = play(supervisor, [Accepted(SHORT, taken), Accepted(LONG, None)])
+    assert trace.events == [TakenOver("gw1", "gw1 again"), Reconnecting(taken, MAX_DELAY, 1)]
+    assert trace.delays == [MAX_DELAY]
+
+
+def test_a_server_assigned_id_is_kept_for_the_next_connections() -> None:
+    supervisor = Supervisor(_settings(protocol="5", server_assigns_id=True))
+    first = supervisor.next_attempt()
+    assert first.session.connect_packet.client_id == "" and not first.generated_id
+    first.session.connect(now=0.0)
+    first.session.receive_data(b"\x20\x09\x00\x00\x06\x12\x00\x03abc", now=0.1)
+    assert first.session.client_id == "abc"
+    supervisor.opened(0.1)
+    again = supervisor.next_attempt()
+    assert again.session.connect_packet.client_id == "abc"
 
 
 def test_stop_during_a_backoff_ends_everything() -> None:
