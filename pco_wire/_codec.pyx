@@ -553,7 +553,7 @@ cdef object _encode_connect(object packet):
             if type(will_properties) is not _WillProperties:
                 return None
             will_props_size = _properties_size(will_properties, _WILL_PROPS, 7)
-            if will_props_size < 0 or not _plain_will_properties(will_properties):
+            if will_props_size < 0:
                 return None
             length += _varint_size(will_props_size) + will_props_size
         elif level == 5:
@@ -631,24 +631,6 @@ cdef object _encode_connect(object packet):
     return data
 
 
-cdef bint _plain_will_properties(object properties):
-    """Will properties the encoder writes without a second look: a payload format
-    indicator of 0 (1 asks that the payload be checked as UTF-8, MQTT 5.0 §3.1.3.2.3),
-    a response topic that is a topic name (§3.1.3.2.5)."""
-    cdef Py_ssize_t i, size
-    cdef const char* data
-    cdef object value
-    for i in range(7):
-        value = <object>_get(properties, _WILL_PROPS[i].offset)
-        if _WILL_PROPS[i].identifier == 0x01 and value != 0:
-            return False
-        if _WILL_PROPS[i].identifier == 0x08 and value is not None:
-            data = _text(value, &size)
-            if data == NULL or not _topic_name(data, size):
-                return False
-    return True
-
-
 # ---------------------------------------------------------------------------- decoding
 
 
@@ -700,7 +682,7 @@ cdef object _decode_one(const unsigned char* p, Py_ssize_t size, int level):
         if index == 5 or index >= size:
             return None
         shift += 7
-    if size - index != length:
+    if size - index != length or (digit == 0 and index > 2 and level == 5):
         return None
     return _body(p[0], p, index, length, level)
 
@@ -758,6 +740,9 @@ cdef Py_ssize_t _frame(
             index += 1
             shift += 7
             length |= <Py_ssize_t>(digit & 0x7F) << shift
+        if digit == 0 and index - pos > 2 and level == 5:
+            fault[0] = pos  # MQTT 5.0 §1.5.5: a longer form than needed
+            return pos
         size = index - pos + length
         if size > limit:
             fault[0] = pos
@@ -850,12 +835,18 @@ cdef inline object _other(int kind, int flags, const unsigned char* p, Py_ssize_
 cdef object _decode_body5(unsigned char first, const unsigned char* p, Py_ssize_t start, Py_ssize_t end):
     """The MQTT 5.0 packets a client receives most, valid and common; _DEFER for the
     rest, which the reference decodes or refuses."""
+    cdef int kind = first >> 4
     if first == 0x20:
         return _connack5(p, start, end)
     if first == 0xE0:
         return _disconnect5(p, start, end)
     if first == 0xF0:
         return _auth5(p, start, end)
+    if 3 <= kind <= 11:
+        # Framed, not decoded, with the fixed-header flags of 3.1.1 (MQTT 5.0 §2.1.3).
+        return _decode_body(first, p, start, end, 4)
+    if first == 0xC0 and start == end:
+        return _PINGREQ
     return _DEFER
 
 
@@ -966,6 +957,9 @@ cdef object _properties(
             else:
                 item = value
         _set(properties, prop.offset, item)
+    # MQTT 5.0 §3.2.2.3.18, §3.15.2.2.3: no authentication data without a method.
+    if seen_low & (1ULL << 0x16) and not seen_low & (1ULL << 0x15):
+        return None
     if pairs is not None:
         _set(properties, table[0x26].offset, tuple(pairs))
     return properties
@@ -1036,22 +1030,20 @@ cdef object _auth5(const unsigned char* p, Py_ssize_t pos, Py_ssize_t end):
         reason = _AUTH_SUCCESS  # MQTT 5.0 §3.15.2.1
         properties = _EMPTY_AUTH_PROPERTIES
     else:
+        # MQTT 5.0 §3.15.2.1: a reason code comes with a Property Length.
         reason = _AUTH_REASONS[p[pos]]
-        if reason is None:
+        if reason is None or end - pos < 2:
             return _DEFER
         pos += 1
-        if pos == end:
-            properties = _EMPTY_AUTH_PROPERTIES
-        else:
-            length = _varint(p, &pos, end)
-            if length < 0 or end - pos != length:
-                return _DEFER
-            properties = _properties(
-                p, pos, end, _AuthProperties, _EMPTY_AUTH_PROPERTIES, _AUTH_DEFAULTS,
-                _AUTH_PROPERTIES_SLOTS, _AUTH_PROPS,
-            )
-            if properties is None:
-                return _DEFER
+        length = _varint(p, &pos, end)
+        if length < 0 or end - pos != length:
+            return _DEFER
+        properties = _properties(
+            p, pos, end, _AuthProperties, _EMPTY_AUTH_PROPERTIES, _AUTH_DEFAULTS,
+            _AUTH_PROPERTIES_SLOTS, _AUTH_PROPS,
+        )
+        if properties is None:
+            return _DEFER
     fields[0] = <PyObject*>reason
     fields[1] = <PyObject*>properties
     return _packet(_Auth, _AUTH_SLOTS, 2, fields)

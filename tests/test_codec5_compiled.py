@@ -24,6 +24,7 @@ from pco_wire.packets import (
     PROPERTIES,
     Auth,
     ConnAck,
+    ConnAckProperties,
     Connect,
     ConnectProperties,
     Disconnect,
@@ -74,34 +75,64 @@ odd_texts = texts | st.sampled_from(["a\x00b", "\ud800", "+", "a/#", ""])
 pairs = st.lists(st.tuples(texts, texts), max_size=3).map(tuple)
 
 
-def _int_values(low: int, high: int) -> st.SearchStrategy[object]:
-    edges = st.sampled_from([low, high, low - 1, high + 1, 0, 1])
-    return st.integers(low, high) | edges | st.sampled_from([True, False, 1.0, "1"])
+def _valid(prop: Any) -> st.SearchStrategy[object]:
+    """A value the field of ``prop`` may hold and the encoder writes."""
+    high = {"byte": 255, "u16": 65_535, "u32": 0xFFFF_FFFF}.get(prop.kind, 0)
+    if prop.high is not None:
+        high = prop.high
+    if prop.kind == "byte" and prop.name in _BOOLS:
+        return st.booleans()
+    if prop.kind in ("byte", "u16", "u32"):
+        return st.integers(prop.low, high) | st.sampled_from([prop.low, high])
+    if prop.kind == "str":
+        return texts
+    if prop.kind == "bin":
+        return st.binary(max_size=8)
+    return pairs
 
 
-def _value(kind: str, low: int, high: int | None) -> st.SearchStrategy[object]:
-    if kind == "byte":
-        return st.booleans() | _int_values(low, 255 if high is None else high)
-    if kind == "u16":
-        return _int_values(low, 65_535 if high is None else high)
-    if kind == "u32":
-        return _int_values(low, 0xFFFF_FFFF)
-    if kind == "str":
-        return odd_texts | st.none()
-    if kind == "bin":
-        return st.binary(max_size=8) | st.none() | st.just(bytearray(b"x"))
-    return pairs | st.just([("a", "b")]) | st.just((("a", 1),)) | st.just((("a",),))
+def _odd(prop: Any) -> st.SearchStrategy[object]:
+    """A value of the wrong type or out of range, that the encoder must refuse or that
+    takes the reference's path."""
+    if prop.kind in ("byte", "u16", "u32"):
+        top = (
+            prop.high
+            if prop.high is not None
+            else (1 << {"byte": 8, "u16": 16}.get(prop.kind, 32)) - 1
+        )
+        return st.sampled_from([prop.low - 1, top + 1, -1, True, False, 1.0, "1", None, 1 << 70])
+    if prop.kind == "str":
+        return st.sampled_from(["a\x00b", "\ud800", b"x", 1, "é" * 40_000])
+    if prop.kind == "bin":
+        return st.sampled_from([bytearray(b"x"), memoryview(b"x"), "x", bytes(70_000)])
+    return st.sampled_from([[("a", "b")], (("a", 1),), (("a",),), ("ab",), ((1, "b"),), [], None])
+
+
+# The "byte" fields that hold a bool: the classes' defaults say which.
+_BOOLS = {
+    name
+    for cls in (ConnectProperties, WillProperties, ConnAckProperties)
+    for name, default in zip(cls._fields, cls._defaults, strict=True)
+    if type(default) is bool
+}
 
 
 @st.composite
 def properties(draw: st.DrawFn, cls: type) -> Any:
-    """A properties value of ``cls``: each field its default or a drawn value."""
+    """A properties value of ``cls``: some fields set to valid values (a default among
+    them now and then), and one in five times one field set to something odd."""
     by_name = {prop.name: prop for prop in PROPERTIES.values()}
+    fields_ = cls._fields  # type: ignore[attr-defined]
     values = {}
-    for name in cls._fields:  # type: ignore[attr-defined]
-        if draw(st.booleans()):
-            prop = by_name[name]
-            values[name] = draw(_value(prop.kind, prop.low, prop.high))
+    for name, default in zip(fields_, cls._defaults, strict=True):  # type: ignore[attr-defined]
+        choice = draw(st.integers(0, 5))
+        if choice < 2:
+            values[name] = draw(_valid(by_name[name]))
+        elif choice == 2:
+            values[name] = default
+    if draw(st.integers(0, 4)) == 0:
+        name = draw(st.sampled_from(fields_))
+        values[name] = draw(_odd(by_name[name]))
     return cls(**values)
 
 
@@ -172,41 +203,76 @@ def _string(text: str) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
-def _property_value(draw: st.DrawFn, kind: str, low: int, high: int | None) -> bytes:
-    if kind in ("byte", "u16", "u32"):
-        size = {"byte": 1, "u16": 2, "u32": 4}[kind]
-        top = (1 << (8 * size)) - 1
-        value = draw(
-            st.integers(low, top if high is None else high)
-            | st.sampled_from([0, 1, 2, top, low, low - 1 if low else 2])
-        )
-        return max(value, 0).to_bytes(size, "big")
-    if kind == "str":
-        return _string(draw(odd_texts))
-    if kind == "bin":
+def _number(value: int, kind: str) -> bytes:
+    return value.to_bytes({"byte": 1, "u16": 2, "u32": 4}[kind], "big")
+
+
+def _property(draw: st.DrawFn, prop: Any) -> bytes:
+    """One valid property: identifier and value."""
+    out = bytes([prop.identifier])
+    if prop.kind in ("byte", "u16", "u32"):
+        top = (1 << {"byte": 8, "u16": 16, "u32": 32}[prop.kind]) - 1
+        high = top if prop.high is None else prop.high
+        return out + _number(draw(st.integers(prop.low, high)), prop.kind)
+    if prop.kind == "str":
+        return out + _string(draw(texts))
+    if prop.kind == "bin":
         data = draw(st.binary(max_size=8))
-        return len(data).to_bytes(2, "big") + data
-    if kind == "varint":
-        return _varint(draw(st.integers(0, 300)))
-    return _string(draw(odd_texts)) + _string(draw(texts))
+        return out + len(data).to_bytes(2, "big") + data
+    if prop.kind == "varint":
+        return out + _varint(draw(st.integers(0, 300)))
+    return out + _string(draw(texts)) + _string(draw(texts))
+
+
+FAULTS = ["foreign", "repeat", "range", "string", "length", "long-length", "identifier"]
 
 
 @st.composite
 def property_bytes(draw: st.DrawFn, packet: str) -> bytes:
-    """A Property Length and properties: mostly ones allowed in ``packet``, sometimes
-    others, repeats, unknown identifiers, a wrong length or a longer length form."""
+    """A Property Length and properties allowed in ``packet``, each at most once but
+    the user property; one in three times with one fault of FAULTS."""
     allowed = [p for p in PROPERTIES.values() if packet in p.packets]
-    chosen = draw(
-        st.lists(st.sampled_from(allowed) | st.sampled_from(list(PROPERTIES.values())), max_size=6)
-    )
-    body = bytearray()
-    for prop in chosen:
-        body.append(prop.identifier)
-        body += _property_value(draw, prop.kind, prop.low, prop.high)
-    if draw(st.integers(0, 9)) == 0:
-        body += bytes([draw(st.sampled_from([0x00, 0x0B, 0x23, 0x7F, 0x80, 0xFF]))])
-    length = len(body) + draw(st.sampled_from([0, 0, 0, 0, 0, 0, -1, 1]))
-    return _varint(max(length, 0), longer=draw(st.integers(0, 19)) == 0) + bytes(body)
+    chosen = draw(st.lists(st.sampled_from(allowed), max_size=5, unique_by=lambda p: p.identifier))
+    user = [p for p in allowed if p.kind == "pair"]
+    chosen += user * draw(st.integers(0, 2))
+    chosen = draw(st.permutations(chosen))
+    items = [_property(draw, prop) for prop in chosen]
+    fault = draw(st.sampled_from(["none"] * 2 * len(FAULTS) + FAULTS))
+    numbers = [p for p in allowed if p.kind in ("byte", "u16") or p.low]
+    if fault == "foreign":
+        others = [p for p in PROPERTIES.values() if packet not in p.packets]
+        items.insert(
+            draw(st.integers(0, len(items))), _property(draw, draw(st.sampled_from(others)))
+        )
+    elif fault == "identifier":
+        raw = draw(
+            st.sampled_from(
+                [b"\x00", b"\x0b\x01", b"\x23\x00\x01", b"\x7f", b"\x80\x01", b"\xa6\x00"]
+            )
+        )
+        items.insert(draw(st.integers(0, len(items))), raw)
+    elif fault == "repeat" and items:
+        items.insert(draw(st.integers(0, len(items))), draw(st.sampled_from(items)))
+    elif fault == "range" and numbers:
+        prop = draw(st.sampled_from(numbers))
+        top = (1 << (8 if prop.kind == "byte" else 16 if prop.kind == "u16" else 32)) - 1
+        bad = [v for v in (prop.low - 1, (prop.high or top) + 1) if 0 <= v <= top]
+        if bad:
+            items.append(bytes([prop.identifier]) + _number(draw(st.sampled_from(bad)), prop.kind))
+    elif fault == "string":
+        texts_ = [p for p in allowed if p.kind in ("str", "pair")]
+        prop = draw(st.sampled_from(texts_))
+        bad = draw(
+            st.sampled_from(
+                [b"\x00\x01\x00", b"\x00\x01\xff", b"\x00\x03\xed\xa0\x80", b"\x00\x05ab"]
+            )
+        )
+        items.append(bytes([prop.identifier]) + bad + (b"\x00\x00" if prop.kind == "pair" else b""))
+    body = b"".join(items)
+    length = len(body)
+    if fault == "length":
+        length = max(0, length + draw(st.sampled_from([-1, 1, 2])))
+    return _varint(length, longer=fault == "long-length") + body
 
 
 def _packet(first: int, body: bytes) -> bytes:
@@ -214,8 +280,12 @@ def _packet(first: int, body: bytes) -> bytes:
 
 
 def _reason(draw: st.DrawFn, packet_type: int) -> int:
-    defined = [code for code, r in REASONS.items() if r.defined_for(packet_type)]
-    return draw(st.sampled_from(defined) | st.integers(0, 255))
+    """Mostly a reason code defined for ``packet_type``, now and then any byte."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(st.integers(0, 255))
+    return draw(
+        st.sampled_from([code for code, r in REASONS.items() if r.defined_for(packet_type)])
+    )
 
 
 @st.composite
@@ -259,12 +329,19 @@ packets5 = st.one_of(
 
 @st.composite
 def cut(draw: st.DrawFn, data: bytes) -> bytes:
-    """``data`` as it is, or with its tail cut off or a byte added."""
+    """``data`` as it is, or with its tail cut off, a byte added, or its Remaining
+    Length in a longer form than needed (refused by MQTT 5.0 §1.5.5, not by 3.1.1)."""
     choice = draw(st.integers(0, 9))
     if choice == 0 and data:
         return data[: draw(st.integers(0, len(data) - 1))]
     if choice == 1:
         return data + bytes([draw(st.integers(0, 255))])
+    if choice == 2:
+        index = 1
+        while data[index] & 0x80:
+            index += 1
+        if index < 4:
+            return data[:1] + _varint(len(data) - index - 1, longer=True) + data[index + 1 :]
     return data
 
 
@@ -293,7 +370,7 @@ def _feed_outcomes(codec: Codec, chunks: Sequence[bytes], limit: int) -> list[ob
 
 @st.composite
 def chunked(draw: st.DrawFn) -> list[bytes]:
-    whole = b"".join(draw(st.lists(packets5, min_size=1, max_size=6)))
+    whole = b"".join(draw(st.lists(packets5.flatmap(cut), min_size=1, max_size=6)))
     if draw(st.integers(0, 4)) == 0:
         whole += draw(st.binary(max_size=4))
     cuts = sorted(set(draw(st.lists(st.integers(0, len(whole)), max_size=8))))
@@ -320,7 +397,7 @@ def test_common_packets_take_the_fast_path(pair: tuple[Codec, Codec]) -> None:
         (b"\xe0\x01\x8b", Disconnect),
         (b"\xe0\x07\x8b\x05\x1f\x00\x02hi", Disconnect),
         (b"\xf0\x00", Auth),
-        (b"\xf0\x01\x18", Auth),
+        (b"\xf0\x02\x18\x00", Auth),
     ]
     expected = [_deep(pure.decode(data, 5)) for data, _kind in samples]
     module: Any = compiled
