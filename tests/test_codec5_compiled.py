@@ -143,7 +143,7 @@ def connects5(draw: st.DrawFn) -> Connect:
         will_properties = draw(st.just(WillProperties()) | properties(WillProperties))
         will = Will(
             draw(odd_texts.filter(bool) | st.just("t/x")),
-            draw(st.binary(max_size=10) | st.just("not bytes")),
+            draw(st.binary(max_size=10) | st.just("not bytes")),  # type: ignore[arg-type]
             draw(st.integers(0, 2) | st.just(3)),
             draw(st.booleans()),
             will_properties,
@@ -262,12 +262,13 @@ def property_bytes(draw: st.DrawFn, packet: str) -> bytes:
     elif fault == "string":
         texts_ = [p for p in allowed if p.kind in ("str", "pair")]
         prop = draw(st.sampled_from(texts_))
-        bad = draw(
+        bad_text = draw(
             st.sampled_from(
                 [b"\x00\x01\x00", b"\x00\x01\xff", b"\x00\x03\xed\xa0\x80", b"\x00\x05ab"]
             )
         )
-        items.append(bytes([prop.identifier]) + bad + (b"\x00\x00" if prop.kind == "pair" else b""))
+        tail = b"\x00\x00" if prop.kind == "pair" else b""
+        items.append(bytes([prop.identifier]) + bad_text + tail)
     body = b"".join(items)
     length = len(body)
     if fault == "length":

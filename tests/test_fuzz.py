@@ -374,6 +374,7 @@ def describe(event: Event) -> tuple[object, ...]:
         return ("PongReceived", event.round_trip)
     if isinstance(event, PacketReceived):
         return ("PacketReceived", fields(event.packet))
+    assert isinstance(event, Closed), event
     return ("Closed", describe_error(event.error))
 
 
@@ -623,6 +624,7 @@ class Run:
             elif isinstance(event, PingSent):
                 assert event.at == self.now == self.pings[-1]
             else:
+                assert isinstance(event, Closed), event
                 assert event.error is None or isinstance(event.error, Error), event
                 assert event.error is session.error
                 self.closed_events += 1

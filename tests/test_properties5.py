@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -372,9 +373,9 @@ def _decode_outcomes5(codec: Codec, data: bytes) -> list[Outcome]:
     return [outcome(partial(codec.decode, kind(data), 5)) for kind in (bytes, bytearray)]
 
 
-def _feed_outcomes5(codec: Codec, chunks: Sequence[bytes], limit: int) -> list[object]:
+def _feed_outcomes5(codec: Codec, chunks: Sequence[bytes], limit: int) -> list[tuple[Outcome, int]]:
     framer = codec.Framer(max_packet_size=limit, protocol_level=5)
-    results: list[object] = []
+    results: list[tuple[Outcome, int]] = []
     for chunk in [*chunks, b"", b"\xd0\x00"]:
         results.append((outcome(partial(framer.feed, chunk)), framer.buffered))
     return results
@@ -421,11 +422,11 @@ def test_level5_whole_and_byte_by_byte_alike(
         assert compiled == pure
         packets: list[object] = []
         error = None
-        for result, _buffered in pure:  # type: ignore[misc]
+        for result, _buffered in pure:
             if result[0] == "error":
                 error = result
                 break
-            packets += result[1]
+            packets += cast("list[object]", result[1])
         runs.append((packets, error))
     assert runs[0] == runs[1]
     assert runs[0][0][: len(prefix)] == [fields(REFERENCE.decode(p, 5)) for p in prefix]

@@ -92,6 +92,7 @@ def describe(events: list[Event]) -> list[tuple[object, ...]]:
         elif isinstance(event, PacketReceived):
             out.append(("PacketReceived", event.packet))
         else:
+            assert isinstance(event, Closed), event
             out.append(("Closed", describe_error(event.error)))
     return out
 

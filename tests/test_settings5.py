@@ -61,7 +61,8 @@ def data_file(tmp_path: Path) -> Path:
 def _changed(name: str, data_file: Path) -> Settings:
     value = CHANGED[name] if name != "auth_data_file" else str(data_file)
     extra: dict[str, Any] = {"auth_method": "X"} if name == "auth_data_file" else {}
-    return Settings(URI, protocol="5", **{name: value}, **extra)
+    extra[name] = value
+    return Settings(URI, protocol="5", **extra)
 
 
 # ---------------------------------------------------------------------------- the table
@@ -145,7 +146,7 @@ def test_the_server_assigns_an_id_with_5_only_and_without_one_of_ours() -> None:
             "authenticator",
             "expected at most 65,535 bytes of authentication data",
         ),
-        ({"authenticator": Authenticator("X", "text")}, "authenticator", "expected data of"),
+        ({"authenticator": Authenticator("X", "text")}, "authenticator", "expected data of"),  # type: ignore[arg-type]
         ({"authenticator": Authenticator("")}, "authenticator", "expected the name of a method"),
         ({"server_assigns_id": 1}, "server_assigns_id", "expected True or False"),
     ],

@@ -16,6 +16,8 @@ Length, 4 the first property.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pco_wire import (
@@ -812,7 +814,7 @@ def test_decoded_field_types(codec: Codec) -> None:
 
 P = "properties"
 WP = "will.properties"
-C5 = {"client_id": "a", "protocol_level": 5}
+C5: dict[str, Any] = {"client_id": "a", "protocol_level": 5}
 
 
 def _connect5(**properties: object) -> Connect:
@@ -852,10 +854,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "connect-properties-wrong-class-at-4",
-        Connect("a", properties=WillProperties()),
+        Connect("a", properties=WillProperties()),  # type: ignore[arg-type]
         P,
         "expected no properties below MQTT 5.0, got WillProperties",
-    ),  # type: ignore[arg-type]
+    ),
     (
         "will-properties-at-4",
         Connect("a", will=Will("t", b"", properties=WillProperties(content_type="x"))),
@@ -865,22 +867,22 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     # The properties object itself.
     (
         "connect-properties-none",
-        Connect(**C5, properties=None),
+        Connect(**C5, properties=None),  # type: ignore[arg-type]
         P,
         "expected ConnectProperties, got NoneType",
-    ),  # type: ignore[arg-type]
+    ),
     (
         "connect-properties-wrong-class",
-        Connect(**C5, properties=WillProperties()),
+        Connect(**C5, properties=WillProperties()),  # type: ignore[arg-type]
         P,
         "expected ConnectProperties, got WillProperties",
-    ),  # type: ignore[arg-type]
+    ),
     (
         "will-properties-none",
-        Connect(**C5, will=Will("t", b"", properties=None)),
+        Connect(**C5, will=Will("t", b"", properties=None)),  # type: ignore[arg-type]
         WP,
         "expected WillProperties, got NoneType",
-    ),  # type: ignore[arg-type]
+    ),
     # Integers: type and range (§2.2.2.2, §3.1.2.11).
     (
         "receive-maximum-0",
@@ -1089,10 +1091,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ("connect5-will-class", Connect(**C5, will="t"), "will", "expected a Will or None, got str"),  # type: ignore[arg-type]
     (
         "connect5-client-id-bytes",
-        Connect(b"a", protocol_level=5),
+        Connect(b"a", protocol_level=5),  # type: ignore[arg-type]
         "client_id",
         "expected str, got bytes",
-    ),  # type: ignore[arg-type]
+    ),
     ("connect5-password-str", Connect(**C5, password="pw"), "password", "expected bytes, got str"),  # type: ignore[arg-type]
     # CONNACK (§3.2.2).
     (
@@ -1109,10 +1111,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "connack-reason-bool-with-properties",
-        ConnAck(False, True, ConnAckProperties(reason_string="x")),
+        ConnAck(False, True, ConnAckProperties(reason_string="x")),  # type: ignore[arg-type]
         "return_code",
         "expected a reason code, got bool",
-    ),  # type: ignore[arg-type]
+    ),
     (
         "connack-session-present-refused",
         ConnAck(True, ReasonCode.NOT_AUTHORIZED),
@@ -1151,10 +1153,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "connack-properties-wrong-class",
-        ConnAck(False, ReasonCode.SUCCESS, DisconnectProperties()),
+        ConnAck(False, ReasonCode.SUCCESS, DisconnectProperties()),  # type: ignore[arg-type]
         P,
         "expected ConnAckProperties, got DisconnectProperties",
-    ),  # type: ignore[arg-type]
+    ),
     # DISCONNECT (§3.14.2).
     (
         "disconnect-reason-connack-only",
@@ -1164,10 +1166,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "disconnect-reason-256",
-        Disconnect(256),
+        Disconnect(256),  # type: ignore[arg-type]
         "reason_code",
         "expected a DISCONNECT reason code, got 256",
-    ),  # type: ignore[arg-type]
+    ),
     ("disconnect-reason-bool", Disconnect(True), "reason_code", "expected a reason code, got bool"),  # type: ignore[arg-type]
     ("disconnect-reason-str", Disconnect("0"), "reason_code", "expected a reason code, got str"),  # type: ignore[arg-type]
     (
@@ -1175,7 +1177,7 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
         Disconnect(ReasonCode.SUCCESS, DisconnectProperties(reason_string=5)),
         f"{P}.reason_string",
         "expected str, got int",
-    ),  # type: ignore[arg-type]
+    ),
     (
         "disconnect-session-expiry-2-32",
         Disconnect(ReasonCode.SUCCESS, DisconnectProperties(session_expiry_interval=1 << 32)),
@@ -1184,10 +1186,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "disconnect-properties-wrong-class",
-        Disconnect(ReasonCode.SUCCESS, AuthProperties()),
+        Disconnect(ReasonCode.SUCCESS, AuthProperties()),  # type: ignore[arg-type]
         P,
         "expected DisconnectProperties, got AuthProperties",
-    ),  # type: ignore[arg-type]
+    ),
     # AUTH (§3.15.2).
     (
         "auth-reason-not-authorized",
@@ -1203,10 +1205,10 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ),
     (
         "auth-properties-none",
-        Auth(ReasonCode.SUCCESS, None),
+        Auth(ReasonCode.SUCCESS, None),  # type: ignore[arg-type]
         P,
         "expected AuthProperties, got NoneType",
-    ),  # type: ignore[arg-type]
+    ),
 ]
 
 
@@ -1279,9 +1281,9 @@ ENCODE_ACCEPTED5: list[tuple[str, Packet, str]] = [
     ("connack-maximum-qos-0", _connack5(maximum_qos=0), "20 05 00 00 02 24 00"),
     (
         "connack-plain-int-with-properties",
-        ConnAck(False, 0x87, ConnAckProperties(reason_string="")),
+        ConnAck(False, 0x87, ConnAckProperties(reason_string="")),  # type: ignore[arg-type]
         "20 06 00 87 03 1f 0000",
-    ),  # type: ignore[arg-type]
+    ),
     # DISCONNECT: the shortest form that says it all (§3.14.2.1, §3.14.2.2.1).
     (
         "disconnect-equal-empty-properties",
@@ -1292,9 +1294,9 @@ ENCODE_ACCEPTED5: list[tuple[str, Packet, str]] = [
     ("disconnect-plain-int", Disconnect(0x8B), "e0 01 8b"),  # type: ignore[arg-type]
     (
         "disconnect-empty-user-properties-list",
-        Disconnect(0, DisconnectProperties(user_properties=[])),
+        Disconnect(0, DisconnectProperties(user_properties=[])),  # type: ignore[arg-type]
         "e0 00",
-    ),  # type: ignore[arg-type]
+    ),
     ("auth-equal-empty-properties", Auth(ReasonCode.SUCCESS, AuthProperties()), "f0 00"),
     ("auth-continue-no-properties", Auth(ReasonCode.CONTINUE_AUTHENTICATION), "f0 02 18 00"),
 ]

@@ -21,7 +21,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from capture_mosquitto import TIMEOUT, broker, capture_client, read_packet
+from capture_mosquitto import (  # type: ignore[import-not-found]
+    TIMEOUT,
+    broker,
+    capture_client,
+    read_packet,
+)
 
 # The broker configuration of the CONNACK with properties: each line makes mosquitto
 # announce a limit in its CONNACK (MQTT 5.0 §3.2.2.3).
@@ -48,7 +53,8 @@ def connect5(
 def reply(port: int, packet: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), TIMEOUT) as conn:
         conn.sendall(packet)
-        return read_packet(conn)
+        answer: bytes = read_packet(conn)
+        return answer
 
 
 def until_closed(conn: socket.socket) -> bytes:
