@@ -173,7 +173,22 @@ class LocalProtocolError(Error):
     CONNACK): a bug in the caller, never the peer's fault."""
 
 
-class ServerRefused(Error):
+class _ServerSaid(Error):
+    """An answer of the server that may carry MQTT 5.0 properties: what its reason
+    string and server reference (§3.2.2.3.16, §3.2.2.3.19) said, None when absent."""
+
+    properties: Any
+
+    @property
+    def reason_string(self) -> str | None:
+        return getattr(self.properties, "reason_string", None)
+
+    @property
+    def server_reference(self) -> str | None:
+        return getattr(self.properties, "server_reference", None)
+
+
+class ServerRefused(_ServerSaid):
     """The server answered CONNECT with a non-zero return code (MQTT 3.1.1 §3.2.2.3) or,
     in MQTT 5.0, a reason code of 0x80 or above (§3.2.2.2): ``return_code`` is a
     ConnAckCode or a ReasonCode; ``properties`` the CONNACK's (its reason string, server
@@ -184,14 +199,6 @@ class ServerRefused(Error):
         self.return_code = return_code
         self.properties = properties
 
-    @property
-    def reason_string(self) -> str | None:
-        return getattr(self.properties, "reason_string", None)
-
-    @property
-    def server_reference(self) -> str | None:
-        return getattr(self.properties, "server_reference", None)
-
     def __str__(self) -> str:
         code = self.return_code
         if type(code).__name__ == "ReasonCode":
@@ -201,7 +208,7 @@ class ServerRefused(Error):
         return f"the server refused the connection: {text}"
 
 
-class ServerDisconnected(Error):
+class ServerDisconnected(_ServerSaid):
     """The server sent DISCONNECT (MQTT 5.0 §3.14): ``reason_code`` (a ReasonCode) and
     ``properties`` (DisconnectProperties: reason string, server reference, ...)."""
 
@@ -209,14 +216,6 @@ class ServerDisconnected(Error):
         super().__init__(reason_code)
         self.reason_code = reason_code
         self.properties = properties
-
-    @property
-    def reason_string(self) -> str | None:
-        return getattr(self.properties, "reason_string", None)
-
-    @property
-    def server_reference(self) -> str | None:
-        return getattr(self.properties, "server_reference", None)
 
     def __str__(self) -> str:
         reason = self.reason_code.reason

@@ -55,6 +55,12 @@ class Option:
         self.help = help
 
 
+def switch(flag: str, on: str | None = None, off: str | None = None) -> tuple[Option, Option]:
+    """The two options of a yes/no field: ``--flag`` (True, help ``on``) and ``--no-flag``
+    (False, help ``off``)."""
+    return Option(f"--{flag}", const=True, help=on), Option(f"--no-{flag}", const=False, help=off)
+
+
 class Table:
     """A table of the settings file (``""``: the top level): its comment in the template,
     and whether the template shows it commented out (a table that is not there by
@@ -445,17 +451,10 @@ FIELDS: tuple[Field, ...] = (
         "clean_session",
         "bool",
         True,
-        options=(
-            Option(
-                "--clean-session",
-                const=True,
-                help="no missed messages after an interruption (default)",
-            ),
-            Option(
-                "--no-clean-session",
-                const=False,
-                help="the server keeps the session (needs a client ID)",
-            ),
+        options=switch(
+            "clean-session",
+            "no missed messages after an interruption (default)",
+            "the server keeps the session (needs a client ID)",
         ),
         group=_CLIENT,
         exclusive="clean_session",
@@ -605,17 +604,10 @@ FIELDS: tuple[Field, ...] = (
         "request_problem_information",
         "bool",
         True,
-        options=(
-            Option(
-                "--request-problem-information",
-                const=True,
-                help="the server may say why, with a reason string, in any packet (default)",
-            ),
-            Option(
-                "--no-request-problem-information",
-                const=False,
-                help="reason strings and user properties only in CONNACK and DISCONNECT",
-            ),
+        options=switch(
+            "request-problem-information",
+            "the server may say why, with a reason string, in any packet (default)",
+            "reason strings and user properties only in CONNACK and DISCONNECT",
         ),
         group=_MQTT5,
         exclusive="request_problem_information",
@@ -666,14 +658,11 @@ FIELDS: tuple[Field, ...] = (
         "follow_redirects",
         "bool",
         False,
-        options=(
-            Option(
-                "--follow-redirects",
-                const=True,
-                help="when the server names another server (Server Reference with reason "
-                "0x9C or 0x9D), connect there",
-            ),
-            Option("--no-follow-redirects", const=False, help="stay with this server (default)"),
+        options=switch(
+            "follow-redirects",
+            "when the server names another server (Server Reference with reason 0x9C or "
+            "0x9D), connect there",
+            "stay with this server (default)",
         ),
         group=_MQTT5,
         exclusive="follow_redirects",
@@ -802,14 +791,7 @@ FIELDS: tuple[Field, ...] = (
         "security.verify_hostname",
         "bool",
         True,
-        options=(
-            Option("--verify-hostname", const=True),
-            Option(
-                "--no-verify-hostname",
-                const=False,
-                help="accept a trusted certificate for any name (warns)",
-            ),
-        ),
+        options=switch("verify-hostname", off="accept a trusted certificate for any name (warns)"),
         group=_TLS,
         exclusive="verify_hostname",
         question="verify hostname?",

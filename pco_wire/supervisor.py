@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from . import _log
 from ._record import Record
+from .auth import Authenticator
 from .errors import (
     ConnectionClosed,
     Error,
@@ -196,8 +197,12 @@ def prepare(
         client_id = client_id or settings.client_id or generate_client_id()
     packet = settings.connect_packet(client_id, protocol_level)
     authenticator = None
-    if packet.protocol_level == 5 and packet.properties.authentication_method is not None:
-        authenticator = settings.authenticator_of()
+    method = packet.properties.authentication_method
+    if packet.protocol_level == 5 and method is not None:
+        # The data file was read once, for the CONNECT; its authenticator answers no
+        # challenge.
+        data = packet.properties.authentication_data
+        authenticator = settings.authenticator or Authenticator(method, data)
     session = Session(
         packet,
         response_timeout=settings.response_timeout,

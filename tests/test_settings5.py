@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pco_wire import cli, config
+from pco_wire import settings as settings_module
 from pco_wire.auth import Authenticator
 from pco_wire.cli.monitor import server_said
 from pco_wire.cli.test import negotiated, report
@@ -33,6 +34,7 @@ from pco_wire.packets import (
 from pco_wire.reasons import ConnAckCode, ReasonCode
 from pco_wire.result import TestResult
 from pco_wire.settings import PROTOCOLS, Settings, WillSettings
+from pco_wire.supervisor import prepare
 from tests.test_wizard import run_wizard
 
 URI = "mqtt://127.0.0.1:1"
@@ -286,6 +288,26 @@ def test_auth_data_is_read_for_each_connect(data_file: Path) -> None:
     with pytest.raises(InvalidSettings) as caught:
         settings.connect_packet("a")
     assert caught.value.problems[0][0] == "auth_data_file"
+
+
+def test_a_connection_of_checked_settings_reads_the_auth_data_file_once(
+    data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+
+    def counted(path: str) -> bytes:
+        reads.append(path)
+        return read(path)
+
+    read = settings_module._read_auth_data
+    monkeypatch.setattr(settings_module, "_read_auth_data", counted)
+    settings = Settings(URI, protocol="5", auth_method="X", auth_data_file=str(data_file))
+    prepare(settings)  # the check reads it too (data a CONNECT cannot carry is its problem)
+    reads.clear()
+    attempt = prepare(settings)  # checked already: the CONNECT's read is the only one
+    assert reads == [str(data_file)]
+    assert attempt.session.authenticator == Authenticator("X", b"s3cr3t-auth-data")
+    assert attempt.session.connect_packet.properties.authentication_data == b"s3cr3t-auth-data"
 
 
 # ---------------------------------------------------------------------------- files
