@@ -770,20 +770,7 @@ def _decode_connect(buf: Buffer, start: int, end: int) -> Connect:
         )
     if level == 5:
         return _decode_connect5(buf, pos, end)
-    flags = buf[pos + 1]
-    if flags & 0x01:
-        # MQTT 3.1.1 §3.1.2.3
-        raise MalformedPacket("expected the reserved connect flag 0, got 1", pos + 1)
-    will_qos = flags >> 3 & 0x03
-    if will_qos == 3:
-        raise MalformedPacket("expected will QoS 0..2, got 3", pos + 1)
-    if not flags & 0x04 and flags & 0x38:
-        # MQTT 3.1.1 §3.1.2.6 and §3.1.2.7
-        raise MalformedPacket(
-            f"expected will QoS 0 and will retain 0 without the will flag, got QoS {will_qos}"
-            f" and retain {flags >> 5 & 1}",
-            pos + 1,
-        )
+    flags = _connect_flags(buf, pos + 1)
     if flags & 0x40 and not flags & 0x80:
         # MQTT 3.1.1 §3.1.2.9
         raise MalformedPacket(
@@ -795,7 +782,7 @@ def _decode_connect(buf: Buffer, start: int, end: int) -> Connect:
     if flags & 0x04:
         topic, pos = _read_string(buf, pos, end, "will topic")
         message, pos = _read_field(buf, pos, end, "will message")
-        will = Will(topic, message, will_qos, bool(flags & 0x20))
+        will = Will(topic, message, flags >> 3 & 0x03, bool(flags & 0x20))
     if flags & 0x80:
         username, pos = _read_string(buf, pos, end, "user name")
     if flags & 0x40:
@@ -1028,22 +1015,28 @@ def _decode_auth(buf: Buffer, start: int, end: int) -> Auth:
     return Auth(code, properties)
 
 
-def _decode_connect5(buf: Buffer, pos: int, end: int) -> Connect:
-    """CONNECT at MQTT 5.0 from its protocol level at ``pos`` (§3.1.2.2 on)."""
-    flags = buf[pos + 1]
+def _connect_flags(buf: Buffer, at: int) -> int:
+    """CONNECT's flags byte at ``at``, checked as 3.1.1 and 5.0 both do (MQTT 3.1.1 and
+    5.0 §3.1.2.3, §3.1.2.6, §3.1.2.7): the reserved bit 0, a will QoS 0..2, no will QoS
+    or retain without the will flag."""
+    flags = buf[at]
     if flags & 0x01:
-        # MQTT 5.0 §3.1.2.3
-        raise MalformedPacket("expected the reserved connect flag 0, got 1", pos + 1)
+        raise MalformedPacket("expected the reserved connect flag 0, got 1", at)
     will_qos = flags >> 3 & 0x03
     if will_qos == 3:
-        raise MalformedPacket("expected will QoS 0..2, got 3", pos + 1)
+        raise MalformedPacket("expected will QoS 0..2, got 3", at)
     if not flags & 0x04 and flags & 0x38:
-        # MQTT 5.0 §3.1.2.6 and §3.1.2.7
         raise MalformedPacket(
             f"expected will QoS 0 and will retain 0 without the will flag, got QoS {will_qos}"
             f" and retain {flags >> 5 & 1}",
-            pos + 1,
+            at,
         )
+    return flags
+
+
+def _decode_connect5(buf: Buffer, pos: int, end: int) -> Connect:
+    """CONNECT at MQTT 5.0 from its protocol level at ``pos`` (§3.1.2.2 on)."""
+    flags = _connect_flags(buf, pos + 1)
     # MQTT 5.0 §3.1.2.9: the password flag no longer needs the user name flag.
     keep_alive = buf[pos + 2] << 8 | buf[pos + 3]
     properties, pos = _read_properties(buf, pos + 4, end, "CONNECT")
@@ -1053,7 +1046,7 @@ def _decode_connect5(buf: Buffer, pos: int, end: int) -> Connect:
         will_properties, pos = _read_properties(buf, pos, end, "WILL")
         topic, pos = _read_string(buf, pos, end, "will topic")
         message, pos = _read_field(buf, pos, end, "will payload")
-        will = Will(topic, message, will_qos, bool(flags & 0x20), will_properties)
+        will = Will(topic, message, flags >> 3 & 0x03, bool(flags & 0x20), will_properties)
     if flags & 0x80:
         username, pos = _read_string(buf, pos, end, "user name")
     if flags & 0x40:
