@@ -466,8 +466,10 @@ def keep_client_id(settings: Settings, path: str) -> Settings:
     with an ID come back as they are. Only the ID is written: ``settings`` may hold
     command-line overrides, which stay out of the file. Raises InvalidSettings (field
     "file") when the file cannot be read or written: an ID that is not kept would make the
-    next run another client."""
-    if settings.client_id:
+    next run another client. Settings whose server assigns the ID (MQTT 5.0
+    ``server_assigns_id``) come back as they are too: their ID is the server's, per
+    connection, and an ID of ours would contradict them."""
+    if settings.client_id or settings.server_assigns_id:
         return settings
     with _exclusive(path):
         return _keep_client_id(settings, path)
