@@ -16,6 +16,8 @@ Length, 4 the first property.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pco_wire import (
@@ -815,17 +817,17 @@ WP = "will.properties"
 C5 = {"client_id": "a", "protocol_level": 5}
 
 
-def _connect5(**properties: object) -> Connect:
+def _connect5(**properties: Any) -> Connect:
     return Connect("a", protocol_level=5, properties=ConnectProperties(**properties))
 
 
-def _will5(**properties: object) -> Connect:
+def _will5(**properties: Any) -> Connect:
     return Connect(
         "a", protocol_level=5, will=Will("t", b"", properties=WillProperties(**properties))
     )
 
 
-def _connack5(**properties: object) -> ConnAck:
+def _connack5(**properties: Any) -> ConnAck:
     return ConnAck(False, ReasonCode.SUCCESS, ConnAckProperties(**properties))
 
 
@@ -1172,7 +1174,7 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ("disconnect-reason-str", Disconnect("0"), "reason_code", "expected a reason code, got str"),  # type: ignore[arg-type]
     (
         "disconnect-reason-string-int",
-        Disconnect(ReasonCode.SUCCESS, DisconnectProperties(reason_string=5)),
+        Disconnect(ReasonCode.SUCCESS, DisconnectProperties(reason_string=5)),  # type: ignore[arg-type]
         f"{P}.reason_string",
         "expected str, got int",
     ),  # type: ignore[arg-type]
@@ -1292,7 +1294,7 @@ ENCODE_ACCEPTED5: list[tuple[str, Packet, str]] = [
     ("disconnect-plain-int", Disconnect(0x8B), "e0 01 8b"),  # type: ignore[arg-type]
     (
         "disconnect-empty-user-properties-list",
-        Disconnect(0, DisconnectProperties(user_properties=[])),
+        Disconnect(0, DisconnectProperties(user_properties=[])),  # type: ignore[arg-type]
         "e0 00",
     ),  # type: ignore[arg-type]
     ("auth-equal-empty-properties", Auth(ReasonCode.SUCCESS, AuthProperties()), "f0 00"),
