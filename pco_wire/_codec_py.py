@@ -94,6 +94,9 @@ _DISCONNECT_BYTES = b"\xe0\x00"
 # ---------------------------------------------------------------------------- encoding
 
 
+_NORMAL_DISCONNECTION = ReasonCode.NORMAL_DISCONNECTION
+
+
 def encode(packet: Packet) -> bytes:
     """Return the bytes of ``packet``.
 
@@ -106,7 +109,11 @@ def encode(packet: Packet) -> bytes:
     if kind is PingReq:
         return _PINGREQ_BYTES
     if kind is Disconnect:
-        if packet is DISCONNECT:
+        # A fresh Disconnect() is as common as the shared one (3.1.1 code builds it).
+        if packet is DISCONNECT or (
+            packet._reason_code is _NORMAL_DISCONNECTION  # type: ignore[union-attr]
+            and packet._properties is EMPTY_DISCONNECT_PROPERTIES  # type: ignore[union-attr]
+        ):
             return _DISCONNECT_BYTES
         return _encode_disconnect(packet)  # type: ignore[arg-type]
     if kind is PingResp:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,7 +65,7 @@ def _codes(packet_type: int) -> list[ReasonCode]:
 
 
 @st.composite
-def _authentication(draw: st.DrawFn) -> dict[str, object]:
+def _authentication(draw: st.DrawFn) -> dict[str, Any]:
     # Authentication Data only with a method (§3.1.2.11.10).
     method = draw(st.none() | short_texts)
     data = None if method is None else draw(st.none() | small_binaries)

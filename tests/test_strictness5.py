@@ -817,17 +817,17 @@ WP = "will.properties"
 C5: dict[str, Any] = {"client_id": "a", "protocol_level": 5}
 
 
-def _connect5(**properties: object) -> Connect:
+def _connect5(**properties: Any) -> Connect:
     return Connect("a", protocol_level=5, properties=ConnectProperties(**properties))
 
 
-def _will5(**properties: object) -> Connect:
+def _will5(**properties: Any) -> Connect:
     return Connect(
         "a", protocol_level=5, will=Will("t", b"", properties=WillProperties(**properties))
     )
 
 
-def _connack5(**properties: object) -> ConnAck:
+def _connack5(**properties: Any) -> ConnAck:
     return ConnAck(False, ReasonCode.SUCCESS, ConnAckProperties(**properties))
 
 
@@ -1174,7 +1174,7 @@ ENCODE_ERRORS5: list[tuple[str, object, str, str]] = [
     ("disconnect-reason-str", Disconnect("0"), "reason_code", "expected a reason code, got str"),  # type: ignore[arg-type]
     (
         "disconnect-reason-string-int",
-        Disconnect(ReasonCode.SUCCESS, DisconnectProperties(reason_string=5)),
+        Disconnect(ReasonCode.SUCCESS, DisconnectProperties(reason_string=5)),  # type: ignore[arg-type]
         f"{P}.reason_string",
         "expected str, got int",
     ),
