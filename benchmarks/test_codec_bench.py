@@ -22,8 +22,9 @@ protocol and, for decoding, on the same bytes (written by mqtt5, checked here by
 byte). paho runs as a client created with ``protocol=MQTTv5``, its CONNECT properties a
 ``paho.mqtt.properties.Properties``; a DISCONNECT from the server closes paho's socket, so
 its reader puts the fake one back before the next packet. Encoding CONNECT has two rows:
-with the properties value built once (as a client does: from its settings, then reused
-for every attempt) and with it built every round (mqtt5 has no other way: its
+with the properties value built once (the encoder alone) and with it built every round
+(what a client pays per attempt: ``Settings.connect_packet`` builds the properties and
+the packet each time, the auth data file read anew; mqtt5 has no other way either, its
 properties are keyword arguments of the packet).
 """
 

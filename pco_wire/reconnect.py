@@ -15,9 +15,12 @@ fix it. The blocking client sleeps, the policy decides.
   authorized, 0x8A banned, 0x8C bad authentication method, and the codes that say our
   CONNECT is wrong (0x81, 0x82, 0x90, 0x95, 0x99, 0x9A, 0x9B) or that the server moved
   for good (0x9D). Settings that are invalid stop too. 0x88 server unavailable, 0x89
-  server busy, 0x97 quota exceeded, 0x9F connection rate exceeded (and CONNACK 3), every
-  DISCONNECT the server ends a working connection with but 0x87, and every network, TLS
-  or protocol fault are retried with the backoff.
+  server busy, 0x97 quota exceeded, 0x9F connection rate exceeded (and CONNACK 3), and
+  every network, TLS or protocol fault are retried with the backoff. A DISCONNECT from
+  the server is judged by the same column: 0x8B server shutting down, 0x8D keep alive
+  timeout, 0x8E session taken over (below), 0x98 administrative action, ... are retried;
+  0x87 and the codes that say our packets were wrong (0x81, 0x82, 0x90, 0x95, 0x99, 0x9A,
+  0x9B), 0x8C and 0x9D stop.
 - Client-ID takeover: a connection that the server ends shortly after accepting it, again
   and again, is what a broker does when another client connects with the same ID (it
   drops the older one, MQTT 3.1.1 §3.1.4). After ``TAKEOVER_COUNT`` such ends in a row the
