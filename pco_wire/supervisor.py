@@ -35,6 +35,7 @@ from .errors import (
 )
 from .events import Event, GivingUp, Reconnecting, TakenOver, TakeoverSuspected
 from .phases import PhaseName
+from .reasons import ReasonCode
 from .reconnect import Reconnect
 from .session import Session
 from .settings import Settings, generate_client_id
@@ -429,11 +430,13 @@ class Supervisor:
         if self.settings.protocol == "auto":
             if level == 5 and _unsupported_level(error, attempt):
                 _log.debug("protocol auto: MQTT 5.0 not accepted (%s); trying MQTT 3.1.1", error)
+                _tell(attempt, f"{_answer(error)}; asking in MQTT 3.1.1")
                 self._fallback = 4
                 self._at_once = True
                 return True
             if level == 4 and isinstance(error, ServerRefused) and int(error.return_code) == 1:
                 _log.debug("protocol auto: MQTT 3.1.1 refused with return code 1; trying MQTT 3.1")
+                _tell(attempt, f"{_answer(error)}; asking in MQTT 3.1")
                 self._fallback = 3
                 self._at_once = True
                 return True
@@ -457,6 +460,7 @@ class Supervisor:
         if uri is None:
             return False
         _log.debug("redirected by 0x%02X to %s", code, uri)
+        _tell(attempt, f"reason code 0x{code:02X}; redirected to {uri}")
         self._redirects += 1
         self._redirect = uri
         return True
@@ -546,6 +550,25 @@ def _unsupported_level(error: Error, attempt: Attempt) -> bool:
         and not error.websocket
         and not attempt.session.head
     )
+
+
+def _answer(error: Error) -> str:
+    """What the server answered, in a few words, for the phase that it ended."""
+    if isinstance(error, ServerRefused):
+        code = error.return_code
+        if isinstance(code, ReasonCode):
+            return f"reason code 0x{int(code):02X}"
+        return f"return code {int(code)}"
+    return "closed without an answer"
+
+
+def _tell(attempt: Attempt, text: str) -> None:
+    """Say in the failed phase that ended ``attempt`` why the next one follows in the
+    same list (a fallback, a redirect)."""
+    phases = attempt.phases
+    if phases and not phases[-1].ok:
+        last = phases[-1]
+        last.detail = f"{last.detail}; {text}" if last.detail else text
 
 
 def _dropped(settings: Settings, attempt: Attempt) -> str:

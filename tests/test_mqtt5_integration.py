@@ -532,6 +532,10 @@ def test_cli_says_which_version_auto_ended_with(broker: Broker, peers: Peers, re
     assert run.code == 0, run
     lines = run.stdout.splitlines()
     assert "  protocol: MQTT 3.1.1 (auto)" in lines, run
+    # The failed CONNACK says why the phases go on: the answer, and the version asked next.
+    said = {"refused": "return code 1", "closed": "closed without an answer"}[refusal]
+    failed = [line for line in lines if "FAILED" in line and "CONNACK" in line]
+    assert len(failed) == 1 and failed[0].endswith(f"{said}; asking in MQTT 3.1.1"), run
     ok = next(line for line in lines if line.startswith("OK: "))
     assert " in MQTT 3.1.1; return code 0 (connection accepted)" in ok, run
     assert "negotiated (MQTT 5.0):" not in lines, run
