@@ -4,6 +4,7 @@ return, and the pure code that fills them from an attempt, its phases and its en
 from __future__ import annotations
 
 from ._record import Record
+from ._text import printable
 from .events import PacketReceived
 from .packets import ConnAckCode, OtherPacket, PacketType, ReasonCode
 from .phases import Phase, PhaseName
@@ -294,9 +295,10 @@ def disconnected(
     name = "5.0" if version == 5 else PROTOCOL_NAMES[version]
     level = f" in MQTT {name}" if attempt.settings.protocol == "auto" else ""
     assigned = " (assigned by the server)" if not attempt.client_id and session.client_id else ""
+    # A client identifier the server assigned (MQTT 5.0 §3.2.2.3.7) is its text.
+    shown = printable(session.client_id or attempt.client_id)
     result.message = (
-        f"connected to {attempt.uri} ({result.address}) as "
-        f"{session.client_id or attempt.client_id}{assigned}{level}{present}"
+        f"connected to {attempt.uri} ({result.address}) as {shown}{assigned}{level}{present}"
     )
     return result
 

@@ -3,9 +3,9 @@
 ``driver.test_connection(settings)`` is the blocking ``pco_wire.test_connection`` or the
 asyncio one awaited on a fresh event loop; ``driver.client(settings, ...)`` is the blocking
 ``pco_wire.Client`` or ``AsyncClient``, the blocking surface the tests use (connect,
-disconnect, wait, connected, error, server_closed, connections, info, diagnose, on_event
-called in order with every event, ``with``) over ``pco_wire.asyncio.Client`` on one event
-loop in a thread of its own.
+disconnect, reauthenticate, wait, connected, error, server_closed, connections, info,
+diagnose, on_event called in order with every event, ``with``) over
+``pco_wire.asyncio.Client`` on one event loop in a thread of its own.
 
 Every asyncio run is watched (``Hygiene``): an exception in a loop callback, a task
 destroyed while pending (both reach the loop's exception handler, in debug mode), a task
@@ -150,6 +150,7 @@ class ClientLike(Protocol):
     def connections(self) -> int: ...
     def connect(self) -> ConnectionInfo: ...
     def disconnect(self, timeout: float | None = None) -> bool: ...
+    def reauthenticate(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...
     def diagnose(self, error: BaseException) -> tuple[int, str, str]: ...
     def __enter__(self) -> Any: ...
@@ -222,6 +223,9 @@ class AsyncClient:
         self._close()
         return True
 
+    def reauthenticate(self) -> None:
+        self._call(self._reauthenticate(), self._limit)
+
     def wait(self, timeout: float | None = None) -> bool:
         if self._closed:
             return True
@@ -266,6 +270,9 @@ class AsyncClient:
                     self._on_event(event)
                 except Exception as exc:
                     self._hygiene.add(f"on_event raised {exc!r} for {event!r}")
+
+    async def _reauthenticate(self) -> None:
+        self.client.reauthenticate()  # not a coroutine, but only on its own loop
 
     async def _wait(self) -> None:
         await self.client.wait_closed()

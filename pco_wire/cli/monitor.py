@@ -55,6 +55,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         PingSent,
         PongReceived,
         Reconnecting,
+        TakenOver,
         TakeoverSuspected,
     )
     from ..result import CLOSE_WAIT
@@ -102,9 +103,11 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             present = "yes" if event.session_present else "no"
             again = "again " if client.connections > 1 else ""
             where = f"{info.address}" if again else f"{info.uri} ({info.address})"
+            # The client ID may be one the server assigned (MQTT 5.0): its text.
+            shown = printable(info.client_id)
             emit(
                 "connected",
-                f"connected {again}to {where} as {info.client_id}; session present: {present}",
+                f"connected {again}to {where} as {shown}; session present: {present}",
                 session_present=event.session_present,
             )
         elif isinstance(event, PingSent):
@@ -144,6 +147,19 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 f"the server keeps closing the connection soon after accepting "
                 f"it: another client probably uses client ID {event.client_id!r}; slowing "
                 "down (two gateways with one ID throw each other off)",
+            )
+        elif isinstance(event, TakenOver):
+            # MQTT 5.0 §3.14.2.1: said by the server (DISCONNECT 0x8E), not guessed. The
+            # client ID may be the server's own (assigned), and the reason string is.
+            said = event.reason_string
+            emit(
+                "taken-over",
+                f"session taken over: another client connected with client ID "
+                f"{printable(repr(event.client_id))}, and the server dropped this connection "
+                "for it (two clients with one ID throw each other off)"
+                + (f"; the server says: {printable(repr(said))}" if said else ""),
+                client_id=event.client_id,
+                reason_string=said,
             )
         elif isinstance(event, GivingUp):
             emit(

@@ -36,7 +36,10 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
 def report(result: TestResult, protocol: str) -> list[str]:
     """The text of a test: the phases, TLS, other packets, the outcome and, in MQTT 5.0,
     what the CONNACK negotiated (``protocol``: the one asked for)."""
-    as_id = f" as {result.client_id}" if result.client_id else ""
+    from .._text import printable
+
+    # The client ID may be one the server assigned (MQTT 5.0): its text.
+    as_id = f" as {printable(result.client_id)}" if result.client_id else ""
     lines = [f"pco_wire test {result.uri}{as_id}"]
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
