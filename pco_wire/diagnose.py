@@ -355,6 +355,15 @@ def _closed(
         other = _other_protocol(head, uri)
         if other:
             return other
+        if protocol_level == 5 and head[:1] == b"\xf0":
+            # MQTT 5.0 §4.12: it challenged us (AUTH) and we answered, so it speaks MQTT
+            # 5.0 on this port: no TLS or WebSocket to suggest; it ended the exchange.
+            how = "reset" if error.reset else "closed"
+            return "connection-reset" if error.reset else "closed-before-connack", (
+                f"the server {how} the connection during enhanced authentication, before "
+                "CONNACK: it probably did not accept our answer to its challenge (its log "
+                "tells why)"
+            )
         if tls_answered and uri is not None:
             scheme = "wss" if uri.websocket else "mqtts"
             how = "reset" if error.reset else "closed"

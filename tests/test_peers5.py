@@ -322,6 +322,26 @@ def test_a_challenge_the_authenticator_cannot_answer_ends_with_0x8c(
     assert [packet for _, packet in peer.recording.packets][1:] == [bytes.fromhex("e0018c")]
 
 
+def test_a_close_after_our_answer_is_not_taken_for_tls(driver: Driver, peers: Peers) -> None:
+    # The server challenged us and closed on our answer: it speaks MQTT 5.0 here, so
+    # neither TLS nor WebSocket is suggested, and no TLS probe is sent.
+    def handle(conn: PeerConnection) -> None:
+        _read_connect(conn)
+        conn.send(auth5(0x18, _text(AUTH_METHOD, METHOD), _data(AUTH_DATA, b"server-1")))
+        conn.read_packet(2.0)
+
+    peer = peers.start(handle, connections=2)
+    result = driver.test_connection(_settings(peer.uri(), authenticator=_scram_like([])))
+
+    assert (result.exit_code, result.category) == (3, "closed-before-connack"), result.message
+    assert result.message.startswith(
+        "the server closed the connection during enhanced authentication, before CONNACK"
+    ), result.message
+    assert "TLS" not in result.message and "WebSocket" not in result.message
+    assert [p.name for p in result.phases][-1] == "CONNACK", result.phases
+    assert len(peer.recordings) == 1  # no probe came
+
+
 def _token_server(secret: bytes, challenge: bool) -> Callable[[PeerConnection], None]:
     def handle(conn: PeerConnection) -> None:
         properties = _read_connect(conn)
