@@ -500,6 +500,11 @@ def test_cli_reports_a_redirect_and_follows_it_when_asked(peers: Peers) -> None:
     followed = run_cli(first.uri(), "--protocol", "5", "-t", "2", "--follow-redirects")
     assert followed.code == 0, followed
     assert "OK: " in followed.stdout, followed
+    connacks = [line.split() for line in followed.stdout.splitlines() if "CONNACK" in line]
+    assert [words[:2] for words in connacks] == [["CONNACK", "FAILED"], ["CONNACK", "ok"]]
+    # The report says why the attempt went on elsewhere.
+    redirected = f"reason code 0x9D; redirected to mqtt://{reference}"
+    assert " ".join(connacks[0]).endswith(redirected), followed
     assert first.finish() and second.finish()
     assert [r.names() for r in first.recordings] == [["CONNECT"], ["CONNECT"]]
     assert second.recording.names() == ["CONNECT", "DISCONNECT"]
