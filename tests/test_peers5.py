@@ -692,16 +692,16 @@ def test_monitor_says_the_session_was_taken_over(
         assert "the server says" not in taken[0], text
     else:
         assert taken[0].endswith(f"; the server says: {shown}"), text
-    for raw in RAW_CONTROLS:
-        assert raw not in text.stdout, (raw, text)
+    for control in RAW_CONTROLS:
+        assert control not in text.stdout, (control, text)
     after = lines[lines.index(taken[0]) + 1]
     assert after.startswith("connecting again in 120.0 s"), text
     # Stopped while waiting to connect again: the takeover is the outcome.
     assert text.code == 1, text
     assert "FAILED (session-taken-over, exit 1): not connected when stopped" in text.stderr
 
-    shown = run_cli(*args, "--json", command="monitor")
-    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    document = run_cli(*args, "--json", command="monitor")
+    records = [json.loads(line) for line in document.stdout.splitlines()]
     (record,) = [r for r in records if r["event"] == "taken-over"]
     assert record["client_id"] == "gw7" and record["reason_string"] == reason, record
     assert record["message"] == taken[0], record
