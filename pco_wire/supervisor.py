@@ -471,6 +471,16 @@ class Supervisor:
         never retried: the caller hears why."""
         if not self.connections:
             return None
+        if self._redirect is not None:
+            # The server we were sent to (MQTT 5.0 §4.11) did not take us: the next
+            # attempt goes to the configured one again, so that one redirect to a server
+            # that is down (or never was) does not strand the client there.
+            _log.debug(
+                "the redirect to %s failed (%s); back to the settings' server",
+                self._redirect,
+                error,
+            )
+            self._redirect = None
         return self._again(error, now)
 
     def ended(self, error: Error | None, now: float) -> float | None:

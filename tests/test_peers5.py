@@ -28,6 +28,7 @@ from pco_wire import (
     ServerDisconnected,
     Settings,
     TakenOver,
+    TransportError,
 )
 from pco_wire.reconnect import DEFAULT_MAX_DELAY
 from tests.drivers import Driver
@@ -39,6 +40,8 @@ from tests.peers import (
     mqtt_server,
     packet_name,
     run_cli,
+    sequence,
+    silent,
 )
 
 #: Short, so that failures end quickly.
@@ -572,6 +575,27 @@ def test_a_disconnect_0x9c_moves_the_client(driver: Driver, peers: Peers) -> Non
     assert first.finish() and second.finish()
     assert first.recording.names() == ["CONNECT"]
     assert second.recording.names() == ["CONNECT", "DISCONNECT"]
+
+
+def test_a_redirect_to_a_server_that_is_down_comes_back(driver: Driver, peers: Peers) -> None:
+    # One DISCONNECT 0x9C to a dead port must not strand the client there: the failed
+    # attempt sends the next one to the configured server again.
+    dead = peers.start(silent(), connections=0)  # its listener closes at once
+    assert dead.finish()
+    moved = disconnect5(0x9C, _text(SERVER_REFERENCE, f"127.0.0.1:{dead.port}"))
+    first = peers.start(sequence(_disconnecting(moved), mqtt_server(CONNACK5)), connections=2)
+    events = Events()
+    settings = _settings(
+        first.uri(), follow_redirects=True, reconnect_min_delay=0.1, reconnect_max_delay=0.2
+    )
+    with driver.client(settings, on_event=events) as client:
+        events.wait_for(Connected, 2)
+        assert client.info is not None and client.info.address == f"127.0.0.1:{first.port}"
+    kinds = [type(e) for e in events.seen]
+    assert kinds == [Connected, Closed, Reconnecting, Reconnecting, Connected, Closed], events
+    assert isinstance(events.seen[3].error, TransportError), events.seen[3]
+    assert first.finish()
+    assert [r.names() for r in first.recordings] == [["CONNECT"], ["CONNECT", "DISCONNECT"]]
 
 
 def test_monitor_follows_a_disconnect_0x9c(peers: Peers) -> None:

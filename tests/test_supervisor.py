@@ -577,6 +577,20 @@ def test_a_disconnect_that_redirects_reconnects_there_at_once() -> None:
     assert str(supervisor.next_attempt().uri) == "mqtt://[::1]:1999"
 
 
+def test_a_redirect_that_fails_goes_back_to_the_settings_server() -> None:
+    # One DISCONNECT 0x9C to a server that is down must not strand the client there.
+    supervisor = Supervisor(_settings(protocol="5", follow_redirects=True), random=draws(0.5))
+    supervisor.next_attempt()
+    supervisor.opened(START)
+    moved = ServerDisconnected(
+        ReasonCode.USE_ANOTHER_SERVER, DisconnectProperties(server_reference="127.0.0.2:1999")
+    )
+    assert supervisor.ended(moved, START + 5) == 0.0
+    assert str(supervisor.next_attempt().uri) == "mqtt://127.0.0.2:1999"
+    assert supervisor.failed(unreachable(), START + 5.1) == jitter(1, 0.5)
+    assert str(supervisor.next_attempt().uri) == "mqtt://127.0.0.1:1883"
+
+
 @pytest.mark.parametrize(
     ("reference", "expected"),
     [
