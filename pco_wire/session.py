@@ -396,6 +396,12 @@ class Session:
         at once (MQTT 3.1.1 §3.14.4), letting the server's own close arrive."""
         return self._disconnected
 
+    @property
+    def reauthenticating(self) -> bool:
+        """Whether a re-authentication is under way: our AUTH 0x19 went out, the
+        server's AUTH 0x00 has not come."""
+        return self._auth is not None
+
     def data_to_send(self) -> bytes:
         """The bytes queued since the last call, in order."""
         out, self._out = self._out, b""

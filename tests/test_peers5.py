@@ -22,6 +22,7 @@ from pco_wire import (
     Authenticator,
     Closed,
     Connected,
+    LocalProtocolError,
     Reauthenticated,
     Reconnecting,
     ResponseTimeout,
@@ -474,6 +475,19 @@ def test_reauthentication_never_answered_times_out(driver: Driver, peers: Peers)
     assert "AUTH" in message, message
     assert not any(isinstance(e, Reauthenticated) for e in events.seen)
     client.disconnect()
+    assert answers == [0x19]
+
+
+def test_a_second_reauthentication_under_way_is_refused(driver: Driver, peers: Peers) -> None:
+    # Both drivers alike: the second ask, before the server answered the first, raises.
+    answers: list[int] = []
+    peer = peers.start(_reauth_server(None, answers))
+    settings = _settings(peer.uri(), authenticator=_scram_like([]), response_timeout=2.0)
+    with driver.client(settings, reconnect=False) as client:
+        client.reauthenticate()
+        with pytest.raises(LocalProtocolError, match="under way"):
+            client.reauthenticate()
+    assert peer.finish()
     assert answers == [0x19]
 
 

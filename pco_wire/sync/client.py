@@ -226,7 +226,8 @@ class Client:
         """MQTT 5.0: ask for a re-authentication (AUTH 0x19) with the settings'
         authenticator; the client's thread starts it, the answer comes as a
         Reauthenticated event (a refusal ends the connection). Raises LocalProtocolError
-        unless connected at level 5 with an authenticator."""
+        unless connected at level 5 with an authenticator, or while one is under way (as
+        the asyncio Client does)."""
         from ..errors import LocalProtocolError
 
         conn = self._conn
@@ -234,6 +235,9 @@ class Client:
             raise LocalProtocolError("reauthenticate() needs a connected client")
         if conn.session.authenticator is None:
             raise LocalProtocolError("reauthenticate() needs an authenticator (MQTT 5.0)")
+        if self._reauthenticate or conn.session.reauthenticating:
+            # Asked, and not answered yet (the thread may not have started it).
+            raise LocalProtocolError("reauthenticate() while a re-authentication is under way")
         self._reauthenticate = True
         try:
             self._wake_w.send(b"x")
