@@ -459,6 +459,14 @@ class Supervisor:
         uri = server_reference_uri(reference, attempt.uri)
         if uri is None:
             return False
+        try:
+            _check(self.settings.replace(server_uri=uri))
+        except InvalidSettings as exc:
+            # The server's reference names no server we can reach (port 99999, a host
+            # name of control characters): its refusal stands, and our settings are not
+            # to blame (exit 2 would say they are).
+            _log.debug("redirect by 0x%02X not followed: %s", code, exc)
+            return False
         _log.debug("redirected by 0x%02X to %s", code, uri)
         _tell(attempt, f"reason code 0x{code:02X}; redirected to {uri}")
         self._redirects += 1

@@ -557,6 +557,26 @@ def test_redirects_in_a_row_stop_after_three(driver: Driver, peers: Peers) -> No
     assert len(peer.recordings) == 4, peer.recordings  # the first, and three followed
 
 
+@pytest.mark.parametrize(
+    ("reference", "shown"),
+    [("\u202eevil:1883", "'\\u202eevil:1883'"), ("127.0.0.1:99999", "'127.0.0.1:99999'")],
+    ids=["bidi-host", "port"],
+)
+def test_a_reference_to_no_server_is_not_followed(peers: Peers, reference: str, shown: str) -> None:
+    # The server's Server Reference names nothing we could connect to: its refusal stands
+    # (exit 1, the reference escaped), not "invalid settings" (exit 2, ours to fix).
+    peer = peers.start(mqtt_server(connack5(0x9D, _text(SERVER_REFERENCE, reference))))
+    run = run_cli(peer.uri(), "--protocol", "5", "-t", "2", "--follow-redirects")
+
+    assert run.code == 1, run
+    assert "FAILED (server-moved, exit 1): refused with reason code 0x9D" in run.stdout, run
+    assert f"it points to {shown}" in run.stdout, run
+    for raw in RAW_CONTROLS:
+        assert raw not in run.stdout and raw not in run.stderr, (raw, run)
+    assert peer.finish()
+    assert len(peer.recordings) == 1
+
+
 def _disconnecting(*later: bytes) -> Callable[[PeerConnection], None]:
     """CONNACK 0, then ``later`` 0.2 s apart, then wait for the client to close."""
 
