@@ -577,6 +577,20 @@ def test_a_reference_to_no_server_is_not_followed(peers: Peers, reference: str, 
     assert len(peer.recordings) == 1
 
 
+def test_a_followed_reference_is_shown_escaped_in_its_phase(peers: Peers) -> None:
+    dead = peers.start(silent(), connections=0)  # its listener closes at once
+    assert dead.finish()
+    reference = f"ws://127.0.0.1:{dead.port}/a\u202eb\x9bc"
+    peer = peers.start(mqtt_server(connack5(0x9D, _text(SERVER_REFERENCE, reference))))
+    run = run_cli(peer.uri(), "--protocol", "5", "-t", "2", "--follow-redirects")
+
+    assert run.code == 3, run  # connection refused, at the server pointed to
+    (phase,) = [line for line in run.stdout.splitlines() if "redirected to" in line]
+    assert phase.endswith(f"redirected to ws://127.0.0.1:{dead.port}/a\\u202eb\\x9bc"), run
+    for raw in RAW_CONTROLS:
+        assert raw not in run.stdout and raw not in run.stderr, (raw, run)
+
+
 def _disconnecting(*later: bytes) -> Callable[[PeerConnection], None]:
     """CONNACK 0, then ``later`` 0.2 s apart, then wait for the client to close."""
 

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from ..result import TestResult
     from ..settings import Settings
 
+#: The longest phase detail shown (what the server chose in it is cut shorter where it
+#: enters).
+_DETAIL_LIMIT = 1000
+
 #: The MQTT version of each ``TestResult.protocol``, in words.
 VERSIONS = {"5": "MQTT 5.0", "3.1.1": "MQTT 3.1.1", "3.1": "MQTT 3.1"}
 
@@ -43,7 +47,9 @@ def report(result: TestResult, protocol: str) -> list[str]:
     lines = [f"pco_wire test {result.uri}{as_id}"]
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
-        lines.append(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {phase.detail}")
+        # A detail may quote the server (a redirect's reference): one printable line.
+        detail = printable(phase.detail, _DETAIL_LIMIT)
+        lines.append(f"  {phase.name:<18} {mark:<7} {phase.seconds * 1000:8.1f} ms  {detail}")
     if result.tls:
         t = result.tls
         lines.append(
