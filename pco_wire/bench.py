@@ -420,10 +420,20 @@ class Summary:
         code, category = self.exit_code()
         holding = f.get("hold_seconds") or 0.0
         pings = f.get("hold_packets", (0, 0))
+        if code == 0:
+            message = "every connection connected and was held to the end"
+        elif f.get("stopped_by"):
+            message = (
+                f"stopped by {f['stopped_by']} after {t.started:,} attempts: "
+                f"{t.connected:,} connected, {t.failed:,} failed, {t.lost:,} lost"
+            )
+        else:
+            message = f"{t.failed:,} failed, {t.lost:,} lost; {category} was the most common"
         return {
             "ok": code == 0,
             "exit_code": code,
             "category": category,
+            "message": message,
             "uri": f["uri"],
             "loop": f["loop"],
             "stopped_by": f.get("stopped_by"),
@@ -525,14 +535,11 @@ class Summary:
         )
         code, category = d["exit_code"], d["category"]
         if code == 0:
-            lines.append("OK: every connection connected and was held to the end")
+            lines.append(f"OK: {d['message']}")
         elif d["stopped_by"]:
-            lines.append(f"STOPPED (exit {code}): by {d['stopped_by']}")
+            lines.append(f"STOPPED (exit {code}): {d['message']}")
         else:
-            lines.append(
-                f"FAILED ({category}, exit {code}): {d['failed']:,} failed, {d['lost']:,} "
-                f"lost; {category} was the most common"
-            )
+            lines.append(f"FAILED ({category}, exit {code}): {d['message']}")
         return lines
 
 
