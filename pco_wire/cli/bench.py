@@ -52,7 +52,6 @@ _STOP_SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGH
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The options of bench, before the connection options of the field table."""
-    from ..fields import parse_seconds
     from . import _argument
 
     group = parser.add_argument_group("bench")
@@ -82,7 +81,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--duration",
         "-d",
-        type=_argument(parse_seconds),
+        type=_argument(_seconds),
         default=DURATION,
         metavar="S",
         help="seconds to hold the connections once all are up; 0: connect and disconnect "
@@ -137,6 +136,16 @@ def _rate(text: str) -> float | None:
     if not 0 <= value < float("inf"):
         raise ValueError(f"expected a rate from 0 on, got {text!r}")
     return value or None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"expected seconds from 0 on, got {text!r}")
+    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -207,7 +216,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     warnings += attempt.warnings
     problem = _raise_descriptor_limit(count)
     if problem is not None:
-        return cli.fail(args, 2, "descriptor-limit", problem, InvalidSettings([]))
+        return cli.fail(args, 2, "descriptor-limit", problem, OSError(errno.EMFILE, problem))
     for warning in warnings:
         cli.err.line(f"warning: {warning}")
     plan = {
@@ -407,7 +416,9 @@ class _Bench:
                 self.holding = True
                 wake: asyncio.Future[Any] = loop.create_future()
                 self._wake = wake
-                await asyncio.wait({stop, wake}, timeout=self.duration)
+                await asyncio.wait(
+                    {stop, wake}, timeout=self.duration, return_when=asyncio.FIRST_COMPLETED
+                )
                 self.holding = False
             facts["hold_seconds"] = time.monotonic() - hold_start
             after = self._packets()
@@ -566,7 +577,7 @@ class _Held:
     """The owner of one connection (see asyncio.connection.Owner): counts its events,
     sends its ``--ping-interval`` PINGREQs, reports its loss."""
 
-    __slots__ = ("bench", "supervisor", "conn", "timer", "said_goodbye")
+    __slots__ = ("bench", "supervisor", "conn", "timer", "said_goodbye", "ping_at")
 
     def __init__(self, bench: _Bench, supervisor: Supervisor) -> None:
         self.bench = bench
@@ -574,6 +585,9 @@ class _Held:
         self.conn: Connection | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.said_goodbye = False
+        #: When the oldest unanswered PINGREQ went out (time.monotonic(): the session's
+        #: own round trip is on loop.time(), whole milliseconds on uvloop).
+        self.ping_at: float | None = None
 
     def attach(self, conn: Connection) -> None:
         bench = self.bench
@@ -594,9 +608,13 @@ class _Held:
             kind = type(event)
             if kind is PingSent:
                 tally.count(tally.sent, "PINGREQ")
+                if self.ping_at is None:
+                    self.ping_at = time.monotonic()
             elif isinstance(event, PongReceived):
                 tally.count(tally.received, "PINGRESP")
-                tally.pingresp.add(event.round_trip)
+                sent, self.ping_at = self.ping_at, None
+                # Two were outstanding (a late answer): the session's clock for the next.
+                tally.pingresp.add(event.round_trip if sent is None else time.monotonic() - sent)
             elif kind is PacketReceived:
                 tally.count(tally.received, "other")
 
