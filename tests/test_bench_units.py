@@ -8,6 +8,7 @@ import errno
 import json
 import math
 import random
+import re
 
 import pytest
 
@@ -329,3 +330,17 @@ def test_a_stopped_run_exits_with_the_signal_status() -> None:
     assert summary.lines()[-1] == (
         "STOPPED (exit 143): stopped by SIGTERM after 0 attempts: 0 connected, 0 failed, 0 lost"
     )
+
+
+def test_the_readme_documents_every_key_of_the_json_document() -> None:
+    from tests.support import README
+
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index("### bench JSON")
+    documented: set[str] = set()
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.startswith("| `"):
+            documented.update(re.findall(r"`(\w+)`", line.split("|")[1]))
+    assert documented == BENCH_JSON_KEYS
