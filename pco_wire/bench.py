@@ -408,8 +408,21 @@ class Summary:
         self.tally = tally
         self.facts = facts
 
+    @classmethod
+    def failed(
+        cls, code: int, category: str, message: str, uri: str, plan: dict[str, Any]
+    ) -> Summary:
+        """The summary of a run that could not start (invalid settings, too few
+        descriptors): the same document as any other, nothing counted."""
+        facts = {"uri": uri, "loop": None, "plan": plan, "failure": (code, category, message)}
+        return cls(Tally(), facts)
+
     def exit_code(self) -> tuple[int, str | None]:
-        """The tally's, unless a signal stopped the run (128 + its number)."""
+        """The tally's, unless a signal stopped the run (128 + its number) or it could
+        not start."""
+        failure = self.facts.get("failure")
+        if failure is not None:
+            return failure[0], failure[1]
         stopped = self.facts.get("stopped_by")
         if stopped is not None:
             return self.facts["stop_status"], None
@@ -420,7 +433,9 @@ class Summary:
         code, category = self.exit_code()
         holding = f.get("hold_seconds") or 0.0
         pings = f.get("hold_packets", (0, 0))
-        if code == 0:
+        if "failure" in f:
+            message = f["failure"][2]
+        elif code == 0:
             message = "every connection connected and was held to the end"
         elif f.get("stopped_by"):
             message = (
@@ -441,7 +456,7 @@ class Summary:
             "attempts": t.started,
             "connected": t.connected,
             "failed": t.failed,
-            "not_started": f["plan"]["connections"] - t.started,
+            "not_started": (f["plan"]["connections"] or 0) - t.started,
             "cancelled": t.cancelled,
             "lost": t.lost,
             "held": f.get("held", 0),

@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 
 from pco_wire.diagnose import CATEGORIES
-from tests.broker import STOP_TIMEOUT, free_ports, require
+from tests.broker import STOP_TIMEOUT, Broker, free_ports, require
 from tests.peers import ROOT, CliRun, Peers, run_cli, silent
 from tests.support import (
     BENCH_CATEGORY_KEYS,
     BENCH_JSON_KEYS,
     BENCH_PLAN_KEYS,
     BENCH_STATS_KEYS,
+    PHASES,
 )
 
 USERNAME = "benchuser"
@@ -242,6 +243,23 @@ def test_bench_with_only_the_uri_text_and_json(mosquitto: Mosquitto) -> None:
     assert len(total.split()) == 1 + 2 * 6  # six percentiles, each a number and a unit
 
 
+@pytest.mark.parametrize("scheme", list(PHASES))
+def test_each_scheme_reports_its_phases(broker: Broker, scheme: str) -> None:
+    ports = broker.ports
+    port = {"mqtt": ports.tcp, "mqtts": ports.tls, "ws": ports.ws, "wss": ports.wss}[scheme]
+    tls = ("--cafile", str(broker.pki.ca_cert)) if scheme in ("mqtts", "wss") else ()
+    run = bench(f"{scheme}://127.0.0.1:{port}", *tls, "-n", "5", "-d", "0", "--json")
+    assert run.code == 0, run
+    document = run.json()
+    _check_document(document)
+    assert document["held"] == 5
+    # The phases of `test` up to CONNACK, by their keys, and the total.
+    expected = {name.lower().replace(" ", "_") for name in PHASES[scheme][:-1]}
+    assert set(document["connect_seconds"]) == expected | {"total"}
+    for stats in document["connect_seconds"].values():
+        assert stats["count"] == 5
+
+
 def test_ping_interval_loads_the_broker_with_pings(mosquitto: Mosquitto) -> None:
     run = bench(
         mosquitto.uri(),
@@ -261,6 +279,13 @@ def test_a_ping_interval_not_below_the_keep_alive_is_refused() -> None:
     run = bench("mqtt://127.0.0.1:1", "-k", "5", "--ping-interval", "5")
     assert run.code == 2, run
     assert "below the keep-alive (5 s)" in run.stderr
+    # With --json, the same document as a run's, every key there.
+    run = bench("mqtt://127.0.0.1:1", "-k", "5", "--ping-interval", "5", "--json")
+    assert run.code == 2, run
+    document = run.json()
+    _check_document(document)
+    assert (document["category"], document["attempts"]) == ("invalid-settings", 0)
+    assert "below the keep-alive (5 s)" in document["message"]
 
 
 def test_a_prefix_that_cannot_fit_every_id_is_a_usage_error() -> None:

@@ -366,6 +366,10 @@ def fail(
                 2,
             )
         )
+    elif args.json and args.command == "bench":
+        from .bench import failed_document
+
+        out.line(json_text(failed_document(args, code, category, message), 2))
     elif args.json:
         out.line(
             json_text(

@@ -219,19 +219,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         return cli.fail(args, 2, "descriptor-limit", problem, OSError(errno.EMFILE, problem))
     for warning in warnings:
         cli.err.line(f"warning: {warning}")
-    plan = {
-        "connections": count,
-        "rate": args.rate,
-        "concurrency": args.concurrency,
-        "duration": args.duration,
-        "ping_interval": args.ping_interval,
-        "keep_alive": settings.keep_alive,
-        "clean_session": settings.clean_session,
-        "protocol": settings.protocol,
-        "response_timeout": settings.response_timeout,
-        "client_id_prefix": args.client_id_prefix,
-        "start_number": args.start_number,
-    }
+    plan = _plan(args, settings)
     from ..uri import shown_text
 
     facts: dict[str, Any] = {
@@ -250,6 +238,34 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             if not cli.out.line(line):
                 break  # the reader has gone: the run's outcome stands
     return summary.exit_code()[0]
+
+
+def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
+    """What was asked (``plan`` in the JSON); without settings, what the options say."""
+    given = vars(args)
+    return {
+        "connections": args.connections,
+        "rate": args.rate,
+        "concurrency": args.concurrency,
+        "duration": args.duration,
+        "ping_interval": args.ping_interval,
+        "keep_alive": settings.keep_alive if settings else given.get("keep_alive"),
+        "clean_session": settings.clean_session if settings else given.get("clean_session"),
+        "protocol": settings.protocol if settings else given.get("protocol"),
+        "response_timeout": (
+            settings.response_timeout if settings else given.get("response_timeout")
+        ),
+        "client_id_prefix": args.client_id_prefix,
+        "start_number": args.start_number,
+    }
+
+
+def failed_document(args: argparse.Namespace, code: int, category: str, message: str) -> Any:
+    """The --json document of a bench that could not start."""
+    from ..uri import shown_text
+
+    uri = shown_text(getattr(args, "uri", None) or "")
+    return Summary.failed(code, category, message, uri, _plan(args, None)).to_json()
 
 
 def _run_loop(bench: _Bench, new_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
