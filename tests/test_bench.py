@@ -295,6 +295,38 @@ def test_a_prefix_that_cannot_fit_every_id_is_a_usage_error() -> None:
     assert "Traceback" not in run.stderr
 
 
+def test_tcp_connect_looks_no_address_up_again_on_uvloop() -> None:
+    # uvloop's sock_connect calls getaddrinfo for every connection, in a pool of four
+    # threads: the "TCP connect" phase of a thousand would measure that queue.
+    import asyncio
+
+    import uvloop
+
+    from pco_wire.transport.aio import _tcp_connect
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def connect() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def no_lookup(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"getaddrinfo{args} for an address that is numeric")
+
+        loop.getaddrinfo = no_lookup  # type: ignore[method-assign]
+        info = socket.getaddrinfo("127.0.0.1", port, type=socket.SOCK_STREAM)[0]
+        sock = await _tcp_connect(info)
+        assert sock.getpeername() == ("127.0.0.1", port)
+        sock.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(connect())
+    finally:
+        loop.close()
+        listener.close()
+
+
 # ---------------------------------------------------------------------------- failures
 
 

@@ -532,12 +532,40 @@ async def _tcp_connect(info: tuple[Any, ...]) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
+        await _connect(sock, sockaddr)
         configure(sock)
         return sock
     except BaseException:
         sock.close()
         raise
+
+
+async def _connect(sock: socket.socket, sockaddr: Any) -> None:
+    """``loop.sock_connect`` for an address that is numeric already. uvloop's looks the
+    address up again on every call, in libuv's pool of four threads: a thousand
+    connections queue for it, and their "TCP connect" phase measured that queue."""
+    import errno
+    import os
+
+    code = sock.connect_ex(sockaddr)
+    if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EINTR):
+        loop = asyncio.get_running_loop()
+        writable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not writable.done():
+                writable.set_result(None)
+
+        fd = sock.fileno()
+        loop.add_writer(fd, ready)
+        try:
+            await writable
+        finally:
+            loop.remove_writer(fd)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        # OSError(errno, ...) is the subclass of that errno (ConnectionRefusedError...).
+        raise OSError(code, os.strerror(code))
 
 
 async def _wire(sock: socket.socket) -> Wire:
