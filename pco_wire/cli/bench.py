@@ -392,6 +392,8 @@ class _Bench:
         #: on is ours.
         self.stopping = False
         self.holding = False
+        #: The first exception of ours an attempt met (re-raised at the end: exit 70).
+        self.bug: Exception | None = None
         self._room: asyncio.Future[None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._tty = _isatty(sys.stderr)
@@ -451,6 +453,8 @@ class _Bench:
         facts["total_seconds"] = time.monotonic() - started
         facts["cpu_seconds"] = _cpu_seconds() - cpu_start
         facts["rss_bytes"] = _rss_bytes()
+        if self.bug is not None:
+            raise self.bug
         if self.stop.done():
             number = self.stop.result()
             facts["stopped_by"] = _STOP_SIGNALS[signal.Signals(number)]
@@ -507,6 +511,7 @@ class _Bench:
         held = _Held(self, supervisor)
         phases: list[Any] = []
         failure: Error | OSError
+        counted = False
         try:
             try:
                 conn = await connect(supervisor, phases, owner=held)
@@ -514,24 +519,32 @@ class _Bench:
                 failure = exc
             except OSError as exc:  # not ours: the loop's own (no descriptor left)
                 failure = exc
-            except asyncio.CancelledError:
-                tally.cancelled += 1
-                raise
             else:
                 end = time.monotonic()
+                counted = True
                 tally.succeeded(((p.name, p.seconds) for p in phases if p.ok), end - start, end)
                 held.attach(conn)
                 return
-            address = self.facts["uri"]
-            limit = limit_sentence(failure, len(self.held), address)
+            limit = limit_sentence(failure, len(self.held), self.facts["uri"])
             if limit is not None:
                 tally.limit(*limit)
             if isinstance(failure, Error):
                 code, category, message = await diagnose(supervisor, failure)
             else:
                 code, category, message = 3, "network-error", f"{type(failure).__name__}: {failure}"
+            counted = True
             tally.failed_with(code, category, message, time.monotonic())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A bug of ours: the run stops, and the command says so (exit 70).
+            if self.bug is None:
+                self.bug = exc
+            if not self.stop.done():
+                self.stop.set_result(0)
         finally:
+            if not counted:
+                tally.cancelled += 1  # cut short by a stop (or by our bug)
             room = self._room
             if room is not None and not room.done():
                 room.set_result(None)
