@@ -275,6 +275,20 @@ def test_ping_interval_loads_the_broker_with_pings(mosquitto: Mosquitto) -> None
     assert document["pingresp_seconds"]["count"] >= 20 * 6
 
 
+def test_without_uvloop_the_standard_loop_runs(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    # A uvloop that cannot be imported, ahead of the installed one on the path.
+    (tmp_path / "uvloop").mkdir()
+    (tmp_path / "uvloop" / "__init__.py").write_text("raise ImportError('not here')\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    run = run_cli(mosquitto.uri(), "-n", "3", "-d", "0", "--json", command="bench", env=env)
+    assert run.code == 0, run
+    assert run.json()["loop"] == "asyncio"
+    run = run_cli(mosquitto.uri(), "--loop", "uvloop", command="bench", env=env)
+    assert run.code == 2, run
+    assert "uvloop is not installed: pip install 'pco_wire[bench]'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_a_ping_interval_not_below_the_keep_alive_is_refused() -> None:
     run = bench("mqtt://127.0.0.1:1", "-k", "5", "--ping-interval", "5")
     assert run.code == 2, run
