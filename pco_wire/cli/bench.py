@@ -199,6 +199,13 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         ids = ClientIds(args.client_id_prefix, args.start_number, count)
     except ValueError as exc:
         raise InvalidSettings([("client_id_prefix", str(exc))]) from None
+    loop_name, new_loop = _event_loop(args.loop)
+    # MQTT 5.0 §3.1.3.1: the server assigns each connection its ID; ours are not sent.
+    assigned = settings.server_assigns_id is True
+    # Every setting checked once, with the first ID, before any traffic (exit 2), and the
+    # modules a connection needs imported before the memory is measured.
+    attempt = prepare(settings, None if assigned else ids[0], shared=True)
+    warnings += attempt.warnings
     if args.ping_interval is not None and 0 < settings.keep_alive <= args.ping_interval:
         raise InvalidSettings(
             [
@@ -209,11 +216,6 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 )
             ]
         )
-    loop_name, new_loop = _event_loop(args.loop)
-    # Every setting checked once, with the first ID, before any traffic (exit 2), and the
-    # modules a connection needs imported before the memory is measured.
-    attempt = prepare(settings, ids[0], shared=True)
-    warnings += attempt.warnings
     problem = _raise_descriptor_limit(count)
     if problem is not None:
         return cli.fail(args, 2, "descriptor-limit", problem, OSError(errno.EMFILE, problem))
@@ -230,7 +232,9 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     }
     # With an ID of ours in the settings, each connection's own is checked alike, and
     # the settings are checked once (supervisor._check_with_id), not once a connection.
-    bench = _Bench(settings.replace(client_id=ids[0]), ids, args, facts)
+    if not assigned:
+        settings = settings.replace(client_id=ids[0])
+    bench = _Bench(settings, None if assigned else ids, count, args, facts)
     _run_loop(bench, new_loop)
     summary = Summary(bench.tally, facts)
     if args.json:
@@ -378,10 +382,17 @@ class _Bench:
     """One run: launch on the schedule, hold, stop, disconnect; counts into ``tally``."""
 
     def __init__(
-        self, settings: Settings, ids: ClientIds, args: argparse.Namespace, facts: dict[str, Any]
+        self,
+        settings: Settings,
+        ids: ClientIds | None,
+        count: int,
+        args: argparse.Namespace,
+        facts: dict[str, Any],
     ) -> None:
         self.settings = settings
+        #: None: the server assigns the IDs.
         self.ids = ids
+        self.count = count
         self.concurrency: int = args.concurrency
         self.rate: float | None = args.rate
         self.duration: float = args.duration
@@ -415,7 +426,7 @@ class _Bench:
         started = time.monotonic()
         self._progress = loop.call_later(self._progress_every(), self._show_progress)
         try:
-            schedule = Schedule(self.ids.count, self.rate, loop.time())
+            schedule = Schedule(self.count, self.rate, loop.time())
             launching = loop.create_task(self._launch(schedule))
             stop: asyncio.Future[Any] = self.stop
             await asyncio.wait({launching, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -509,7 +520,8 @@ class _Bench:
         # Measured on time.monotonic(): uvloop's loop.time() counts whole milliseconds.
         start = time.monotonic()
         tally.begin(start)
-        supervisor = Supervisor(self.settings, self.ids[index], reconnect=False)
+        client_id = None if self.ids is None else self.ids[index]
+        supervisor = Supervisor(self.settings, client_id, reconnect=False)
         held = _Held(self, supervisor)
         phases: list[Any] = []
         failure: Error | OSError
