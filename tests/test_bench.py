@@ -260,6 +260,18 @@ def test_each_scheme_reports_its_phases(broker: Broker, scheme: str) -> None:
         assert stats["count"] == 5
 
 
+def test_a_settings_file_is_read_and_left_as_it_was(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    path = tmp_path / "bench.toml"
+    # No client ID: test and monitor would generate one and keep it in the file.
+    path.write_text(f'server_uri = "{mosquitto.uri()}"\nkeep_alive = 7\n')
+    before = path.read_text()
+    run = bench("--config", str(path), "-n", "3", "-d", "0", "--json")
+    assert run.code == 0, run
+    document = run.json()
+    assert (document["uri"], document["plan"]["keep_alive"]) == (mosquitto.uri(), 7)
+    assert path.read_text() == before
+
+
 def test_ping_interval_loads_the_broker_with_pings(mosquitto: Mosquitto) -> None:
     run = bench(
         mosquitto.uri(),
