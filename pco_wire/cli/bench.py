@@ -540,8 +540,9 @@ class _Bench:
                 held.attach(conn)
                 return
             limit = limit_sentence(failure, len(self.held), self.facts["uri"])
-            if limit is not None:
+            if limit is not None and limit[0] not in tally.limits:
                 tally.limit(*limit)
+                self._say(f"limit: {limit[1]}")
             if isinstance(failure, Error):
                 code, category, message = await diagnose(supervisor, failure)
             else:
@@ -603,6 +604,13 @@ class _Bench:
         else:
             cli.err.line(f"progress: {text}", deadline)
         self._progress = self.loop.call_later(self._progress_every(), self._show_progress)
+
+    def _say(self, text: str) -> None:
+        """A line on standard error while running, below the progress line."""
+        deadline = time.monotonic() + 0.1
+        if self._progress_shown:
+            cli.err.line("\r\x1b[K", deadline, end="")
+        cli.err.line(text, deadline)
 
     def _end_progress(self) -> None:
         if self._progress_shown:
