@@ -30,6 +30,7 @@ __all__ = [
     "Tally",
     "descriptor_problem",
     "descriptors_needed",
+    "parse_sources",
     "progress_text",
 ]
 
@@ -46,6 +47,9 @@ PERCENTILES = (
     ("p99_9", 0.999),
     ("max", 1.0),
 )
+
+#: Source addresses at most in one --source: more than a run could use.
+MAX_SOURCES = 65536
 
 #: Descriptors kept beyond one a connection: standard streams, the event loop's own
 #: (epoll, its self-pipe), a TLS probe, the modules and files read while running.
@@ -132,6 +136,32 @@ class ClientIds:
 
     def __len__(self) -> int:
         return self.count
+
+
+def parse_sources(text: str) -> tuple[str, ...]:
+    """The local addresses of ``--source``: a comma-separated list of IP addresses and
+    ranges of them (``127.0.0.2-127.0.0.40``, both ends included, of one family), in
+    order; the connections take them in turn. Raises ValueError saying what is wrong."""
+    import ipaddress
+
+    found: list[str] = []
+    for item in text.split(","):
+        item = item.strip()
+        first, dash, last = item.partition("-")
+        try:
+            low = ipaddress.ip_address(first.strip())
+            high = ipaddress.ip_address(last.strip()) if dash else low
+        except ValueError:
+            raise ValueError(
+                f"expected IP addresses or ranges such as 127.0.0.2-127.0.0.40, got {item!r}"
+            ) from None
+        if low.version != high.version or int(high) < int(low):
+            raise ValueError(f"expected a range from a lower to a higher address, got {item!r}")
+        if len(found) + int(high) - int(low) + 1 > MAX_SOURCES:
+            raise ValueError(f"expected at most {MAX_SOURCES:,} source addresses")
+        kind = type(low)  # from a number, ip_address() would make a small IPv6 one IPv4
+        found += [str(kind(n)) for n in range(int(low), int(high) + 1)]
+    return tuple(found)
 
 
 class Histogram:
@@ -488,10 +518,12 @@ class Summary:
         d = self.to_json()
         plan = d["plan"]
         rate = "as fast as allowed" if plan["rate"] is None else f"{plan['rate']:g}/s"
+        sources = plan.get("source")
+        origin = f" from {len(sources):,} source addresses" if sources else ""
         lines = [
-            f"pco_wire bench {d['uri']}: {plan['connections']:,} connections, {rate}, at most "
-            f"{plan['concurrency']:,} in flight, held {plan['duration']:g} s, keep-alive "
-            f"{plan['keep_alive']} s; event loop {d['loop']}",
+            f"pco_wire bench {d['uri']}: {plan['connections']:,} connections{origin}, {rate}, "
+            f"at most {plan['concurrency']:,} in flight, held {plan['duration']:g} s, "
+            f"keep-alive {plan['keep_alive']} s; event loop {d['loop']}",
         ]
         if d["stopped_by"]:
             lines.append(f"  stopped by {d['stopped_by']}: what was done until then")

@@ -260,6 +260,7 @@ BENCH_PLAN_KEYS = {
     "response_timeout",
     "client_id_prefix",
     "start_number",
+    "source",
 }
 #: Each histogram of `bench --json`, in seconds.
 BENCH_STATS_KEYS = {"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}

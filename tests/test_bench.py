@@ -272,6 +272,39 @@ def test_a_settings_file_is_read_and_left_as_it_was(mosquitto: Mosquitto, tmp_pa
     assert path.read_text() == before
 
 
+def test_source_addresses_are_taken_in_turn(mosquitto: Mosquitto) -> None:
+    prefix = "src"
+    run = bench(
+        mosquitto.uri(),
+        "-n",
+        "6",
+        "-d",
+        "0",
+        "--source",
+        "127.0.0.2-127.0.0.3",
+        "--client-id-prefix",
+        prefix,
+        "--json",
+    )
+    assert run.code == 0, run
+    assert run.json()["plan"]["source"] == ["127.0.0.2", "127.0.0.3"]
+    # On the broker's side: each client from the address of its turn.
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + 5
+    while len(found) < 6 and time.monotonic() < deadline:
+        pattern = rf"New client connected from ([0-9.]+):\d+ as ({prefix}\d+) "
+        found = {m.group(2): m.group(1) for m in re.finditer(pattern, mosquitto.logged())}
+        time.sleep(0.05)
+    assert found == {f"{prefix}{i}": f"127.0.0.{2 + i % 2}" for i in range(6)}
+
+
+def test_a_source_address_not_of_this_machine_is_refused_before_any_traffic() -> None:
+    # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine.
+    run = bench("mqtt://127.0.0.1:1", "--source", "192.0.2.7")
+    assert run.code == 2, run
+    assert "cannot connect from 192.0.2.7" in run.stderr
+
+
 def test_ping_interval_loads_the_broker_with_pings(mosquitto: Mosquitto) -> None:
     run = bench(
         mosquitto.uri(),

@@ -22,6 +22,7 @@ from pco_wire.bench import (
     Summary,
     Tally,
     descriptor_problem,
+    parse_sources,
     progress_text,
 )
 from pco_wire.cli.bench import limit_sentence
@@ -107,6 +108,35 @@ def test_a_prefix_with_other_characters_is_refused(prefix: str) -> None:
 
 def test_an_empty_prefix_gives_bare_numbers() -> None:
     assert ClientIds("", 0, 2)[1] == "1"
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def test_sources_are_lists_and_ranges_in_order() -> None:
+    assert parse_sources("127.0.0.2-127.0.0.4") == ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+    assert parse_sources("127.0.0.9, ::1,127.0.0.2-127.0.0.2") == (
+        "127.0.0.9",
+        "::1",
+        "127.0.0.2",
+    )
+    assert parse_sources("::1-::2") == ("::1", "::2")  # IPv6 stays IPv6, however small
+    assert len(parse_sources("10.0.0.0-10.0.255.255")) == 65536
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("localhost", "expected IP addresses or ranges"),
+        ("127.0.0.5-127.0.0.2", "from a lower to a higher"),
+        ("127.0.0.1-::1", "from a lower to a higher"),
+        ("10.0.0.0-10.1.0.0", "at most 65,536"),
+        ("", "expected IP addresses"),
+    ],
+)
+def test_bad_sources_are_refused(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_sources(text)
 
 
 # ---------------------------------------------------------------------------- histogram
@@ -241,6 +271,7 @@ def _facts(**changes: object) -> dict[str, object]:
             "response_timeout": 10.0,
             "client_id_prefix": "bench",
             "start_number": 0,
+            "source": None,
         },
         "warnings": [],
         "held": 2,

@@ -17,7 +17,15 @@ import sys
 import time
 
 from .. import cli
-from ..bench import ClientIds, Schedule, Summary, Tally, descriptor_problem, progress_text
+from ..bench import (
+    ClientIds,
+    Schedule,
+    Summary,
+    Tally,
+    descriptor_problem,
+    parse_sources,
+    progress_text,
+)
 from ..errors import Error, InvalidSettings, LocalProtocolError
 
 TYPE_CHECKING = False
@@ -106,6 +114,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         metavar="K",
         help="the number of the first client ID (default 0): keeps runs apart",
+    )
+    group.add_argument(
+        "--source",
+        type=_argument(parse_sources),
+        default=None,
+        metavar="ADDRESSES",
+        help="local addresses to connect from, taken in turn: a list or ranges, such as "
+        "127.0.0.2-127.0.0.40 (one address has some 28,000 ports toward one server port)",
     )
     group.add_argument(
         "--loop",
@@ -200,6 +216,8 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     except ValueError as exc:
         raise InvalidSettings([("client_id_prefix", str(exc))]) from None
     loop_name, new_loop = _event_loop(args.loop)
+    if args.source is not None:
+        _check_sources(args.source)
     # MQTT 5.0 §3.1.3.1: the server assigns each connection its ID; ours are not sent.
     assigned = settings.server_assigns_id is True
     # Every setting checked once, with the first ID, before any traffic (exit 2), and the
@@ -246,6 +264,27 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     return summary.exit_code()[0]
 
 
+def _check_sources(sources: tuple[str, ...]) -> None:
+    """Raises InvalidSettings for a source address this machine cannot connect from."""
+    import socket
+
+    for address in sources:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((address, 0))
+        except OSError as exc:
+            raise InvalidSettings(
+                [
+                    (
+                        "source",
+                        f"cannot connect from {address}: {exc.strerror or exc} (is it an "
+                        "address of this machine?)",
+                    )
+                ]
+            ) from None
+
+
 def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
     """What was asked (``plan`` in the JSON); without settings, what the options say."""
     given = vars(args)
@@ -263,6 +302,7 @@ def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]
         ),
         "client_id_prefix": args.client_id_prefix,
         "start_number": args.start_number,
+        "source": None if args.source is None else list(args.source),
     }
 
 
@@ -363,7 +403,8 @@ def limit_sentence(exc: BaseException, held: int, address: str) -> tuple[str, st
             f"no local port was left toward {address} (EADDRNOTAVAIL) with {held:,} "
             "connections open: one source address has about 28,000 ephemeral ports "
             "(net.ipv4.ip_local_port_range) toward one server port; use fewer "
-            "--connections, widen that range, or spread them over more server ports"
+            "--connections, widen that range, or spread them over more source addresses "
+            "(--source) or server ports"
         )
     return None
 
@@ -397,6 +438,7 @@ class _Bench:
         self.rate: float | None = args.rate
         self.duration: float = args.duration
         self.ping_interval: float | None = args.ping_interval
+        self.sources: tuple[str, ...] | None = args.source
         self.facts = facts
         self.tally = Tally()
         self.held: set[_Held] = set()
@@ -528,7 +570,9 @@ class _Bench:
         counted = False
         try:
             try:
-                conn = await connect(supervisor, phases, owner=held)
+                sources = self.sources
+                source = None if sources is None else sources[index % len(sources)]
+                conn = await connect(supervisor, phases, owner=held, source=source)
             except Error as exc:
                 failure = exc
             except OSError as exc:  # not ours: the loop's own (no descriptor left)

@@ -527,11 +527,13 @@ else:  # Python 3.10
         return await asyncio.wait_for(step, seconds)
 
 
-async def _tcp_connect(info: tuple[Any, ...]) -> socket.socket:
+async def _tcp_connect(info: tuple[Any, ...], source: str | None = None) -> socket.socket:
     family, kind, proto, _, sockaddr = info
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
+        if source is not None:
+            sock.bind((source, 0))  # any free port of that address
         await _connect(sock, sockaddr)
         configure(sock)
         return sock
@@ -589,18 +591,23 @@ async def open_stream(
     ws_headers: tuple[tuple[str, str], ...] = (),
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
+    source: str | None = None,
 ) -> Stream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
-    ``transport.sync.open_stream`` does and with the same errors."""
+    ``transport.sync.open_stream`` does and with the same errors; from the local address
+    ``source`` when given (the addresses of another family are skipped)."""
     with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
         infos = await resolve(uri.host, uri.port, timeout)
     error: Error | None = None
+    if source is not None:
+        family = socket.AF_INET6 if ":" in source else socket.AF_INET
+        infos = [info for info in infos if info[0] == family] or infos
     for info in infos:
         address = format_address(info[4])
         try:
             with Timed(phases, PhaseName.TCP_CONNECT, address):
                 try:
-                    sock = await _within(_tcp_connect(info), timeout)
+                    sock = await _within(_tcp_connect(info, source), timeout)
                 except _TIMEOUTS:
                     raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
                 except OSError as exc:
