@@ -273,6 +273,26 @@ class Histogram:
         """Every one of ``PERCENTILES`` by its key, in seconds (None when empty)."""
         return {key: self.percentile(fraction) for key, fraction in PERCENTILES}
 
+    def state(self) -> dict[str, Any]:
+        """Everything, as JSON values: ``from_state`` makes the same histogram again (for
+        histograms that travel between processes before they are merged)."""
+        return {
+            "buckets": sorted(self.buckets.items()),
+            "count": self.count,
+            "min": self.min,
+            "max": self.max,
+            "total": self.total,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Histogram:
+        histogram = cls()
+        histogram.buckets = {int(low): int(count) for low, count in state["buckets"]}
+        histogram.count = int(state["count"])
+        histogram.min, histogram.max = state["min"], state["max"]
+        histogram.total = float(state["total"])
+        return histogram
+
     def to_json(self) -> dict[str, Any]:
         """{"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}, in seconds
         rounded to the microsecond's thousandth (None when empty)."""
@@ -394,6 +414,32 @@ class Tally:
         self.lost += 1
         self.losses[category] = self.losses.get(category, 0) + 1
         self.examples.setdefault(category, (code, message))
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s counts (another run, another process): histograms merge
+        exactly; the first example of each category and the earliest start stay."""
+        for name in ("started", "connected", "failed", "lost", "cancelled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for key, histogram in other.connect.items():
+            self.connect.setdefault(key, Histogram()).merge(histogram)
+        self.pingresp.merge(other.pingresp)
+        for mine, theirs in (
+            (self.failures, other.failures),
+            (self.losses, other.losses),
+            (self.sent, other.sent),
+            (self.received, other.received),
+        ):
+            for kind, count in theirs.items():
+                mine[kind] = mine.get(kind, 0) + count
+        for category, example in other.examples.items():
+            self.examples.setdefault(category, example)
+        for name, sentence in other.limits.items():
+            self.limits.setdefault(name, sentence)
+        starts = [t for t in (self.first_start, other.first_start) if t is not None]
+        self.first_start = min(starts) if starts else None
+        for name in ("last_start", "last_end"):
+            times = [t for t in (getattr(self, name), getattr(other, name)) if t is not None]
+            setattr(self, name, max(times) if times else None)
 
     def limit(self, name: str, sentence: str) -> None:
         self.limits.setdefault(name, sentence)

@@ -197,6 +197,30 @@ def test_merged_histograms_equal_the_histogram_of_all_samples() -> None:
     assert empty.to_json()["count"] == 0
 
 
+def test_a_histogram_travels_as_json_and_comes_back_the_same() -> None:
+    rng = random.Random(7)
+    histogram = Histogram.of(rng.expovariate(500) for _ in range(1000))
+    again = Histogram.from_state(json.loads(json.dumps(histogram.state())))
+    assert again == histogram
+    assert again.percentiles() == histogram.percentiles()
+    assert Histogram.from_state(Histogram().state()) == Histogram()
+
+
+def test_tallies_merge_into_the_tally_of_both() -> None:
+    a, b = _tally(), _tally()
+    b.begin(1.0)  # b started one more, later
+    b.failed_with(3, "connection-refused", "refused", 1.1)
+    a.merge(b)
+    assert (a.started, a.connected, a.failed, a.lost, a.in_flight) == (9, 6, 3, 2, 0)
+    assert a.connect["total"] == Histogram.of([0.003, 0.004, 0.005] * 2)
+    assert a.failures == {"timeout": 2, "connection-refused": 1}
+    assert a.sent == {"CONNECT": 6, "PINGREQ": 8}
+    assert a.received == {"CONNACK": 6, "PINGRESP": 8}
+    assert a.pingresp.count == 8
+    assert (a.first_start, a.last_start, a.last_end) == (0.0, 1.0, 1.1)
+    assert a.exit_code() == (5, "timeout")
+
+
 def test_histogram_refuses_what_is_not_a_duration() -> None:
     for bad in (-1e-9, math.inf, math.nan):
         with pytest.raises(ValueError):
