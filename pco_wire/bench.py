@@ -30,6 +30,7 @@ __all__ = [
     "Tally",
     "descriptor_problem",
     "descriptors_needed",
+    "merge_facts",
     "parse_sources",
     "progress_text",
 ]
@@ -441,6 +442,46 @@ class Tally:
             times = [t for t in (getattr(self, name), getattr(other, name)) if t is not None]
             setattr(self, name, max(times) if times else None)
 
+    def state(self) -> dict[str, Any]:
+        """Everything, as JSON values, for ``from_state`` (a worker's tally travels to
+        the process that merges them)."""
+        plain = {
+            name: getattr(self, name)
+            for name in (
+                "started",
+                "connected",
+                "failed",
+                "lost",
+                "cancelled",
+                "first_start",
+                "last_start",
+                "last_end",
+                "failures",
+                "losses",
+                "limits",
+                "sent",
+                "received",
+            )
+        }
+        plain["examples"] = {c: list(e) for c, e in self.examples.items()}
+        plain["connect"] = {k: h.state() for k, h in self.connect.items()}
+        plain["pingresp"] = self.pingresp.state()
+        return plain
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Tally:
+        tally = cls()
+        for name, value in state.items():
+            if name == "examples":
+                tally.examples = {c: (int(e[0]), str(e[1])) for c, e in value.items()}
+            elif name == "connect":
+                tally.connect = {k: Histogram.from_state(h) for k, h in value.items()}
+            elif name == "pingresp":
+                tally.pingresp = Histogram.from_state(value)
+            else:
+                setattr(tally, name, value)
+        return tally
+
     def limit(self, name: str, sentence: str) -> None:
         self.limits.setdefault(name, sentence)
 
@@ -473,6 +514,28 @@ class Tally:
         top = max(counts.values())
         category = next(c for c in self.examples if counts.get(c) == top)
         return self.examples[category][0], category
+
+
+def merge_facts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The facts of workers' runs as one run's: times the longest, CPU, memory and
+    connections held summed, per-connection figures recomputed from the sums (each
+    part has ``cpu_connecting``, ``attempts``, ``rss_growth`` and ``connected``)."""
+    merged: dict[str, Any] = {}
+    for key in ("connect_seconds", "hold_seconds"):
+        values = [p[key] for p in parts if p.get(key) is not None]
+        merged[key] = max(values) if values else None
+    for key in ("held", "cpu_seconds", "rss_bytes", "cpu_connecting", "rss_growth"):
+        values = [p[key] for p in parts if p.get(key) is not None]
+        merged[key] = sum(values) if values else None
+    packets = [p.get("hold_packets") or (0, 0) for p in parts]
+    merged["hold_packets"] = (sum(a for a, _ in packets), sum(b for _, b in packets))
+    attempts = sum(p.get("attempts", 0) for p in parts)
+    connected = sum(p.get("connected", 0) for p in parts)
+    if merged["cpu_connecting"] is not None and attempts:
+        merged["cpu_per_connection"] = merged["cpu_connecting"] / attempts
+    if merged["rss_growth"] is not None and connected:
+        merged["rss_per_connection"] = merged["rss_growth"] // connected
+    return merged
 
 
 class Summary:
@@ -566,6 +629,8 @@ class Summary:
         rate = "as fast as allowed" if plan["rate"] is None else f"{plan['rate']:g}/s"
         sources = plan.get("source")
         origin = f" from {len(sources):,} source addresses" if sources else ""
+        if (plan.get("workers") or 1) > 1:
+            origin += f" in {plan['workers']} workers"
         lines = [
             f"pco_wire bench {d['uri']}: {plan['connections']:,} connections{origin}, {rate}, "
             f"at most {plan['concurrency']:,} in flight, held {plan['duration']:g} s, "

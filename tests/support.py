@@ -261,6 +261,7 @@ BENCH_PLAN_KEYS = {
     "client_id_prefix",
     "start_number",
     "source",
+    "workers",
 }
 #: Each histogram of `bench --json`, in seconds.
 BENCH_STATS_KEYS = {"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}

@@ -131,8 +131,23 @@ def bench(*args: str, timeout: float = RUN_TIMEOUT) -> CliRun:
     return run_cli(*args, command="bench", timeout=timeout)
 
 
+#: The runs a test started, stopped after it if still running (a failed test).
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            # Its own session: the group is it and its workers, nothing else.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(STOP_TIMEOUT)
+
+
 def _start(*args: str, preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "pco_wire", "bench", *args],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
@@ -142,6 +157,8 @@ def _start(*args: str, preexec_fn: Callable[[], None] | None = None) -> subproce
         start_new_session=True,
         preexec_fn=preexec_fn,
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_for_line(proc: subprocess.Popen[str], pattern: str, timeout: float) -> str:
@@ -303,6 +320,34 @@ def test_a_source_address_not_of_this_machine_is_refused_before_any_traffic() ->
     run = bench("mqtt://127.0.0.1:1", "--source", "192.0.2.7")
     assert run.code == 2, run
     assert "cannot connect from 192.0.2.7" in run.stderr
+
+
+def test_workers_share_the_connections_and_one_summary_counts_them(
+    mosquitto: Mosquitto,
+) -> None:
+    prefix = "wk"
+    run = bench(
+        mosquitto.uri(),
+        *("-n", "401", "-d", "1", "-k", "1", "--workers", "2", "--client-id-prefix", prefix),
+        "--json",
+    )
+    assert run.code == 0, run
+    document = run.json()
+    _check_document(document)
+    assert document["plan"]["workers"] == 2
+    assert (document["connected"], document["held"], document["lost"]) == (401, 401, 0)
+    assert document["packets"]["sent"]["CONNECT"] == 401
+    assert document["pingresp_seconds"]["count"] > 0  # merged from both
+    assert document["rate"] == pytest.approx(500, rel=0.2)  # the two shares make the rate
+    # Every ID once, from one worker or the other: the shares do not overlap.
+    pattern = rf"New client connected from [0-9.]+:\d+ as ({prefix}\d+) "
+    deadline = time.monotonic() + 5
+    while True:
+        seen = re.findall(pattern, mosquitto.logged())
+        if len(seen) >= 401 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sorted(seen) == sorted(f"{prefix}{i}" for i in range(401))
 
 
 def test_ping_interval_loads_the_broker_with_pings(mosquitto: Mosquitto) -> None:
@@ -521,13 +566,19 @@ def test_a_system_limit_met_while_connecting_is_one_sentence(
 # ---------------------------------------------------------------------------- stopping
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "status", "workers"),
+    [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGTERM, 143, 2)],
+)
 def test_a_stop_signal_disconnects_and_summarises(
-    mosquitto: Mosquitto, signum: int, status: int
+    mosquitto: Mosquitto, signum: int, status: int, workers: int
 ) -> None:
-    prefix = f"stop{signum}x"
-    proc = _start(mosquitto.uri(), "-n", "20", "-d", "30", "--client-id-prefix", prefix)
-    _wait_for_line(proc, r"holding 20", 15)
+    prefix = f"stop{signum}w{workers}x"
+    proc = _start(
+        mosquitto.uri(),
+        *("-n", "20", "-d", "30", "--client-id-prefix", prefix, "--workers", str(workers)),
+    )
+    _wait_for_line(proc, r"holding 20|20 held", 15)
     stopped = time.monotonic()
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=10)

@@ -296,6 +296,7 @@ def _facts(**changes: object) -> dict[str, object]:
             "client_id_prefix": "bench",
             "start_number": 0,
             "source": None,
+            "workers": 1,
         },
         "warnings": [],
         "held": 2,
@@ -399,3 +400,50 @@ def test_the_readme_documents_every_key_of_the_json_document() -> None:
         if line.startswith("| `"):
             documented.update(re.findall(r"`(\w+)`", line.split("|")[1]))
     assert documented == BENCH_JSON_KEYS
+
+
+def test_workers_get_shares_that_differ_by_one_at_most() -> None:
+    from pco_wire.cli._workers import shares
+
+    assert shares(10, 3) == [4, 3, 3]
+    assert shares(1, 3) == [1, 0, 0]
+    for total, workers in ((2000, 7), (19_999, 4), (5, 5)):
+        got = shares(total, workers)
+        assert sum(got) == total and max(got) - min(got) <= 1
+
+
+def test_the_facts_of_workers_merge_into_one_run() -> None:
+    from pco_wire.bench import merge_facts
+
+    parts = [
+        {
+            "connect_seconds": 2.0,
+            "hold_seconds": 5.0,
+            "held": 10,
+            "cpu_seconds": 1.0,
+            "rss_bytes": 100,
+            "cpu_connecting": 0.5,
+            "rss_growth": 40,
+            "hold_packets": (3, 2),
+            "attempts": 10,
+            "connected": 10,
+        },
+        {
+            "connect_seconds": 2.5,
+            "hold_seconds": 4.9,
+            "held": 9,
+            "cpu_seconds": 2.0,
+            "rss_bytes": 200,
+            "cpu_connecting": 1.5,
+            "rss_growth": 40,
+            "hold_packets": (1, 1),
+            "attempts": 10,
+            "connected": 10,
+        },
+    ]
+    merged = merge_facts(parts)
+    assert (merged["connect_seconds"], merged["hold_seconds"]) == (2.5, 5.0)
+    assert (merged["held"], merged["cpu_seconds"], merged["rss_bytes"]) == (19, 3.0, 300)
+    assert merged["hold_packets"] == (4, 3)
+    assert merged["cpu_per_connection"] == pytest.approx(0.1)
+    assert merged["rss_per_connection"] == 4

@@ -124,6 +124,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "127.0.0.2-127.0.0.40 (one address has some 28,000 ports toward one server port)",
     )
     group.add_argument(
+        "--workers",
+        "-w",
+        type=_argument(_whole(1)),
+        default=1,
+        metavar="W",
+        help="processes on this machine, each with its share of the connections, rate, "
+        "concurrency and source addresses; one summary (default 1)",
+    )
+    group.add_argument(
         "--loop",
         choices=LOOPS,
         default=None,
@@ -234,7 +243,8 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 )
             ]
         )
-    problem = _raise_descriptor_limit(count)
+    # Each worker has a limit of its own: its share is what counts.
+    problem = _raise_descriptor_limit(-(-count // args.workers))
     if problem is not None:
         return cli.fail(args, 2, "descriptor-limit", problem, OSError(errno.EMFILE, problem))
     for warning in warnings:
@@ -252,9 +262,15 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     # the settings are checked once (supervisor._check_with_id), not once a connection.
     if not assigned:
         settings = settings.replace(client_id=ids[0])
-    bench = _Bench(settings, None if assigned else ids, count, args, facts)
-    _run_loop(bench, new_loop)
-    summary = Summary(bench.tally, facts)
+    if args.workers > 1:
+        from ._workers import run_workers
+
+        tally = run_workers(settings, None if assigned else ids, args, facts, new_loop)
+    else:
+        bench = _Bench(settings, None if assigned else ids, count, args, facts)
+        _run_loop(bench, new_loop)
+        tally = bench.tally
+    summary = Summary(tally, facts)
     if args.json:
         cli.out.line(cli.json_text(summary.to_json(), indent=2))
     else:
@@ -303,6 +319,7 @@ def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]
         "client_id_prefix": args.client_id_prefix,
         "start_number": args.start_number,
         "source": None if args.source is None else list(args.source),
+        "workers": args.workers,
     }
 
 
@@ -449,6 +466,10 @@ class _Bench:
         self.holding = False
         #: The first exception of ours an attempt met (re-raised at the end: exit 70).
         self.bug: Exception | None = None
+        #: A worker's: what its progress lines and sentences are handed to, instead of
+        #: standard error (see _workers.py).
+        self.sink: Callable[[dict[str, Any]], None] | None = None
+        self.early_stop: int | None = None
         self._room: asyncio.Future[None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._tty = _isatty(sys.stderr)
@@ -458,8 +479,14 @@ class _Bench:
     async def main(self) -> None:
         import asyncio
 
+        # Imported before the schedule starts: the first attempt must not pay for it.
+        from ..asyncio import connection  # noqa: F401
+        from ..transport import aio  # noqa: F401
+
         loop = self.loop = asyncio.get_running_loop()
         self.stop: asyncio.Future[int] = loop.create_future()
+        if self.early_stop is not None:
+            self.stop.set_result(self.early_stop)  # a worker told to stop before its loop ran
         for signum in _STOP_SIGNALS:
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 loop.add_signal_handler(signum, self._signal, signum)
@@ -479,10 +506,14 @@ class _Bench:
                 raise launching.exception()  # type: ignore[misc]
             facts["connect_seconds"] = time.monotonic() - started
             cpu, rss = _cpu_seconds(), _rss_bytes()
+            facts["cpu_connecting"] = cpu - cpu_start
+            facts["attempts"], facts["connected"] = tally.started, tally.connected
             if tally.started:
                 facts["cpu_per_connection"] = (cpu - cpu_start) / tally.started
-            if rss is not None and rss_start is not None and tally.connected:
-                facts["rss_per_connection"] = max(rss - rss_start, 0) // tally.connected
+            if rss is not None and rss_start is not None:
+                facts["rss_growth"] = max(rss - rss_start, 0)
+                if tally.connected:
+                    facts["rss_per_connection"] = facts["rss_growth"] // tally.connected
             hold_start = time.monotonic()
             packets = self._packets()
             if not self.stop.done() and self.held and self.duration > 0:
@@ -639,6 +670,24 @@ class _Bench:
         return PROGRESS_TTY if self._tty else PROGRESS_LINES
 
     def _show_progress(self) -> None:
+        if self.sink is not None:
+            tally = self.tally
+            counts = {
+                name: getattr(tally, name)
+                for name in (
+                    "started",
+                    "connected",
+                    "failed",
+                    "lost",
+                    "cancelled",
+                    "first_start",
+                    "last_start",
+                )
+            }
+            total = tally.connect["total"].state()
+            self.sink({"progress": {**counts, "total": total, "held": len(self.held)}})
+            self._progress = self.loop.call_later(PROGRESS_LINES, self._show_progress)
+            return
         text = progress_text(self.tally)
         if self.holding:
             text += f"; holding {len(self.held):,}"
@@ -651,6 +700,9 @@ class _Bench:
 
     def _say(self, text: str) -> None:
         """A line on standard error while running, below the progress line."""
+        if self.sink is not None:
+            self.sink({"say": text})
+            return
         deadline = time.monotonic() + 0.1
         if self._progress_shown:
             cli.err.line("\r\x1b[K", deadline, end="")
