@@ -104,6 +104,12 @@ def run_workers(
         parts.append(result["facts"])
     if bugs:
         raise RuntimeError(f"a worker failed: {bugs[0]}")
+    if len(results) < len(children):
+        missing = len(children) - len(results)
+        raise RuntimeError(
+            f"{missing} of {len(children)} workers ended without saying what they did "
+            "(killed, or out of memory?)"
+        )
     facts.update(merge_facts(parts))
     facts["held"] = facts.get("held") or 0
     facts["total_seconds"] = time.monotonic() - started
