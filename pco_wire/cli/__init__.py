@@ -1,5 +1,5 @@
 """``python -m pco_wire COMMAND``: the parser, the options the commands share, and the
-exit statuses; each command is a module of its own (test, monitor, config, wizard),
+exit statuses; each command is a module of its own (test, monitor, bench, config, wizard),
 imported only when it runs.
 
 The front end moves settings in and words out; the diagnosis and the protocol live
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-#: The commands, each the module of its name in this package, with ``run``: test and
-#: monitor take the settings the connection options made, config and wizard the parsed
-#: arguments. Another command (bench) is one more module and one more subparser.
+#: The commands, each the module of its name in this package, with ``run``: test,
+#: monitor and bench take the settings the connection options made, config and wizard
+#: the parsed arguments. Another command is one more module and one more subparser.
 COMMANDS = ("test", "monitor", "bench", "config", "wizard")
 
 
