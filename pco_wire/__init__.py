@@ -237,6 +237,7 @@ _SUBMODULES = frozenset(
     {
         "asyncio",
         "auth",
+        "bench",
         "cli",
         "codec",
         "config",

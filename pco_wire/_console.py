@@ -94,13 +94,14 @@ class Output:
             self.fd = None  # not a real file (a test's StringIO): write through it
         self.closed = False
 
-    def line(self, text: str, deadline: float | None = None) -> bool:
+    def line(self, text: str, deadline: float | None = None, end: str = "\n") -> bool:
+        """``end``: a progress line rewritten in place ends with no newline."""
         if self.closed:
             return False
         if self.fd is None:
-            self.stream.write(text + "\n")
+            self.stream.write(text + end)
             return True
-        data = memoryview((text + "\n").encode(self.encoding, "backslashreplace"))
+        data = memoryview((text + end).encode(self.encoding, "backslashreplace"))
         total = len(data)
         try:
             self.stream.flush()  # anything print() left in the buffer goes first

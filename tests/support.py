@@ -37,6 +37,10 @@ from pco_wire.packets import (
 )
 
 __all__ = [
+    "BENCH_CATEGORY_KEYS",
+    "BENCH_JSON_KEYS",
+    "BENCH_PLAN_KEYS",
+    "BENCH_STATS_KEYS",
     "FIELD_NAMES",
     "IMPLEMENTATIONS",
     "JSON_KEYS",
@@ -212,6 +216,56 @@ JSON_KEYS = {
     "properties",
 }
 PHASE_KEYS = {"name", "seconds", "ok", "detail"}
+
+# The documented `bench --json` document (README, "bench"), stated once for the tests.
+BENCH_JSON_KEYS = {
+    "ok",
+    "exit_code",
+    "category",
+    "message",
+    "uri",
+    "loop",
+    "stopped_by",
+    "plan",
+    "attempts",
+    "connected",
+    "failed",
+    "cancelled",
+    "not_started",
+    "lost",
+    "held",
+    "failures",
+    "losses",
+    "limits",
+    "connect_seconds",
+    "pingresp_seconds",
+    "packets",
+    "rate",
+    "seconds",
+    "cpu_seconds",
+    "cpu_seconds_per_connection",
+    "rss_bytes",
+    "rss_bytes_per_connection",
+    "warnings",
+}
+BENCH_PLAN_KEYS = {
+    "connections",
+    "rate",
+    "concurrency",
+    "duration",
+    "ping_interval",
+    "keep_alive",
+    "clean_session",
+    "protocol",
+    "response_timeout",
+    "client_id_prefix",
+    "start_number",
+    "source",
+    "workers",
+}
+#: Each histogram of `bench --json`, in seconds.
+BENCH_STATS_KEYS = {"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}
+BENCH_CATEGORY_KEYS = {"category", "count", "exit_code", "example"}
 TLS_KEYS = {"version", "cipher", "alpn", "subject", "issuer", "not_after"}
 
 #: The phases of a successful test connection, by scheme, in order.

@@ -88,7 +88,7 @@ def _check_document(doc: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- help
 
 
-@pytest.mark.parametrize("command", ["", "test", "monitor"])
+@pytest.mark.parametrize("command", ["", "test", "monitor", "bench"])
 def test_help_lists_exit_statuses(command: str) -> None:
     run = run_cli("--help", command=command)
 

@@ -817,3 +817,35 @@ def test_settings_checked_before_do_not_let_a_changed_one_through() -> None:
     will.topic = "a/#"  # a wildcard: no topic to publish a will on
     with pytest.raises(InvalidSettings):
         prepare(with_will)
+
+
+def test_valid_client_ids_share_one_check_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # bench: thousands of clients of one configuration, an ID each, checked once.
+    from pco_wire import supervisor as module
+    from pco_wire.supervisor import prepare
+
+    checked: list[str] = []
+    real = Settings.check
+
+    def counting(self: Settings) -> Any:
+        checked.append(self.client_id)
+        return real(self)
+
+    monkeypatch.setattr(Settings, "check", counting)
+    monkeypatch.setattr(module, "_checked", {})
+    settings = Settings("mqtt://127.0.0.1:1883", client_id="bench0", clean_session=False)
+    for index in range(50):
+        attempt = prepare(settings, f"bench{index}")
+        assert attempt.session.connect_packet.client_id == f"bench{index}"
+    assert checked == ["bench0"]
+
+
+@pytest.mark.parametrize("bad", ["with space", "x" * 24, "é"])
+def test_an_invalid_client_id_is_refused_after_valid_ones(bad: str) -> None:
+    from pco_wire.supervisor import prepare
+
+    settings = Settings("mqtt://127.0.0.1:1883", client_id="bench0")
+    prepare(settings, "bench1")
+    with pytest.raises(InvalidSettings) as caught:
+        prepare(settings, bad)
+    assert [field for field, _ in caught.value.problems] == ["client_id"]

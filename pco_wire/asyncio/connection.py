@@ -196,10 +196,13 @@ class Connection:
                 self.loop.call_soon(self.owner.connection_ended)
 
 
-async def open_attempt(attempt: Attempt, owner: Owner | None = None) -> Connection:
-    """Every phase of ``attempt`` up to CONNACK. Raises the error that ended it."""
+async def open_attempt(
+    attempt: Attempt, owner: Owner | None = None, *, source: str | None = None
+) -> Connection:
+    """Every phase of ``attempt`` up to CONNACK, from the local address ``source`` if
+    given. Raises the error that ended it."""
     session = attempt.session
-    stream = await open_stream(attempt.uri, **attempt.stream_options())
+    stream = await open_stream(attempt.uri, source=source, **attempt.stream_options())
     stream.phase = PhaseName.CONNACK
     conn = Connection(stream, session, owner)
     start = time.monotonic()
@@ -223,13 +226,15 @@ async def connect(
     supervisor: Supervisor,
     phases: list[Phase] | None = None,
     owner: Owner | None = None,
+    *,
+    source: str | None = None,
 ) -> Connection:
     """The supervisor's next attempt, and the fallback it asks for; raises what ended
-    the last."""
+    the last. ``source``: the local address to connect from (bench's --source)."""
     attempt = supervisor.next_attempt(phases)
     while True:
         try:
-            conn = await open_attempt(attempt, owner)
+            conn = await open_attempt(attempt, owner, source=source)
         except Error as exc:
             if not supervisor.fallback(exc):
                 raise

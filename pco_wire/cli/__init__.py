@@ -1,5 +1,5 @@
 """``python -m pco_wire COMMAND``: the parser, the options the commands share, and the
-exit statuses; each command is a module of its own (test, monitor, config, wizard),
+exit statuses; each command is a module of its own (test, monitor, bench, config, wizard),
 imported only when it runs.
 
 The front end moves settings in and words out; the diagnosis and the protocol live
@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-#: The commands, each the module of its name in this package, with ``run``: test and
-#: monitor take the settings the connection options made, config and wizard the parsed
-#: arguments. Another command (bench) is one more module and one more subparser.
-COMMANDS = ("test", "monitor", "config", "wizard")
+#: The commands, each the module of its name in this package, with ``run``: test,
+#: monitor and bench take the settings the connection options made, config and wizard
+#: the parsed arguments. Another command is one more module and one more subparser.
+COMMANDS = ("test", "monitor", "bench", "config", "wizard")
 
 
 def _command(name: str) -> ModuleType:
@@ -94,6 +94,21 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     monitor.add_argument(
         "--duration", type=_argument(parse_seconds), metavar="S", help="stop after S seconds"
     )
+    bench = commands.add_parser(
+        "bench",
+        help="open many connections on a schedule, hold them, and measure",
+        description="Open --connections N connections at --rate R a second (at most "
+        "--concurrency C in flight), hold them --duration S seconds (PINGREQ every "
+        "--ping-interval I), send DISCONNECT, and report connect latency by phase, "
+        "PINGRESP round trips, failures and losses by diagnosis category, and our own CPU "
+        "and memory. Ctrl-C stops at once, with DISCONNECTs and the summary so far.",
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    if command in (None, "bench"):
+        from .bench import add_options
+
+        add_options(bench)
     wizard = commands.add_parser(
         "wizard",
         help="set a connection up, question by question, test it, and save it",
@@ -119,7 +134,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     config.add_argument("action", choices=("show", "check", "init"))
     config.add_argument("file", metavar="FILE")
     config.add_argument("--force", action="store_true", help="init: replace an existing file")
-    for name, sub in (("test", test), ("monitor", monitor)):
+    for name, sub in (("test", test), ("monitor", monitor), ("bench", bench)):
         if command in (None, name):
             _connection_options(sub)
     return parser
@@ -315,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings: list[str] = []
     try:
         settings, path = _settings(args, warnings)
-        settings = _keep_identity(settings, path)
+        if args.command != "bench":  # bench gives each connection an ID of its own
+            settings = _keep_identity(settings, path)
         status: int = _command(args.command).run(settings, args, warnings)
         return status
     except Error as exc:
@@ -350,6 +366,10 @@ def fail(
                 2,
             )
         )
+    elif args.json and args.command == "bench":
+        from .bench import failed_document
+
+        out.line(json_text(failed_document(args, code, category, message), 2))
     elif args.json:
         out.line(
             json_text(

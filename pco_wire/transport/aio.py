@@ -527,17 +527,47 @@ else:  # Python 3.10
         return await asyncio.wait_for(step, seconds)
 
 
-async def _tcp_connect(info: tuple[Any, ...]) -> socket.socket:
+async def _tcp_connect(info: tuple[Any, ...], source: str | None = None) -> socket.socket:
     family, kind, proto, _, sockaddr = info
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
+        if source is not None:
+            sock.bind((source, 0))  # any free port of that address
+        await _connect(sock, sockaddr)
         configure(sock)
         return sock
     except BaseException:
         sock.close()
         raise
+
+
+async def _connect(sock: socket.socket, sockaddr: Any) -> None:
+    """``loop.sock_connect`` for an address that is numeric already. uvloop's looks the
+    address up again on every call, in libuv's pool of four threads: a thousand
+    connections queue for it, and their "TCP connect" phase measured that queue."""
+    import errno
+    import os
+
+    code = sock.connect_ex(sockaddr)
+    if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EINTR):
+        loop = asyncio.get_running_loop()
+        writable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not writable.done():
+                writable.set_result(None)
+
+        fd = sock.fileno()
+        loop.add_writer(fd, ready)
+        try:
+            await writable
+        finally:
+            loop.remove_writer(fd)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        # OSError(errno, ...) is the subclass of that errno (ConnectionRefusedError...).
+        raise OSError(code, os.strerror(code))
 
 
 async def _wire(sock: socket.socket) -> Wire:
@@ -561,18 +591,23 @@ async def open_stream(
     ws_headers: tuple[tuple[str, str], ...] = (),
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
+    source: str | None = None,
 ) -> Stream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
-    ``transport.sync.open_stream`` does and with the same errors."""
+    ``transport.sync.open_stream`` does and with the same errors; from the local address
+    ``source`` when given (the addresses of another family are skipped)."""
     with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
         infos = await resolve(uri.host, uri.port, timeout)
     error: Error | None = None
+    if source is not None:
+        family = socket.AF_INET6 if ":" in source else socket.AF_INET
+        infos = [info for info in infos if info[0] == family] or infos
     for info in infos:
         address = format_address(info[4])
         try:
             with Timed(phases, PhaseName.TCP_CONNECT, address):
                 try:
-                    sock = await _within(_tcp_connect(info), timeout)
+                    sock = await _within(_tcp_connect(info, source), timeout)
                 except _TIMEOUTS:
                     raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
                 except OSError as exc:
