@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import re
 
+from .phases import PhaseName
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -661,7 +663,7 @@ class Summary:
         order = [k for k in _PHASE_ORDER if k in d["connect_seconds"]]
         order += [k for k in d["connect_seconds"] if k not in order]
         for key in order:
-            lines.append(_row(key, d["connect_seconds"][key]))
+            lines.append(_row(_PHASE_LABELS.get(key, key), d["connect_seconds"][key]))
         ping = d["pingresp_seconds"]
         sent, received = d["packets"]["sent"], d["packets"]["received"]
         lines.append(
@@ -709,6 +711,8 @@ _PHASE_ORDER = (
     "connack",
     "total",
 )
+#: The names ``test`` shows them by, for the text summary (the JSON keeps the keys).
+_PHASE_LABELS = {Tally.phase_key(phase.value): phase.value for phase in PhaseName}
 
 
 def _row(name: str, stats: dict[str, Any]) -> str:

@@ -220,7 +220,7 @@ def test_2000_connections_held_with_keep_alive_pings(mosquitto: Mosquitto) -> No
     _check_document(document)
     assert document["connected"] == 2000
     assert (document["failed"], document["lost"], document["held"]) == (0, 0, 2000)
-    assert document["loop"] == "uvloop"  # installed with the bench extra: the default
+    assert document["loop"] == "uvloop"  # installed with the test and bench extras: the default
     # Paced, not a burst: 2,000 at 500/s take four seconds to start.
     assert document["rate"] == pytest.approx(500, rel=0.2)
     assert document["seconds"]["connecting"] >= 3.9

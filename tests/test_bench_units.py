@@ -375,6 +375,10 @@ def test_summary_lines_say_the_same() -> None:
     assert "failed 1 timeout (exit 5): no CONNACK within 1 s" in text
     assert "lost 1 connection-lost (exit 3)" in text
     assert "PINGREQ sent 4, PINGRESP received 4" in text
+    # Phases by the names test shows them by; the JSON keys stay keys.
+    assert "\n    TCP connect         1.0 ms" in text, text
+    assert "\n    CONNACK             2.0 ms" in text, text
+    assert "tcp_connect" not in text and "connack " not in text, text
     assert lines[-1].startswith("FAILED (")
 
 
