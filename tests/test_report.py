@@ -1,6 +1,7 @@
 """``bench --report``: the page of a crafted document (pco_wire/report.py, no network),
 the timeline it draws (pco_wire/timeline.py), and the file checked and written by the CLI
-(pco_wire/cli/_report.py). The page in a real browser: tests/test_report_browser.py."""
+(pco_wire/cli/_report.py), and the timelines of --workers added up in a real run. The page
+in a real browser: tests/test_report_browser.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from pco_wire.bench import Histogram, Summary, Tally
 from pco_wire.report import BINS, SERIES, render
 from pco_wire.timeline import COLUMNS, MAX_POINTS, Timeline
-from tests.broker import free_ports
+from tests.broker import Broker, free_ports
 from tests.peers import run_cli
 
 HOSTILE = "<script>alert('x')</script>\"'&<img src=x onerror=alert(1)>"
@@ -322,3 +323,25 @@ def test_check_leaves_an_existing_report_as_it_was(tmp_path: Path) -> None:
     check(str(target))
     assert target.read_text() == "before"
     assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_the_timelines_of_workers_add_up(broker: Broker) -> None:
+    run = run_cli(
+        f"mqtt://127.0.0.1:{broker.ports.tcp}",
+        *("-n", "30", "-w", "2", "-d", "1", "--json"),
+        command="bench",
+        timeout=60,
+    )
+    assert run.code == 0, run
+    timeline = run.json()["timeline"]
+    points = timeline["points"]
+    assert points[0][0] == 0.0 and timeline["every"] == 0.5
+    assert [p[0] for p in points] == sorted(p[0] for p in points)
+    column = {name: COLUMNS.index(name) for name in COLUMNS}
+    assert max(p[column["open"]] for p in points) == 30  # both workers' 15 at once
+    last = points[-1]
+    assert (last[column["connected"]], last[column["open"]], last[column["in_flight"]]) == (
+        30,
+        0,
+        0,
+    )
