@@ -47,7 +47,8 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 70, 20, 16, 46
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+h3 { font-size: 1em; margin: 1em 0 0.4em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -125,6 +126,12 @@ def _count(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return _e(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
+
+
+def _seconds(value: object, places: int = 3) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _e(value)
+    return f"{value:,.{places}f}"
 
 
 def _phases(buckets: dict[str, Any]) -> list[str]:
@@ -393,11 +400,11 @@ def _summary_tables(d: dict[str, Any]) -> str:
         ("not started", _n(_count(d.get("not_started")))),
         ("held to the end", _n(_count(d.get("held")))),
         ("lost while holding", _n(_count(d.get("lost")))),
-        ("achieved rate (attempts/s)", _n(_count(d.get("rate")))),
-        ("seconds connecting", _n(_count(seconds.get("connecting")))),
-        ("seconds holding", _n(_count(seconds.get("holding")))),
-        ("seconds in all", _n(_count(seconds.get("total")))),
-        ("our CPU seconds", _n(_count(d.get("cpu_seconds")))),
+        ("achieved rate (attempts/s)", _n(_seconds(d.get("rate"), 1))),
+        ("seconds connecting", _n(_seconds(seconds.get("connecting")))),
+        ("seconds holding", _n(_seconds(seconds.get("holding")))),
+        ("seconds in all", _n(_seconds(seconds.get("total")))),
+        ("our CPU seconds", _n(_seconds(d.get("cpu_seconds")))),
         ("our CPU a connection", _n(_duration(per_cpu))),
         ("our memory (RSS)", _n("-" if rss is None else f"{rss / 2**20:,.1f} MiB")),
         (
@@ -407,8 +414,8 @@ def _summary_tables(d: dict[str, Any]) -> str:
         (
             "packets/s while holding (sent, received)",
             _n(
-                f"{_count(packets.get('sent_per_second_holding'))}, "
-                f"{_count(packets.get('received_per_second_holding'))}"
+                f"{_seconds(packets.get('sent_per_second_holding'), 1)}, "
+                f"{_seconds(packets.get('received_per_second_holding'), 1)}"
             ),
         ),
     ]
