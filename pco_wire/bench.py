@@ -17,6 +17,7 @@ import math
 import re
 
 from .phases import PhaseName
+from .timeline import Timeline
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -296,6 +297,14 @@ class Histogram:
         histogram.total = float(state["total"])
         return histogram
 
+    def bucket_list(self) -> list[list[int]]:
+        """[lowest, width, count] of each bucket, in whole nanoseconds, lowest first."""
+        shown = []
+        for low in sorted(self.buckets):
+            shift = low.bit_length() - self.SUB_BITS - 1
+            shown.append([low, 1 << shift if shift > 0 else 1, self.buckets[low]])
+        return shown
+
     def to_json(self) -> dict[str, Any]:
         """{"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}, in seconds
         rounded to the microsecond's thousandth (None when empty)."""
@@ -376,6 +385,8 @@ class Tally:
         #: Packets by type, each way.
         self.sent: dict[str, int] = {}
         self.received: dict[str, int] = {}
+        #: Connections over time (pco_wire/timeline.py), sampled by the driver.
+        self.timeline = Timeline()
 
     @property
     def in_flight(self) -> int:
@@ -407,6 +418,10 @@ class Tally:
         self.count(self.sent, "CONNECT")
         self.count(self.received, "CONNACK")
 
+    def sample(self, now: float, open_now: int) -> None:
+        """The counts at ``now`` into the timeline, with the connections open then."""
+        self.timeline.sample(now, self.connected, self.failed, self.lost, self.in_flight, open_now)
+
     def failed_with(self, code: int, category: str, message: str, now: float) -> None:
         self.failed += 1
         self._ended(now)
@@ -426,6 +441,7 @@ class Tally:
         for key, histogram in other.connect.items():
             self.connect.setdefault(key, Histogram()).merge(histogram)
         self.pingresp.merge(other.pingresp)
+        self.timeline.merge(other.timeline)
         for mine, theirs in (
             (self.failures, other.failures),
             (self.losses, other.losses),
@@ -468,6 +484,7 @@ class Tally:
         plain["examples"] = {c: list(e) for c, e in self.examples.items()}
         plain["connect"] = {k: h.state() for k, h in self.connect.items()}
         plain["pingresp"] = self.pingresp.state()
+        plain["timeline"] = self.timeline.state()
         return plain
 
     @classmethod
@@ -480,6 +497,8 @@ class Tally:
                 tally.connect = {k: Histogram.from_state(h) for k, h in value.items()}
             elif name == "pingresp":
                 tally.pingresp = Histogram.from_state(value)
+            elif name == "timeline":
+                tally.timeline = Timeline.from_state(value)
             else:
                 setattr(tally, name, value)
         return tally
@@ -606,6 +625,9 @@ class Summary:
             "limits": list(t.limits.values()),
             "connect_seconds": {key: h.to_json() for key, h in t.connect.items()},
             "pingresp_seconds": t.pingresp.to_json(),
+            "connect_buckets": {key: h.bucket_list() for key, h in t.connect.items()},
+            "pingresp_buckets": t.pingresp.bucket_list(),
+            "timeline": t.timeline.to_json(),
             "packets": {
                 "sent": dict(t.sent),
                 "received": dict(t.received),

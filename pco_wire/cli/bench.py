@@ -133,6 +133,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "concurrency and source addresses; one summary (default 1)",
     )
     group.add_argument(
+        "--report",
+        metavar="FILE",
+        default=None,
+        help="also write the run as a self-contained HTML page: charts of the connect "
+        "latency and of connections over time, and the summary's figures",
+    )
+    group.add_argument(
         "--loop",
         choices=LOOPS,
         default=None,
@@ -227,6 +234,10 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     loop_name, new_loop = _event_loop(args.loop)
     if args.source is not None:
         _check_sources(args.source)
+    if args.report is not None:
+        from ._report import check
+
+        check(args.report)  # before any traffic: a long run is not lost to a typo
     # MQTT 5.0 §3.1.3.1: the server assigns each connection its ID; ours are not sent.
     assigned = settings.server_assigns_id is True
     # Every setting checked once, with the first ID, before any traffic (exit 2), and the
@@ -277,7 +288,19 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         for line in summary.lines():
             if not cli.out.line(line):
                 break  # the reader has gone: the run's outcome stands
-    return summary.exit_code()[0]
+    status = summary.exit_code()[0]
+    if args.report is not None:
+        from ._report import write
+
+        problem = write(args.report, summary.to_json())
+        if problem is not None:
+            # The run's own failure stands; a run that went well fails for its report.
+            if status:
+                cli.err.line(f"report not written: {problem}")
+                return status
+            cli.err.line(f"FAILED (invalid-settings, exit 2): report not written: {problem}")
+            return 2
+    return status
 
 
 def _check_sources(sources: tuple[str, ...]) -> None:
@@ -475,6 +498,7 @@ class _Bench:
         self._tty = _isatty(sys.stderr)
         self._progress_shown = False
         self._progress: asyncio.TimerHandle | None = None
+        self._sampler: asyncio.TimerHandle | None = None
 
     async def main(self) -> None:
         import asyncio
@@ -494,6 +518,7 @@ class _Bench:
         cpu_start, rss_start = _cpu_seconds(), _rss_bytes()
         started = time.monotonic()
         self._progress = loop.call_later(self._progress_every(), self._show_progress)
+        self._sample()
         try:
             schedule = Schedule(self.count, self.rate, loop.time())
             launching = loop.create_task(self._launch(schedule))
@@ -505,6 +530,7 @@ class _Bench:
             elif launching.exception() is not None:
                 raise launching.exception()  # type: ignore[misc]
             facts["connect_seconds"] = time.monotonic() - started
+            tally.sample(time.monotonic(), len(self.held))
             cpu, rss = _cpu_seconds(), _rss_bytes()
             facts["cpu_connecting"] = cpu - cpu_start
             facts["attempts"], facts["connected"] = tally.started, tally.connected
@@ -527,11 +553,15 @@ class _Bench:
             facts["hold_seconds"] = time.monotonic() - hold_start
             after = self._packets()
             facts["hold_packets"] = (after[0] - packets[0], after[1] - packets[1])
+            tally.sample(time.monotonic(), len(self.held))
             await self._disconnect_all()
         finally:
             self.stopping = True
             if self._progress is not None:
                 self._progress.cancel()
+            if self._sampler is not None:
+                self._sampler.cancel()
+            tally.sample(time.monotonic(), 0)  # every connection closed
             self._end_progress()
             for signum in _STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
@@ -549,6 +579,11 @@ class _Bench:
     def _signal(self, signum: int) -> None:
         if not self.stop.done():
             self.stop.set_result(signum)
+
+    def _sample(self) -> None:
+        """Connections over time (the report's chart): a sample, and the next one due."""
+        self.tally.sample(time.monotonic(), len(self.held))
+        self._sampler = self.loop.call_later(self.tally.timeline.every, self._sample)
 
     def _packets(self) -> tuple[int, int]:
         return sum(self.tally.sent.values()), sum(self.tally.received.values())
