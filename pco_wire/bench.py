@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_CLIENT_ID",
     "PERCENTILES",
+    "PHASE_LABELS",
+    "PHASE_ORDER",
     "ClientIds",
     "Histogram",
     "Schedule",
@@ -682,10 +684,10 @@ class Summary:
         header = "  " + " " * 18 + "".join(f"{key.replace('_', '.'):>10}" for key, _ in PERCENTILES)
         lines.append(f"  connect latency ({d['connect_seconds']['total']['count']:,} connected):")
         lines.append(header)
-        order = [k for k in _PHASE_ORDER if k in d["connect_seconds"]]
+        order = [k for k in PHASE_ORDER if k in d["connect_seconds"]]
         order += [k for k in d["connect_seconds"] if k not in order]
         for key in order:
-            lines.append(_row(_PHASE_LABELS.get(key, key), d["connect_seconds"][key]))
+            lines.append(_row(PHASE_LABELS.get(key, key), d["connect_seconds"][key]))
         ping = d["pingresp_seconds"]
         sent, received = d["packets"]["sent"], d["packets"]["received"]
         lines.append(
@@ -725,7 +727,8 @@ class Summary:
         return lines
 
 
-_PHASE_ORDER = (
+#: The phase keys of ``connect_seconds`` in the order a connection goes through them.
+PHASE_ORDER = (
     "name_resolution",
     "tcp_connect",
     "tls_handshake",
@@ -733,8 +736,9 @@ _PHASE_ORDER = (
     "connack",
     "total",
 )
-#: The names ``test`` shows them by, for the text summary (the JSON keeps the keys).
-_PHASE_LABELS = {Tally.phase_key(phase.value): phase.value for phase in PhaseName}
+#: The names ``test`` shows them by, for the text summary and the report's legends (the
+#: JSON keeps the keys).
+PHASE_LABELS = {Tally.phase_key(phase.value): phase.value for phase in PhaseName}
 
 
 def _row(name: str, stats: dict[str, Any]) -> str:

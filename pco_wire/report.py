@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from .bench import PHASE_LABELS, PHASE_ORDER
 from .timeline import COLUMNS
 
 TYPE_CHECKING = False
@@ -30,14 +31,6 @@ BINS = 40
 #: The lines of "connections over time", by their column in the timeline.
 SERIES = ("open", "connected", "failed", "in_flight", "lost")
 
-_PHASE_ORDER = (
-    "name_resolution",
-    "tcp_connect",
-    "tls_handshake",
-    "websocket_upgrade",
-    "connack",
-    "total",
-)
 _COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
 _PERCENTILES = ("min", "p50", "p90", "p99", "p99_9", "max", "mean")
 
@@ -135,7 +128,7 @@ def _seconds(value: object, places: int = 3) -> str:
 
 
 def _phases(buckets: dict[str, Any]) -> list[str]:
-    order = [key for key in _PHASE_ORDER if key in buckets]
+    order = [key for key in PHASE_ORDER if key in buckets]
     return order + sorted(key for key in buckets if key not in order)
 
 
@@ -320,9 +313,9 @@ def _latency_cdf(connect: dict[str, Any], pingresp: Sequence[Sequence[int]]) -> 
         parts.append(
             f'<polyline class="cdf" data-series="{_e(name)}" fill="none" stroke="{colour}" '
             f'stroke-width="2"{dash} points="{_cdf_points(buckets, x, y)}">'
-            f"<title>{_e(name)}</title></polyline>"
+            f"<title>{_e(PHASE_LABELS.get(name, name))}</title></polyline>"
         )
-        names.append((name, colour))
+        names.append((PHASE_LABELS.get(name, name), colour))
     parts.append(
         f'<text x="{_WIDTH / 2:.0f}" y="{_HEIGHT - 8}" text-anchor="middle">'
         "seconds (log scale); share of the connections at or below</text>"

@@ -177,6 +177,9 @@ def test_the_cdf_has_a_line_for_each_phase_and_the_round_trips() -> None:
         ys = [y for _, y in points]
         assert ys == sorted(ys, reverse=True)  # rising, on a screen's y
     assert len(_points(lines["PINGRESP round trip"])) == len(document["pingresp_buckets"]) + 1
+    # The legend names the phases as test does.
+    legend = render(document).split('class="legend"', 2)[1]
+    assert "TCP connect" in legend and "tcp_connect" not in legend, legend
 
 
 def test_connections_over_time_has_every_sample_in_each_line() -> None:
