@@ -19,6 +19,7 @@ import getpass
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,13 @@ __all__ = [
     "STOP_TIMEOUT",
     "Broker",
     "Ports",
+    "config_head",
     "free_port",
     "free_ports",
     "require",
+    "run_mosquitto",
     "start_broker",
+    "stop_process",
 ]
 
 START_TIMEOUT = 10.0
@@ -116,14 +120,61 @@ class Broker:
 
     def stop(self) -> None:
         """Terminate the process (by its PID), kill it if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` (by its PID), kill it if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
+
+
+def config_head() -> str:
+    """The lines every test Mosquitto's configuration starts with."""
+    # Started as root, Mosquitto would switch to its own user, who cannot read our
+    # private temporary directory; stay whoever runs the tests.
+    return (
+        f"user {getpass.getuser()}\n"
+        "per_listener_settings true\n"
+        "persistence false\n"
+        "log_dest stderr\n"
+        # Readable times, to line the log up with a failing test's own output.
+        "log_timestamp_format %H:%M:%S\n"
+    )
+
+
+def run_mosquitto(
+    directory: Path,
+    config: str,
+    ports: dict[str, int],
+    preexec_fn: Callable[[], None] | None = None,
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start Mosquitto with ``config`` (written to ``directory``, its log beside it) and
+    wait until each of ``ports`` (by name) accepts; the process and the log. Raises
+    AssertionError, with the log, when one does not within START_TIMEOUT (the process
+    stopped)."""
+    path = directory / "mosquitto.conf"
+    path.write_text(config)
+    log = directory / "mosquitto.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [require("mosquitto"), "-c", str(path)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    try:
+        _wait_until_listening(process, ports, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, log
 
 
 def start_broker(directory: Path, username: str, password: str, pki: Pki | None = None) -> Broker:
@@ -134,7 +185,6 @@ def start_broker(directory: Path, username: str, password: str, pki: Pki | None 
     mosquitto_passwd or openssl is missing, or when a listener does not accept
     connections within START_TIMEOUT (with the broker's log in the message).
     """
-    mosquitto = require("mosquitto")
     if pki is None:
         pki = make_pki(directory / "pki")
     passwords = directory / "passwords"
@@ -145,20 +195,8 @@ def start_broker(directory: Path, username: str, password: str, pki: Pki | None 
         timeout=STOP_TIMEOUT,
     )
     ports = Ports(*free_ports(len(dataclasses.fields(Ports))))
-    config = directory / "mosquitto.conf"
-    config.write_text(_config(ports, pki, passwords))
-    log = directory / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [mosquitto, "-c", str(config)], stdout=sink, stderr=subprocess.STDOUT
-        )
-    broker = Broker(process, ports, username, password, pki, log)
-    try:
-        _wait_until_listening(broker)
-    except BaseException:
-        broker.stop()
-        raise
-    return broker
+    process, log = run_mosquitto(directory, _config(ports, pki, passwords), ports.by_name())
+    return Broker(process, ports, username, password, pki, log)
 
 
 def _config(ports: Ports, pki: Pki, passwords: Path) -> str:
@@ -175,14 +213,7 @@ def _config(ports: Ports, pki: Pki, passwords: Path) -> str:
     websockets = "protocol websockets\nsocket_domain ipv4\n"
     good = tls(pki.server_cert, pki.server_key)
     return (
-        # Started as root, Mosquitto would switch to its own user, who cannot read our
-        # private temporary directory; stay whoever runs the tests.
-        f"user {getpass.getuser()}\n"
-        "per_listener_settings true\n"
-        "persistence false\n"
-        "log_dest stderr\n"
-        # Readable times, to line the log up with a failing test's own output.
-        "log_timestamp_format %H:%M:%S\n"
+        config_head()
         + listener(ports.tcp, anonymous)
         + listener(ports.password, "allow_anonymous false\n", f"password_file {passwords}\n")
         + listener(ports.tls, anonymous, good)
@@ -202,17 +233,19 @@ def _config(ports: Ports, pki: Pki, passwords: Path) -> str:
     )
 
 
-def _wait_until_listening(broker: Broker) -> None:
+def _wait_until_listening(
+    process: subprocess.Popen[bytes], ports: dict[str, int], log: Path
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    for name, port in broker.ports.by_name().items():
+    for name, port in ports.items():
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if broker.process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
                         f"mosquitto did not start listening on {port} ({name}):\n"
-                        f"{broker.log.read_text(errors='replace')}"
+                        f"{log.read_text(errors='replace')}"
                     ) from None
                 time.sleep(0.02)

@@ -5,7 +5,6 @@ killed while held, a low descriptor limit, and Ctrl-C or SIGTERM while holding."
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
@@ -24,7 +23,15 @@ from typing import Any
 import pytest
 
 from pco_wire.diagnose import CATEGORIES
-from tests.broker import STOP_TIMEOUT, Broker, free_ports, require
+from tests.broker import (
+    STOP_TIMEOUT,
+    Broker,
+    config_head,
+    free_ports,
+    require,
+    run_mosquitto,
+    stop_process,
+)
 from tests.peers import ROOT, CliRun, Peers, run_cli, silent
 from tests.support import (
     BENCH_CATEGORY_KEYS,
@@ -53,13 +60,7 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{port or self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process)
 
     def logged(self) -> str:
         return self.log.read_text(errors="replace")
@@ -81,37 +82,14 @@ def start_mosquitto(directory: Path) -> Mosquitto:
         timeout=STOP_TIMEOUT,
     )
     port, password_port = free_ports(2)
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        f"user {getpass.getuser()}\n"
-        "per_listener_settings true\n"
-        "persistence false\n"
-        "log_dest stderr\n"
-        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+    config = (
+        config_head() + f"listener {port} 127.0.0.1\nallow_anonymous true\n"
         f"listener {password_port} 127.0.0.1\nallow_anonymous false\n"
         f"password_file {passwords}\n"
     )
-    log = directory / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [require("mosquitto"), "-c", str(config)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_raise_soft_limit,
-        )
-    broker = Mosquitto(process, port, password_port, log)
-    deadline = time.monotonic() + 10.0
-    for each in (port, password_port):
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", each), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    broker.stop()
-                    raise AssertionError(f"mosquitto did not start:\n{broker.logged()}") from None
-                time.sleep(0.02)
-    return broker
+    ports = {"anonymous": port, "password": password_port}
+    process, log = run_mosquitto(directory, config, ports, preexec_fn=_raise_soft_limit)
+    return Mosquitto(process, port, password_port, log)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ over, which Mosquitto 2.0.11 never sends.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import re
 import secrets
@@ -46,7 +45,7 @@ from pco_wire import (
     config,
 )
 from pco_wire.codec import decode
-from tests.broker import START_TIMEOUT, STOP_TIMEOUT, Broker, free_port, require
+from tests.broker import Broker, config_head, free_port, run_mosquitto, stop_process
 from tests.drivers import Driver
 from tests.peers import (
     SLICE,
@@ -269,14 +268,7 @@ class Limited:
 
     def stop(self) -> None:
         """Terminate the process (by its PID), kill it if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process)
 
 
 #: Server Keep Alive. Mosquitto 2.0.11 refuses a max_keepalive below 10 ("Invalid
@@ -301,14 +293,8 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
     (every CONNACK there would change, and retained messages would be refused)."""
     directory = tmp_path_factory.mktemp("limited")
     port = free_port()
-    conf = directory / "mosquitto.conf"
-    conf.write_text(
-        f"user {getpass.getuser()}\n"
-        "per_listener_settings true\n"
-        "persistence false\n"
-        "log_dest stderr\n"
-        "log_timestamp_format %H:%M:%S\n"
-        f"max_keepalive {MAX_KEEPALIVE}\n"
+    config = (
+        config_head() + f"max_keepalive {MAX_KEEPALIVE}\n"
         "max_packet_size 2000\n"
         "retain_available false\n"
         "max_inflight_messages 7\n"
@@ -318,24 +304,9 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
         "max_qos 1\n"
         "max_topic_alias 3\n"
     )
-    log = directory / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [require("mosquitto"), "-c", str(conf)], stdout=sink, stderr=subprocess.STDOUT
-        )
+    process, log = run_mosquitto(directory, config, {"limited": port})
     running = Limited(process, port, log)
-    deadline = time.monotonic() + START_TIMEOUT
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"mosquitto did not start listening on {port}:\n{log.read_text()}"
-                    ) from None
-                time.sleep(0.02)
         yield running
     finally:
         running.stop()
