@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             took = time.monotonic() - started
             status = facts.get("error") or "done"
             print(f"  {size:,} {side} {event_loop or ''}: {status} ({took:.1f} s)", flush=True)
-            failed = failed or (side != PAHO and "count" not in facts)
+            failed = failed or (side != PAHO and ("count" not in facts or bool(facts.get("error"))))
         if args.hold_max and hard >= HOLD_TARGET + 100:
             hold = run_side(directory, BENCH, "uvloop", HOLD_TARGET, args)
             print(f"  {HOLD_TARGET:,} bench uvloop: {hold.get('error') or 'done'}", flush=True)
