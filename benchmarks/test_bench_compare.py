@@ -27,7 +27,7 @@ def test_bench_compare_quick() -> None:
     )
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][2:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
     cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
     assert [tuple(row[:2]) for row in cells] == list(ROWS), done.stdout
     # Every side connected and held all it opened, and measured its CPU and memory.
