@@ -61,7 +61,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -250,9 +250,9 @@ class RawConnection(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self._connect)
+        # Not an isinstance() check: uvloop's transports do not derive from asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self._connect)
 
     def data_received(self, data: bytes) -> None:
         ready = self._ready
