@@ -82,12 +82,21 @@ for _signum, _default in (
 # The drivers (tests/drivers.py): a test that takes ``driver`` runs with the blocking one
 # and with the asyncio one, and must end the same way; its threads and descriptors must be
 # back to what they were, and the asyncio runs clean (see drivers.Hygiene).
-from tests.drivers import DRIVERS, WARNINGS_AS_ERRORS, Driver, counts, settled  # noqa: E402
+from tests.drivers import (  # noqa: E402
+    DRIVERS,
+    WARNINGS_AS_ERRORS,
+    Driver,
+    counts,
+    settled,
+    warm_uvloop,
+)
 
 
 @pytest.fixture(params=DRIVERS, ids=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     chosen = Driver(request.param)
+    if chosen.hygiene.loop == "uvloop":
+        warm_uvloop()
     # Both drivers: an unclosed socket or a coroutine never awaited is an error.
     for action in WARNINGS_AS_ERRORS:
         request.applymarker(pytest.mark.filterwarnings(action))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import gc
 import os
 import sys
@@ -75,8 +76,10 @@ def settled(before: tuple[int, int], within: float = 3.0) -> tuple[int, int]:
 class Hygiene:
     """What went wrong on the event loops of one test (see the module's docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: str = "asyncio") -> None:
         self.problems: list[str] = []
+        #: The event loop the runs are on: "asyncio" (the standard one) or "uvloop".
+        self.loop = loop
         self._lock = threading.Lock()
 
     def add(self, problem: str) -> None:
@@ -106,8 +109,27 @@ class Hygiene:
             sys.unraisablehook = previous
 
 
+@functools.cache
+def warm_uvloop() -> None:
+    """Open what uvloop (libuv) keeps for the life of the process once, before a test
+    counts descriptors: the first loop's and the first name lookup's (libuv's thread
+    pool wakes the loop through a descriptor of its own, made at its first use)."""
+    import uvloop
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(loop.getaddrinfo("127.0.0.1", 1))
+    finally:
+        loop.close()
+
+
 def new_loop(hygiene: Hygiene) -> asyncio.AbstractEventLoop:
-    loop = asyncio.new_event_loop()
+    if hygiene.loop == "uvloop":
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
     loop.set_debug(True)
     loop.set_exception_handler(hygiene.handler)
     return loop
@@ -306,12 +328,12 @@ class Driver:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.hygiene = Hygiene()
+        self.hygiene = Hygiene("uvloop" if name == "uvloop" else "asyncio")
         self._clients: list[AsyncClient] = []
 
     @property
     def is_asyncio(self) -> bool:
-        return self.name == "asyncio"
+        return self.name in ("asyncio", "uvloop")
 
     def __repr__(self) -> str:
         return f"Driver({self.name!r})"
@@ -347,6 +369,8 @@ class Driver:
         return self.hygiene.problems
 
 
+#: The blocking driver and the asyncio one on the standard loop. ``Driver("uvloop")`` is
+#: the asyncio one on uvloop (what ``bench`` runs on), for the tests that ask for it.
 DRIVERS = ("sync", "asyncio")
 #: The warning filters of every asyncio test (pytest's own filter syntax): an unclosed
 #: transport or socket, a coroutine never awaited.

@@ -199,7 +199,7 @@ class Client:
             from ..errors import LocalProtocolError
 
             raise LocalProtocolError("reauthenticate() needs a connected client")
-        conn.session.reauthenticate(now=conn.loop.time())
+        conn.session.reauthenticate(now=time.monotonic())
         conn.pump()
 
     async def wait_closed(self) -> None:

@@ -75,7 +75,7 @@ class Connection:
 
     def start(self) -> None:
         """CONNECT, and the session's bytes from here on."""
-        self.session.connect(now=self.loop.time())
+        self.session.connect(now=time.monotonic())
         self.stream.wire.attach(self)
         self._data(*self.stream.feed(None))
         self._pump()
@@ -91,7 +91,7 @@ class Connection:
 
     def _data(self, data: bytes, closed: bool, error: Error | None) -> None:
         session = self.session
-        now = self.loop.time()
+        now = time.monotonic()
         if data:
             session.receive_data(data, now=now)
         if error is not None:
@@ -105,14 +105,14 @@ class Connection:
         if not session.closed:
             error = self.stream.lost_error(exc)
             if error is None:
-                session.receive_data(b"", now=self.loop.time())
+                session.receive_data(b"", now=time.monotonic())
             else:
-                session.connection_lost(error, now=self.loop.time())
+                session.connection_lost(error, now=time.monotonic())
         self._pump()
 
     def _fire(self) -> None:
         self._timer = self._timer_at = None
-        self.session.handle_timer(now=self.loop.time())
+        self.session.handle_timer(now=time.monotonic())
         self._pump()
 
     def pump(self) -> None:
@@ -128,7 +128,7 @@ class Connection:
                 _log.debug("send %s", _log.sent(out))
             failed = self.stream.write(out)
             if failed is not None:
-                session.connection_lost(failed, now=self.loop.time())
+                session.connection_lost(failed, now=time.monotonic())
         # The events are the owner's once the connection is: those of an attempt that
         # fails are not shown (as in the blocking driver), those of the handshake
         # (Connected, a stored PUBLISH) are taken when it becomes the owner's.
@@ -150,7 +150,10 @@ class Connection:
             self._cancel_timer()
             if deadline is not None:
                 self._timer_at = deadline
-                self._timer = self.loop.call_at(deadline, self._fire)
+                # The session's clock is time.monotonic(), to the microsecond: uvloop's
+                # loop.time() counts whole milliseconds, as of the loop's last turn.
+                delay = max(deadline - time.monotonic(), 0.0)
+                self._timer = self.loop.call_later(delay, self._fire)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -164,7 +167,7 @@ class Connection:
         if session.closed:
             self.close()
             return None, False
-        session.disconnect(now=self.loop.time())
+        session.disconnect(now=time.monotonic())
         self._pump()
         try:
             # A write that fails is reported by the transport one callback later, as the
