@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import secrets
 import select
 import socket
 import subprocess
@@ -64,6 +63,7 @@ from tests.peers import (
 )
 from tests.pki import Pki
 from tests.support import PHASES
+from tests.test_connect_integration import _log_says, _unique_id
 
 RESPONSE_TIMEOUT = 5.0
 
@@ -113,20 +113,6 @@ def _settings(uri: str, pki: Pki | None = None, **options: Any) -> Settings:
     options.setdefault("response_timeout", RESPONSE_TIMEOUT)
     options.setdefault("protocol", "5")
     return Settings(uri, security=security, **options)
-
-
-def _unique_id(prefix: str) -> str:
-    # The broker lives for the whole session: a fresh ID per test finds no old session.
-    return prefix + secrets.token_hex(6)
-
-
-def _log_says(log: Path, line: str, within: float = 2.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if line in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _client_ids(peer_recordings: list[Recording]) -> list[str]:
