@@ -13,13 +13,15 @@ import os
 import select
 import signal
 import sys
+from contextlib import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from types import FrameType
-    from typing import TextIO
+    from typing import Any, TextIO
 
-__all__ = ["Output", "Stopped", "prepare", "stop_status"]
+__all__ = ["Output", "Stopped", "Stops", "prepare", "stop_status"]
 
 #: What a pipe takes in one write without blocking once select() says it is writable.
 _PIPE_BUF = select.PIPE_BUF
@@ -73,6 +75,68 @@ def prepare() -> None:
         # A signal ignored by whoever started us stays ignored (nohup).
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _raise_stopped)
+
+
+#: The signals that stop a command, and what each raises.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_exception(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+class Stops:
+    """While entered: a stop signal noted, and ``wake`` called, instead of an exception
+    raised wherever the main thread happens to be; for a main thread that shares locks
+    with a thread of its own.
+
+    An exception raised by a signal handler can land inside a ``Condition``'s
+    ``__enter__`` (a ``queue.Queue``'s, a ``threading.Event``'s), after the lock was
+    taken and before the ``with`` block that releases it began: the lock stays held, and
+    the other thread and the main thread's next look wait on it forever. ``check()``
+    raises a noted stop (KeyboardInterrupt, or ``Stopped``) where the caller chooses;
+    ``raising()`` lets one raise at once around a wait that holds no such lock (a
+    blocking write). A second signal raises wherever it lands: whoever sends it does not
+    want to wait for the goodbye. A signal ignored by whoever started us stays ignored.
+    ``wake`` runs in the signal handler: it must not block or take a lock.
+    """
+
+    def __init__(self, wake: Callable[[], object]) -> None:
+        self.signals: list[int] = []
+        self._wake = wake
+        self._raising = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Stops:
+        for signum in _STOP_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._noted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _noted(self, signum: int, frame: FrameType | None) -> None:
+        self.signals.append(signum)
+        self._wake()
+        if self._raising or len(self.signals) > 1:
+            raise _stop_exception(signum)
+
+    def check(self) -> None:
+        """Raise the first stop noted, if any."""
+        if self.signals:
+            raise _stop_exception(self.signals[0])
+
+    @contextmanager
+    def raising(self) -> Iterator[None]:
+        """A stop raises at once within (a noted one on entry)."""
+        self.check()
+        self._raising = True
+        try:
+            yield
+        finally:
+            self._raising = False
 
 
 class Output:

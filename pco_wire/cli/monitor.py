@@ -42,10 +42,17 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     """Hold the connection and print a line per event, in order, from this thread
     only: the client thread formats each line and queues it (dropping, and counting,
     what does not fit when the output is slower than the events), so that neither a
-    flood of packets nor a slow reader of our output keeps it from its keep-alive."""
-    import queue
+    flood of packets nor a slow reader of our output keeps it from its keep-alive.
+
+    A stop signal is noted, not raised, while this thread waits for lines (see
+    ``_console.Stops``): raised there, it could leave a lock the client thread needs
+    held, and both would wait forever."""
+    import collections
+    import select
+    import socket
     import threading
 
+    from .. import _console
     from .._text import printable
     from ..events import (
         Closed,
@@ -61,9 +68,30 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     from ..result import CLOSE_WAIT
     from ..sync.client import Client
 
-    lines: queue.Queue[str] = queue.Queue(_QUEUED_LINES)
-    queuing = threading.Lock()  # the client thread and this one both queue lines
+    lines: collections.deque[str] = collections.deque()
+    queuing = threading.Lock()  # the client thread adds lines, this one takes them
     dropped = 0
+    # Readable when there are lines to print or a stop signal came.
+    awake, wakeup = socket.socketpair()
+    awake.setblocking(False)
+    wakeup.setblocking(False)
+
+    def wake() -> None:
+        try:
+            wakeup.send(b"\0")
+        except OSError:
+            pass  # full: awake already
+
+    def sleep(timeout: float) -> None:
+        select.select([awake], [], [], timeout)
+        try:
+            awake.recv(4096)
+        except OSError:
+            pass
+
+    def take() -> str | None:
+        with queuing:
+            return lines.popleft() if lines else None
 
     def line(kind: str, text: str, **extra: Any) -> str:
         if args.json:
@@ -85,16 +113,19 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         # as soon as there is room again.
         nonlocal dropped
         with queuing:
-            if dropped and not lines.full():
-                lines.put_nowait(notice(dropped))
+            idle = not lines  # the printer may be asleep: wake it
+            if dropped and len(lines) < _QUEUED_LINES:
+                lines.append(notice(dropped))
                 dropped = 0
             # Packet lines go first when the output falls behind: the last tenth of the
             # queue is kept for the lines that say what the connection does.
             room = _QUEUED_LINES - (_QUEUED_LINES // 10 if kind == "packet" else 0)
-            if lines.qsize() >= room:
+            if len(lines) >= room:
                 dropped += 1
             else:
-                lines.put_nowait(line(kind, text, **extra))
+                lines.append(line(kind, text, **extra))
+        if idle:
+            wake()
 
     def on_event(event: Any) -> None:
         if isinstance(event, Connected):
@@ -116,7 +147,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             ms = event.round_trip * 1000
             emit("pingresp", f"PINGRESP received, round trip {ms:.1f} ms", round_trip=ms)
         elif isinstance(event, PacketReceived):
-            if lines.qsize() >= _QUEUED_LINES * 9 // 10:  # a flood: not worth describing
+            if len(lines) >= _QUEUED_LINES * 9 // 10:  # a flood: not worth describing
                 skip()
                 return
             from ..result import packet_summary
@@ -170,11 +201,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
 
     def show(deadline: float) -> None:
         """Print what is queued, by ``deadline``."""
-        while True:
-            try:
-                text = lines.get_nowait()
-            except queue.Empty:
-                break
+        while (text := take()) is not None:
             if not cli.out.line(text, deadline):
                 return
         nonlocal dropped
@@ -195,69 +222,80 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         cli.err.line(f"warning: {warning}")
     end = None if args.duration is None else time.monotonic() + args.duration
     stop: KeyboardInterrupt | None = None
-    try:
+    with _console.Stops(wake) as stops:
         try:
-            # One line a turn, so that the end is seen however fast lines come; with
-            # --duration, a reader that holds a line past the end stops us too.
-            while not client.wait(0):
-                remaining = 0.5 if end is None else min(0.5, end - time.monotonic())
-                if remaining <= 0:
-                    break
-                try:
-                    text = lines.get(timeout=remaining)
-                except queue.Empty:
-                    continue
-                if not cli.out.line(text, end):
-                    break  # the reader has gone (or held us to the end): a stop
-        except KeyboardInterrupt as exc:
-            stop = exc
-        # From here on every line has a deadline: a reader that stopped reading must not
-        # keep us from saying goodbye to the server.
-        soon = time.monotonic() + 1.0
-        if stop is not None:
+            try:
+                # One line a turn, so that the end is seen however fast lines come; with
+                # --duration, a reader that holds a line past the end stops us too.
+                while not client.wait(0):
+                    stops.check()
+                    remaining = 0.5 if end is None else min(0.5, end - time.monotonic())
+                    if remaining <= 0:
+                        break
+                    text = take()
+                    if text is None:
+                        sleep(remaining)
+                        continue
+                    with stops.raising():  # a write blocked on a slow reader holds no lock
+                        shown = cli.out.line(text, end)
+                    if not shown:
+                        break  # the reader has gone (or held us to the end): a stop
+            except KeyboardInterrupt as exc:
+                stop = exc
+            # From here on every line has a deadline: a reader that stopped reading must not
+            # keep us from saying goodbye to the server.
+            soon = time.monotonic() + 1.0
+            if stop is not None:
+                show(soon)
+                emit(
+                    "interrupted",
+                    "interrupted" if type(stop) is KeyboardInterrupt else "terminated",
+                )
+            if client.wait(0):  # it ended by itself: a refusal, a loss without reconnecting
+                show(soon)
+                error = client.error
+                if error is None:
+                    return 0
+                code, category, message = client.diagnose(error)
+                if args.debug:
+                    cli.traceback(error)
+                cli.err.line(f"FAILED ({category}, exit {code}): {message}", soon)
+                return code
+            connected = client.connected
+            client.disconnect()
+            soon = time.monotonic() + 1.0
             show(soon)
-            emit("interrupted", "interrupted" if type(stop) is KeyboardInterrupt else "terminated")
-        if client.wait(0):  # it ended by itself: a refusal, a loss without reconnecting
-            show(soon)
+            closed = client.server_closed
+            if closed is not None:
+                farewell = (
+                    "DISCONNECT sent; the server closed the connection"
+                    if closed
+                    else f"DISCONNECT sent; the server had not closed the connection "
+                    f"{CLOSE_WAIT:g} s later, so we did"
+                )
+                cli.out.line(line("disconnected", farewell), soon)
+                return 0
             error = client.error
             if error is None:
+                cli.out.line(line("disconnected", "done; not connected"), soon)
                 return 0
             code, category, message = client.diagnose(error)
-            if args.debug:
-                cli.traceback(error)
-            cli.err.line(f"FAILED ({category}, exit {code}): {message}", soon)
+            if connected:
+                cli.out.line(line("disconnected", f"DISCONNECT could not be sent: {message}"), soon)
+                cli.err.line(
+                    f"FAILED ({category}, exit {code}): DISCONNECT not sent: {message}", soon
+                )
+            else:
+                # Stopped while connecting again: the loss not recovered from is the outcome.
+                cli.out.line(line("disconnected", f"done; not connected since: {message}"), soon)
+                cli.err.line(
+                    f"FAILED ({category}, exit {code}): not connected when stopped: {message}", soon
+                )
             return code
-        connected = client.connected
-        client.disconnect()
-        soon = time.monotonic() + 1.0
-        show(soon)
-        closed = client.server_closed
-        if closed is not None:
-            farewell = (
-                "DISCONNECT sent; the server closed the connection"
-                if closed
-                else f"DISCONNECT sent; the server had not closed the connection "
-                f"{CLOSE_WAIT:g} s later, so we did"
-            )
-            cli.out.line(line("disconnected", farewell), soon)
-            return 0
-        error = client.error
-        if error is None:
-            cli.out.line(line("disconnected", "done; not connected"), soon)
-            return 0
-        code, category, message = client.diagnose(error)
-        if connected:
-            cli.out.line(line("disconnected", f"DISCONNECT could not be sent: {message}"), soon)
-            cli.err.line(f"FAILED ({category}, exit {code}): DISCONNECT not sent: {message}", soon)
-        else:
-            # Stopped while connecting again: the loss not recovered from is the outcome.
-            cli.out.line(line("disconnected", f"done; not connected since: {message}"), soon)
-            cli.err.line(
-                f"FAILED ({category}, exit {code}): not connected when stopped: {message}", soon
-            )
-        return code
-    finally:
-        # Whatever happened here, the server hears a DISCONNECT (and does not publish
-        # the will) unless the connection is gone already.
-        if not client.wait(0):
-            client.disconnect()
+        finally:
+            # Whatever happened here, the server hears a DISCONNECT (and does not publish
+            # the will) unless the connection is gone already.
+            if not client.wait(0):
+                client.disconnect()
+            awake.close()
+            wakeup.close()
