@@ -303,6 +303,15 @@ def _diagnose(
                 "above their limit, a client ID or packet size rule, an MQTT 5 reason code "
                 "such as 0x80..0x9F): see its log"
             )
+        connack = _connack_size(head)
+        if connack:
+            # It answered with a CONNACK: an MQTT server, whose packet is at fault.
+            version = {3: "3.1", 4: "3.1.1"}.get(protocol_level, "5.0")
+            what = "CONNACK" if error.offset < connack else "reply"
+            return "protocol-error", (
+                f"the server's {what} breaks MQTT {version}: {error}; the server speaks "
+                "MQTT, so the fault is the broker's: see its version and log"
+            )
         return "protocol-error", (
             f"the server's reply breaks MQTT: {error}; is {where} really an MQTT port?"
         )
@@ -320,6 +329,19 @@ def _diagnose(
     if isinstance(error, Error):
         return "internal-error", f"unexpected {type(error).__name__}: {error}"
     return "internal-error", f"internal error: {type(error).__name__}: {error}"
+
+
+def _connack_size(head: bytes) -> int:
+    """The size of the CONNACK the first bytes begin, or 0 when they begin none: 0x20,
+    then a remaining length of at least 2 (MQTT 3.1.1 §3.2.1, 5.0 §3.2.1, §1.5.5)."""
+    if head[:1] != b"\x20":
+        return 0
+    length = 0
+    for index, byte in enumerate(head[1:5]):
+        length |= (byte & 0x7F) << (7 * index)
+        if byte < 0x80:
+            return 2 + index + length if length >= 2 else 0
+    return 0
 
 
 def _unknown_return_code(head: bytes) -> int | None:

@@ -862,6 +862,9 @@ def test_malformed_connack_properties_are_a_protocol_error(
     assert text.code == 6, text
     assert "FAILED (protocol-error, exit 6)" in text.stdout, text
     assert words in text.stdout, text
+    # A well-formed CONNACK header: the server speaks MQTT, the port is not in doubt.
+    assert "the server's CONNACK breaks MQTT 5.0: " in text.stdout, text
+    assert "really an MQTT port" not in text.stdout, text
     assert "Traceback" not in text.stderr + shown.stderr
     assert shown.code == 6, shown
     document = shown.json()

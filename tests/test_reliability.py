@@ -478,7 +478,9 @@ def test_huge_packet_announced_is_refused_before_its_body(driver: Driver, peers:
         assert error.size >= HUGE and error.limit == DEFAULT_MAX_PACKET_SIZE, error.args
         code, category, message = client.diagnose(error)
         assert (code, category) == (6, "protocol-error"), message
-        assert message.startswith("the server's reply breaks MQTT: "), message
+        # After a CONNACK: an MQTT server, whose later packet is at fault.
+        assert message.startswith("the server's reply breaks MQTT 3.1.1: "), message
+        assert "really an MQTT port" not in message and "the broker's" in message, message
         _timing("200 MB PUBLISH announced", "PacketTooLarge", lost_at - connected - 0.1, category)
     finally:
         assert client.disconnect()
