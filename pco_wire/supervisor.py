@@ -44,7 +44,7 @@ from .uri import ServerURI
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, TypeGuard
 
     from .diagnose import Diagnosis
     from .phases import Phase
@@ -536,9 +536,13 @@ class Supervisor:
 
     def _again(self, error: Error, now: float) -> float | None:
         again = self.settings.reconnect if self.reconnect is None else self.reconnect
-        if self.stopped or not again:
+        if self.stopped:
             return None
         events = self._events = self._events or []
+        if not again:
+            if _taken_over(error):  # said by the server: worth an event, retrying or not
+                events.append(TakenOver(self.client_id or "", error.reason_string))
+            return None
         if self._follow(error):
             # The server said where to go: at once, not after a backoff.
             events.append(Reconnecting(error, 0.0, self._reconnect_policy().attempt + 1))
@@ -572,6 +576,11 @@ class Supervisor:
                 self._policy.connected(self._opened_at)
                 self._opened_at = None
         return self._policy
+
+
+def _taken_over(error: Error) -> TypeGuard[ServerDisconnected]:
+    """MQTT 5.0 §3.14.2.1: DISCONNECT 0x8E, session taken over."""
+    return isinstance(error, ServerDisconnected) and error.reason_code == 0x8E
 
 
 def _unsupported_level(error: Error, attempt: Attempt) -> bool:

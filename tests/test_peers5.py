@@ -735,6 +735,21 @@ def test_client_emits_taken_over(driver: Driver, peers: Peers, reason: str | Non
     assert peer.recording.names() == ["CONNECT"]
 
 
+def test_client_emits_taken_over_without_reconnecting_too(driver: Driver, peers: Peers) -> None:
+    peer = peers.start(_disconnecting(_taken_over(None)))
+    events = Events()
+    client = driver.client(_settings(peer.uri(), client_id="gw7"), on_event=events, reconnect=False)
+    client.connect()
+    (taken,) = events.wait_for(TakenOver)
+    assert client.wait(WAIT)  # it ended: no attempt follows
+    client.disconnect()
+
+    assert taken == TakenOver("gw7", None)
+    kinds = [type(e) for e in events.seen]
+    assert kinds == [Connected, Closed, TakenOver], events.seen
+    assert peer.finish()
+
+
 @pytest.mark.parametrize(
     ("reason", "shown"),
     [

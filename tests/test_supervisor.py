@@ -622,6 +622,21 @@ def test_a_takeover_said_by_the_server_is_reported_at_once() -> None:
     assert trace.delays == [MAX_DELAY]
 
 
+def test_a_takeover_said_by_the_server_is_an_event_without_reconnecting_too() -> None:
+    supervisor = Supervisor(_settings(protocol="5", client_id="gw1"), reconnect=False)
+    taken = ServerDisconnected(ReasonCode.SESSION_TAKEN_OVER, DisconnectProperties())
+    trace = play(supervisor, [Accepted(SHORT, taken)])
+    assert trace.events == [TakenOver("gw1", None)]
+    assert trace.delays == []
+
+
+def test_other_ends_without_reconnecting_are_no_event() -> None:
+    supervisor = Supervisor(_settings(protocol="5", client_id="gw1"), reconnect=False)
+    moved = ServerDisconnected(ReasonCode.SERVER_SHUTTING_DOWN, DisconnectProperties())
+    trace = play(supervisor, [Accepted(SHORT, moved)])
+    assert trace.events == [] and trace.delays == []
+
+
 def test_a_server_assigned_id_is_kept_for_the_next_connections() -> None:
     supervisor = Supervisor(_settings(protocol="5", server_assigns_id=True))
     first = supervisor.next_attempt()
