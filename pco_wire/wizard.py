@@ -171,7 +171,7 @@ def _run(d: Dialogue, path: str) -> int:
         from .sync.check import test_connection
 
         result = test_connection(settings)
-        _report(d, result, settings.protocol)
+        _report(d, result, settings)
         tested = result.ok
     question = f"Save to {path}?" if tested is not False else f"Save to {path} anyway?"
     if not d.yes(question, True):
@@ -678,11 +678,11 @@ def _secret_shown(value: str | None, env: str | None, path: str | None) -> str:
     return "(none)"
 
 
-def _report(d: Dialogue, result: TestResult, protocol: str) -> None:
+def _report(d: Dialogue, result: TestResult, settings: Settings) -> None:
     """The lines of ``python -m pco_wire test``, so that both read the same."""
-    from .cli.test import report
+    from .cli.test import report, tested
 
     for warning in result.warnings:
         d.say(f"warning: {warning}")
-    for line in report(result, protocol):
+    for line in report(result, settings.protocol, tested(settings)):
         d.say(line)

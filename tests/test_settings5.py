@@ -625,7 +625,8 @@ def test_the_wizard_reports_as_test_does(tmp_path: Path) -> None:
     from pco_wire.wizard import _report
 
     out = io.StringIO()
-    _report(Dialogue(io.StringIO(), out, False), _result(True, NEGOTIATED), "5")
+    settings = Settings("mqtt://h", protocol="5")  # the port is the default: 1883
+    _report(Dialogue(io.StringIO(), out, False), _result(True, NEGOTIATED), settings)
     assert out.getvalue().splitlines() == report(_result(True, NEGOTIATED), "5")
 
 

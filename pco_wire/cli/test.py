@@ -32,19 +32,32 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
         return result.exit_code
     for warning in result.warnings:
         cli.err.line(f"warning: {warning}")
-    for line in report(result, settings.protocol):
+    for line in report(result, settings.protocol, tested(settings)):
         cli.out.line(line)
     return result.exit_code
 
 
-def report(result: TestResult, protocol: str) -> list[str]:
+def tested(settings: Settings) -> str | None:
+    """The server URI a test was asked for, as the header shows it: after a redirect
+    followed, the result's is the server that answered."""
+    from ..errors import InvalidSettings
+    from ..uri import parse_uri
+
+    try:
+        return str(parse_uri(settings.server_uri))
+    except InvalidSettings:
+        return None
+
+
+def report(result: TestResult, protocol: str, uri: str | None = None) -> list[str]:
     """The text of a test: the phases, TLS, other packets, the outcome and, in MQTT 5.0,
-    what the CONNACK negotiated (``protocol``: the one asked for)."""
+    what the CONNACK negotiated (``protocol``: the one asked for; ``uri``: the server
+    asked for, the result's by default)."""
     from .._text import printable
 
     # The client ID may be one the server assigned (MQTT 5.0): its text.
     as_id = f" as {printable(result.client_id)}" if result.client_id else ""
-    lines = [f"pco_wire test {result.uri}{as_id}"]
+    lines = [f"pco_wire test {uri or result.uri}{as_id}"]
     for phase in result.phases:
         mark = "ok" if phase.ok else "FAILED"
         # A detail may quote the server (a redirect's reference): one printable line.
