@@ -13,6 +13,8 @@ and a sentence that says what happened and what to try. The exit statuses::
     4  TLS or WebSocket handshake failed (certificates, TLS alerts, non-101 answer)
     5  a deadline passed (the message names the phase)
     6  protocol error in the reply (malformed or unexpected packet, undefined return code)
+    7  the proxy refused: it wants a user name and password, refused those given, or its
+       rules forbid a tunnel to the server
     70 internal error (a bug)
     129, 130, 143  stopped by SIGHUP, Ctrl-C or SIGTERM before the command finished
 
@@ -34,6 +36,7 @@ from .errors import (
     Error,
     InvalidPacket,
     InvalidSettings,
+    ProxyError,
     RemoteProtocolError,
     ResponseTimeout,
     ServerDisconnected,
@@ -65,6 +68,7 @@ EXIT_CODES = {
     4: "TLS or WebSocket handshake failed",
     5: "a deadline passed (the message names the phase)",
     6: "protocol error in the server's reply (or an undefined CONNACK return code)",
+    7: "the proxy refused: authentication required or rejected, or its rules forbid the server",
     70: "internal error (a bug; --debug shows the traceback)",
     129: "stopped by SIGHUP before the command finished",
     130: "interrupted (Ctrl-C) before the command finished",
@@ -107,6 +111,16 @@ CATEGORIES = {
     "tls-error": 4,
     "websocket-upgrade-failed": 4,
     "websocket-error": 4,
+    "proxy-connection-refused": 3,
+    "proxy-no-route": 3,
+    "proxy-cannot-reach-server": 3,
+    "proxy-closed": 3,
+    "not-a-proxy": 3,
+    "proxy-authentication-required": 7,
+    "proxy-authentication-rejected": 7,
+    "proxy-forbidden": 7,
+    "proxy-refused": 7,
+    "proxy-protocol-error": 6,
     "timeout": 5,
     "protocol-error": 6,
     "unknown-return-code": 6,
@@ -315,6 +329,20 @@ def _diagnose(
         return "protocol-error", (
             f"the server's reply breaks MQTT: {error}; is {where} really an MQTT port?"
         )
+    if isinstance(error, ProxyError):
+        return _proxy(error)
+    if isinstance(error, TransportError) and error.phase == PhaseName.PROXY_CONNECT:
+        if error.condition == "refused":
+            return "proxy-connection-refused", (
+                f"{error.reason}: check the proxy's host and port, and that it runs"
+            )
+        if error.condition == "unreachable":
+            return "proxy-no-route", f"{error.reason}: check the proxy's address and the network"
+        if isinstance(error, ConnectionClosed):
+            return "proxy-closed", f"the proxy {error.reason.partition(' ')[2]}"
+        return "network-error", f"{error}"
+    if isinstance(error, TransportError) and error.phase == PhaseName.PROXY_TUNNEL:
+        return "proxy-closed", f"{error}: the proxy dropped the connection during its handshake"
     if isinstance(error, ConnectionClosed):
         return _closed(error, uri, where, head, tls_answered, probe, protocol_level)
     if isinstance(error, TransportError):
@@ -329,6 +357,50 @@ def _diagnose(
     if isinstance(error, Error):
         return "internal-error", f"unexpected {type(error).__name__}: {error}"
     return "internal-error", f"internal error: {type(error).__name__}: {error}"
+
+
+#: The category of each ``ProxyError.fault``, and what to try.
+_PROXY = {
+    "auth-required": (
+        "proxy-authentication-required",
+        "give the proxy's user name and password (--proxy-user, --proxy-password-env or "
+        "--proxy-password-file, or user:password@ in the proxy URL)",
+    ),
+    "auth-rejected": (
+        "proxy-authentication-rejected",
+        "check the proxy's user name and password (they are the proxy's, not the MQTT server's)",
+    ),
+    "forbidden": (
+        "proxy-forbidden",
+        "the proxy's administrator allows tunnels only to some hosts or ports: ask them to "
+        "allow this server's port",
+    ),
+    "unreachable": (
+        "proxy-cannot-reach-server",
+        "the proxy is fine, the server behind it is not: check the server's host and port, "
+        "as seen from the proxy",
+    ),
+    "refused": ("proxy-refused", "see the proxy's log"),
+    "not-a-proxy": ("not-a-proxy", "check the proxy URL's port and scheme"),
+    "malformed": ("proxy-protocol-error", "is this port really a proxy of that kind?"),
+    "closed": (
+        "proxy-closed",
+        "it may speak another proxy protocol (a SOCKS proxy closes on HTTP; try socks5h:// "
+        "or http://), or refuse this client",
+    ),
+}
+
+
+def _proxy(error: ProxyError) -> tuple[str, str]:
+    category, hint = _PROXY.get(error.fault, ("proxy-refused", "see the proxy's log"))
+    if error.fault == "not-a-proxy" and error.answer == "tls":
+        hint = "TLS to the proxy itself is not supported; check the port"
+    elif error.fault == "not-a-proxy" and error.answer:
+        hint = "check the proxy URL's scheme"
+    at = (
+        f" (byte {error.offset})" if error.offset is not None and category.endswith("error") else ""
+    )
+    return category, f"{error.reason}{at}: {hint}"
 
 
 def _connack_size(head: bytes) -> int:
@@ -450,6 +522,10 @@ def _timeout(error: ResponseTimeout, where: str) -> str:
         f"{limit}: check DNS",
         PhaseName.TCP_CONNECT: f"no answer from {error.detail or where} within {limit}: the "
         "host may be down, or a firewall drops the packets",
+        PhaseName.PROXY_CONNECT: f"no answer from the proxy {error.detail} within {limit}: "
+        "it may be down, or a firewall drops the packets",
+        PhaseName.PROXY_TUNNEL: f"the proxy ({error.detail}) did not finish its handshake "
+        f"within {limit}: it may be slow to reach the server, or not a proxy of that kind",
         PhaseName.TLS_HANDSHAKE: f"the TLS handshake did not finish within {limit}: is "
         f"{where} really a TLS port?",
         PhaseName.WEBSOCKET_UPGRADE: f"no HTTP answer to the WebSocket upgrade within {limit}: "

@@ -24,6 +24,8 @@ Every error is an :class:`Error`; the subclasses say whose fault it is::
     │                                     ``.timeout``
     └── TransportError (also OSError)     the byte stream failed; ``.phase``
         ├── ConnectionClosed              the peer closed the stream, or reset it
+        ├── ProxyError                    the proxy did not open the tunnel; ``.fault``
+        │                                 says why, ``.offset`` the byte at fault
         └── HandshakeError                the TLS or WebSocket handshake failed, or a TLS
             │                             alert arrived later
             ├── TLSError                  ``.verify_code``, ``.reason`` from OpenSSL
@@ -56,6 +58,7 @@ __all__ = [
     "MalformedPacket",
     "PacketTooLarge",
     "ProtocolViolation",
+    "ProxyError",
     "RemoteProtocolError",
     "ResponseTimeout",
     "ServerDisconnected",
@@ -292,6 +295,40 @@ class ConnectionClosed(TransportError):
         super().__init__(phase, reason)
         self.reset = reset
         self.websocket = websocket
+
+
+class ProxyError(TransportError):
+    """The proxy did not open the tunnel to the broker. ``fault`` is what it meant:
+    "auth-required" (it wants credentials, none were given), "auth-rejected" (it refused
+    those given), "forbidden" (its rules refuse the destination), "unreachable" (it could
+    not reach the broker), "refused" (another refusal), "not-a-proxy" (an answer of
+    another protocol, or of a web server), "malformed" (bytes its protocol does not
+    allow; ``offset`` is the first at fault), "closed" (it closed before its answer).
+    ``protocol`` names the handshake, ``status`` the HTTP status or the SOCKS reply code
+    (0: none), ``proxy`` and ``target`` the proxy and the broker as host:port."""
+
+    def __init__(
+        self,
+        phase: str,
+        reason: str,
+        fault: str,
+        *,
+        protocol: str = "",
+        status: int = 0,
+        offset: int | None = None,
+        proxy: str = "",
+        target: str = "",
+    ) -> None:
+        super().__init__(phase, reason)
+        self.fault = fault
+        self.protocol = protocol
+        self.status = status
+        self.offset = offset
+        self.proxy = proxy
+        self.target = target
+        #: For "not-a-proxy": the protocol the answer is in ("http", "socks5", "socks4",
+        #: "tls"), "" when none known.
+        self.answer = ""
 
 
 class HandshakeError(TransportError):

@@ -307,12 +307,18 @@ _WILL = "will (published by the server if the gateway vanishes)"
 _TLS = "security (mqtts:// and wss:// only)"
 _WS = "websocket (ws:// and wss:// only)"
 _MQTT5 = "MQTT 5.0 (--protocol 5 or auto)"
+_PROXY = "proxy (HTTP CONNECT or SOCKS, for every scheme)"
 
 TABLES = (
     Table(""),
     Table("will", "The message the server publishes if the gateway vanishes.", commented=True),
     Table("security", "For mqtts:// and wss:// only.", commented=True),
     Table("websocket", "For ws:// and wss:// only.", commented=True),
+    Table(
+        "proxy",
+        "A proxy on the way to the server (HTTP CONNECT or SOCKS); none by default.",
+        commented=True,
+    ),
 )
 
 #: Every field, in the order of the settings file (and of the wizard's questions and of
@@ -853,6 +859,108 @@ FIELDS: tuple[Field, ...] = (
         secret="values",
         question="extra WebSocket header",
         sample=(("X-Plant", "line 3"),),
+    ),
+    Field(
+        "proxy",
+        "text?",
+        None,
+        key="proxy.url",
+        options=(
+            Option(
+                "--proxy",
+                help="connect through this proxy: http://host:port (CONNECT), socks5://, "
+                "socks5h:// (the proxy resolves the name), socks4://, socks4a://; 'env': "
+                "from MQTT_PROXY, HTTPS_PROXY or HTTP_PROXY, ALL_PROXY and NO_PROXY; "
+                "'none': direct",
+            ),
+        ),
+        metavar="URL",
+        group=_PROXY,
+        question="proxy",
+        hint="http://host:port, socks5h://host:port, env or none",
+        blank="none: connect directly",
+        note="http://host:port (HTTP CONNECT; port 80 when left out), socks5://host:port (the\n"
+        "server's name resolved here), socks5h:// (resolved by the proxy), socks4://, socks4a://\n"
+        '(SOCKS ports: 1080). "env": the environment\'s MQTT_PROXY, then HTTPS_PROXY (mqtts,\n'
+        "wss) or HTTP_PROXY (mqtt, ws), then ALL_PROXY, lowercase names first, and NO_PROXY;\n"
+        'no variable is read otherwise. "none": connect directly.',
+        sample="http://proxy.plant.example:3128",
+    ),
+    Field(
+        "proxy_username",
+        "text?",
+        None,
+        key="proxy.username",
+        options=(Option("--proxy-user", help="user name for the proxy (Basic or SOCKS)"),),
+        metavar="NAME",
+        group=_PROXY,
+        question="proxy user name",
+        blank="none",
+        sample="plant-gateway",
+    ),
+    Field(
+        "proxy_password",
+        "text?",
+        None,
+        key="proxy.password",
+        source="proxy password",
+        secret="value",
+        question="proxy password",
+        note="At most one of: password (kept here), password_env, password_file, as for the "
+        "MQTT\npassword. A password in the URL counts too; these win over it.",
+        sample="...",
+    ),
+    Field(
+        "proxy_password_env",
+        "variable?",
+        None,
+        key="proxy.password_env",
+        options=(Option("--proxy-password-env", help="read the proxy's password from $VAR"),),
+        metavar="VAR",
+        group=_PROXY,
+        exclusive="proxy password",
+        source="proxy password",
+        secret="names",
+        sample="PROXY_PASSWORD",
+    ),
+    Field(
+        "proxy_password_file",
+        "path?",
+        None,
+        key="proxy.password_file",
+        options=(
+            Option(
+                "--proxy-password-file",
+                help="read the proxy's password from FILE (one trailing newline stripped)",
+            ),
+        ),
+        metavar="FILE",
+        group=_PROXY,
+        exclusive="proxy password",
+        source="proxy password",
+        secret="names",
+        sample="/etc/pco_wire/proxy-password",
+    ),
+    Field(
+        "no_proxy",
+        "texts",
+        (),
+        key="proxy.no_proxy",
+        options=(
+            Option(
+                "--no-proxy",
+                help="hosts reached directly, comma-separated: name (and its subdomains), "
+                ".name, name:port, an address or addr/bits, * (repeatable)",
+            ),
+        ),
+        metavar="HOSTS",
+        parse=parse_names,
+        repeat=True,
+        group=_PROXY,
+        question="hosts reached without the proxy",
+        note="Servers reached directly: a name (and its subdomains), .name, name:port, an\n"
+        'address, addr/bits, or "*"; with "env", added to NO_PROXY.',
+        sample=("localhost", "10.0.0.0/8"),
     ),
 )
 

@@ -16,6 +16,10 @@ __all__ = ["Phase", "PhaseName"]
 
 class PhaseName(str, enum.Enum):
     NAME_RESOLUTION = "name resolution"
+    #: TCP to the proxy, when the connection goes through one.
+    PROXY_CONNECT = "proxy connect"
+    #: The proxy's handshake (HTTP CONNECT, SOCKS) until the tunnel to the broker is open.
+    PROXY_TUNNEL = "proxy tunnel"
     TCP_CONNECT = "TCP connect"
     TLS_HANDSHAKE = "TLS handshake"
     CERTIFICATE_FETCH = "certificate fetch"

@@ -31,6 +31,10 @@ from .reconnect import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY
 from .session import DEFAULT_RESPONSE_TIMEOUT
 from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
     "PROTOCOLS",
     "TLS_VERSIONS",
@@ -201,9 +205,15 @@ class Settings(Record):
         "follow_redirects",
         "authenticator",
         "server_assigns_id",
+        "proxy",
+        "proxy_username",
+        "proxy_password",
+        "proxy_password_env",
+        "proxy_password_file",
+        "no_proxy",
     )
     _fields = __slots__
-    _hidden = frozenset({"password"})
+    _hidden = frozenset({"password", "proxy_password"})
 
     def __init__(
         self,
@@ -233,6 +243,12 @@ class Settings(Record):
         follow_redirects: bool = False,
         authenticator: Authenticator | None = None,
         server_assigns_id: bool = False,
+        proxy: str | None = None,
+        proxy_username: str | None = None,
+        proxy_password: str | None = None,
+        proxy_password_env: str | None = None,
+        proxy_password_file: str | None = None,
+        no_proxy: tuple[str, ...] = (),
     ) -> None:
         self.server_uri = server_uri
         self.client_id = client_id
@@ -278,6 +294,15 @@ class Settings(Record):
         #: Protocol "5" only: send an empty client ID and take the one the server
         #: assigns (Assigned Client Identifier, §3.2.2.3.7).
         self.server_assigns_id = server_assigns_id
+        #: A proxy URL, "env" (the environment's variables) or None/"none" (direct);
+        #: the user name and password for it (these win over the URL's); the hosts
+        #: reached directly (see proxy.bypassed). See proxy.py.
+        self.proxy = proxy
+        self.proxy_username = proxy_username
+        self.proxy_password = proxy_password
+        self.proxy_password_env = proxy_password_env
+        self.proxy_password_file = proxy_password_file
+        self.no_proxy = no_proxy
 
     def __repr__(self) -> str:
         # Never raises and never shows a secret, whatever the fields hold: a repr is made
@@ -409,7 +434,97 @@ class Settings(Record):
         if "ws_headers" not in bad:
             out += self._header_problems(uri)
         out += self._mqtt5_problems(bad)
+        out += self._proxy_problems(bad, uri)
         return out
+
+    def _proxy_problems(self, bad: set[str], uri: ServerURI | None) -> list[tuple[str, str]]:
+        """The proxy URL, its credentials (SOCKS carries at most 255 bytes of each, RFC
+        1929; SOCKS4 no password) and the no_proxy patterns."""
+        from .proxy import ENV, parse_proxy
+
+        out: list[tuple[str, str]] = []
+        names = ("proxy_password", "proxy_password_env", "proxy_password_file")
+        if bad.isdisjoint(names):
+            out += _secret_problems(
+                self.proxy_password,
+                self.proxy_password_env,
+                self.proxy_password_file,
+                "proxy_password",
+            )
+        if "proxy_username" not in bad and self.proxy_username is not None:
+            out += _text_problems(self.proxy_username, "proxy_username")
+        if "no_proxy" not in bad:
+            for pattern in self.no_proxy:
+                if not pattern.strip() or any(c.isspace() or c == "," for c in pattern.strip()):
+                    out.append(
+                        (
+                            "no_proxy",
+                            f"expected one host pattern per item, got {_shown_value(pattern)}",
+                        )
+                    )
+        if "proxy" in bad or self.proxy is None:
+            return out
+        text = self.proxy.strip().lower()
+        if text in ("", "none", ENV):
+            return out
+        try:
+            url = parse_proxy(self.proxy)
+        except InvalidSettings as exc:
+            return out + exc.problems
+        if url.scheme.startswith("socks") and not out:
+            user = self.proxy_username if self.proxy_username is not None else url.username
+            secret = self._proxy_secret(url.password)
+            if url.scheme.startswith("socks4") and secret is not None:
+                out.append(
+                    ("proxy", f"expected no password with {url.scheme}:// (SOCKS4 has none)")
+                )
+            for what, value in (("user name", user), ("password", secret)):
+                if url.scheme.startswith("socks5") and value is not None:
+                    size = len(value.encode("utf-8", "surrogateescape"))
+                    if not 1 <= size <= 255:
+                        out.append(
+                            (
+                                "proxy_username" if what == "user name" else "proxy_password",
+                                f"expected a {what} of 1..255 bytes for SOCKS5 (RFC 1929), "
+                                f"got {size:,}",
+                            )
+                        )
+            if url.scheme.startswith("socks5") and secret is not None and user is None:
+                out.append(("proxy_username", "expected a user name with the proxy's password"))
+        return out
+
+    def _proxy_secret(self, from_url: str | None) -> str | None:
+        secret = _read_secret(
+            self.proxy_password,
+            self.proxy_password_env,
+            self.proxy_password_file,
+            "proxy_password",
+        )
+        return from_url if secret is None else secret
+
+    def proxy_route(self, uri: ServerURI, environ: dict[str, str] | None = None) -> tuple[Any, str]:
+        """The proxy (a ``proxy.Route``) a connection to ``uri`` goes through, or None,
+        and a note on the choice for the report ("" when there is none to make). Reads
+        the environment (``environ``, default ``os.environ``) only for ``proxy = "env"``.
+
+        Raises InvalidSettings for a proxy URL that does not parse, in a variable too.
+        """
+        from .proxy import choose
+
+        if self.proxy is None:
+            return None, ""
+        route, note = choose(
+            self.proxy,
+            uri.tls,
+            uri.host,
+            uri.port,
+            os.environ if environ is None else environ,
+            username=self.proxy_username,
+            no_proxy=self.no_proxy,
+        )
+        if route is not None:
+            route.password = self._proxy_secret(route.password)
+        return route, note
 
     def _mqtt5_problems(self, bad: set[str]) -> list[tuple[str, str]]:
         """The MQTT 5.0 settings: ranges, texts, the authentication's parts, and the

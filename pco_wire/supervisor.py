@@ -70,6 +70,7 @@ class Attempt:
         "tls_context",
         "warnings",
         "phases",
+        "proxy",
         "_probed",
     )
 
@@ -83,6 +84,7 @@ class Attempt:
         tls_context: Any,
         warnings: Sequence[str],
         phases: list[Phase] | None = None,
+        proxy: Any = None,
     ) -> None:
         self.settings = settings
         self.uri = uri
@@ -92,6 +94,8 @@ class Attempt:
         self.tls_context = tls_context
         self.warnings = warnings
         self.phases: list[Phase] = [] if phases is None else phases
+        #: The ``proxy.Route`` the connection goes through, None: direct.
+        self.proxy = proxy
         #: The error a TLS probe was made for, and what it got: asked again (a monitor
         #: says the loss, then exits with its status), the port is not probed twice.
         self._probed: tuple[BaseException, Probe] | None = None
@@ -110,6 +114,7 @@ class Attempt:
             "server_name": settings.security.server_name,
             "ws_headers": settings.ws_headers,
             "ws_subprotocol": self.ws_subprotocol,
+            "proxy": self.proxy,
         }
 
     def answered(self, seconds: float) -> Error | None:
@@ -218,7 +223,12 @@ def prepare(
 
             tls_context = build_context(settings.security, settings.keyfile_password())
     warnings = _warnings(settings, uri, packet.password is not None)
-    return Attempt(settings, uri, client_id, generated, session, tls_context, warnings, phases)
+    route, note = settings.proxy_route(uri)
+    if note:
+        warnings = [*warnings, note]
+    return Attempt(
+        settings, uri, client_id, generated, session, tls_context, warnings, phases, route
+    )
 
 
 #: Settings checked before (as their fields, frozen), and what ``check()`` gave: the

@@ -73,6 +73,9 @@ _ONLY_WITH = {
     "security.keyfile": "security.certfile",
     "security.keyfile_password": "security.certfile",
     "auth_data_file": "auth_method",
+    "proxy_username": "proxy",
+    "proxy_password": "proxy",
+    "no_proxy": "proxy",
 }
 #: Asked only for protocol 5 or auto: the MQTT 5.0 settings, and the maximum packet size,
 #: which only MQTT 5.0 tells the server (below it, a limit of ours the default suits).
@@ -306,6 +309,11 @@ def _ask_field(d: Dialogue, field: Field, current: Any, s: Settings) -> object:
         value: object = text
         if field.optional and not text:
             value = None
+        elif field.name == "proxy" and text.strip().lower() == "none":
+            value = None  # direct, as blank is
+        elif kind == "texts":
+            assert field.parse is not None
+            value = field.parse(text.replace(" ", ","))
         elif kind == "seconds":
             value = _as(text, float)
         elif kind == "whole":
@@ -320,6 +328,9 @@ def _ask_field(d: Dialogue, field: Field, current: Any, s: Settings) -> object:
 
     if kind == "seconds":
         return d.ask(question, _seconds(current), answer, hint=field.hint)
+    if kind == "texts":
+        shown = ",".join(current)
+        return d.ask(question, shown, answer, hint=_optional(shown, "none"), clear=bool(shown))
     if kind == "whole" and not field.optional:
         return d.ask(question, str(current), answer, hint=field.hint)
     if kind == "whole":
@@ -592,6 +603,13 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
         # Header values may be credentials (Authorization): names only, as in the repr.
         names = ", ".join(name for name, _ in s.ws_headers)
         rows.append(("WebSocket headers", f"{names} (values not shown)" if names else no))
+    if s.proxy is not None:
+        rows.append(
+            (
+                "proxy password",
+                _secret_shown(s.proxy_password, s.proxy_password_env, s.proxy_password_file),
+            )
+        )
     # The answers to questions the rows above do not phrase in words of their own (a
     # field added to the table), as their values.
     shown_record = {"": True, "will": w is not None, "security": uri.tls}
@@ -624,6 +642,7 @@ _PHRASED = frozenset(
         "client_id",
         "username",
         "password",
+        "proxy_password",
         "response_timeout",
         "keep_alive",
         "clean_session",

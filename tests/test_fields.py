@@ -146,6 +146,7 @@ def test_every_field_without_an_option_says_why() -> None:
     assert {f.name for f in FIELDS if not f.options} == {
         "server_uri",
         "security.keyfile_password",
+        "proxy_password",  # as the key password: --proxy-password-env/-file instead
         "authenticator",
         "server_assigns_id",
     }
@@ -216,6 +217,7 @@ def test_the_wizard_asks_every_question_of_the_table(tmp_path: Path) -> None:
             security=Security(certfile=str(certificate)),
             protocol="5",
             auth_method="SCRAM-SHA-256",
+            proxy="http://127.0.0.1:1",
         ),
         str(path),
     )

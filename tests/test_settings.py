@@ -1316,7 +1316,7 @@ def test_wizard_keeps_the_file_rule_for_clean_session(
     from tests.test_wizard import run_wizard
 
     path = tmp_path / "gateway.toml"
-    answers = ["mqtt", "127.0.0.1", "", "", "", "", "", "", "no", "", "", "n", ""]
+    answers = ["mqtt", "127.0.0.1", "", "", "", "", "", "", "no", "", "", "", "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run.output
     settings = config.load(str(path))[0]

@@ -48,6 +48,7 @@ MQTT = [
     "keep-alive",
     "clean session",
     "protocol",
+    "proxy",
     "add a will?",
 ]
 WEBSOCKET = [*MQTT[:3], "path", *MQTT[3:]]
@@ -163,7 +164,7 @@ def _mode(path: Path) -> int:
 def test_piped_mqtt_run_connects_and_saves_the_tested_id(broker: Broker, tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     port = broker.ports.tcp
-    answers = ["mqtt", "127.0.0.1", str(port), "", "", "", "5", "30", "", "", "", "", ""]
+    answers = ["mqtt", "127.0.0.1", str(port), "", "", "", "5", "30", "", "", "", "", "", ""]
     run = run_process(path, answers)
     assert run.code == 0, run
     assert run.asked() == [*MQTT, *END], run
@@ -204,7 +205,7 @@ def test_wss_run_asks_the_security_questions(broker: Broker, tmp_path: Path) -> 
     path = tmp_path / "gateway.toml"
     port = broker.ports.wss
     ca = str(broker.pki.ca_cert)
-    answers = ["wss", "127.0.0.1", str(port), *[""] * 9, ca]
+    answers = ["wss", "127.0.0.1", str(port), *[""] * 10, ca]
     answers += ["", "", "", "", "X-Plant: line 3", "", "", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
@@ -227,7 +228,7 @@ def test_client_certificate_with_a_key_password_kept_in_the_file(
     pki = broker.pki
     port = broker.ports.tls_client_cert
     files = [str(pki.ca_cert), str(pki.client_cert), str(pki.client_key_encrypted)]
-    answers = ["mqtts", "127.0.0.1", str(port), "gatewayCert7", "", "", "", "", "", "", ""]
+    answers = ["mqtts", "127.0.0.1", str(port), "gatewayCert7", "", "", "", "", "", "", "", ""]
     answers += [*files, "keep", pki.client_key_password, "", "", "1.2", "", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
@@ -251,7 +252,7 @@ def test_client_certificate_with_a_key_password_kept_in_the_file(
 
 def test_will_questions_only_after_yes(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
-    answers = ["mqtt", "", "1884", "", "", "", "", "", "", "", "yes"]
+    answers = ["mqtt", "", "1884", "", "", "", "", "", "", "", "", "yes"]
     answers += ["plant/gw/status", "offline", "1", "y", "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
@@ -265,7 +266,7 @@ def test_will_questions_only_after_yes(tmp_path: Path) -> None:
 def test_header_values_stay_out_of_the_output(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     header = "Authorization: Bearer tok-4711"
-    run = run_wizard(path, ["ws", *[""] * 11, header, "", "n", ""])
+    run = run_wizard(path, ["ws", *[""] * 12, header, "", "n", ""])
     assert run.code == 0, run
     assert "tok-4711" not in run.output
     assert "Authorization (values not shown)" in run.output
@@ -274,7 +275,7 @@ def test_header_values_stay_out_of_the_output(tmp_path: Path) -> None:
 
 def test_ipv6_host_goes_in_brackets(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
-    run = run_wizard(path, ["mqtt", "::1", "", *[""] * 8, "n", ""])
+    run = run_wizard(path, ["mqtt", "::1", "", *[""] * 9, "n", ""])
     assert run.code == 0, run
     assert config.load(str(path))[0].server_uri == "mqtt://[::1]:1883"
 
@@ -303,6 +304,8 @@ def test_bad_answers_are_asked_again_at_a_terminal(tmp_path: Path) -> None:
         ("", None),
         ("3.0", "expected 3.1.1"),
         ("", None),
+        ("ftp://proxy", "expected scheme http, socks5, socks5h, socks4 or socks4a, got 'ftp'"),
+        ("", None),
         ("yes", None),
         ("a/+/b", "expected a topic name without +, # or U+0000, got 'a/+/b'"),
         ("a/b", None),
@@ -323,7 +326,7 @@ def test_bad_answers_are_asked_again_at_a_terminal(tmp_path: Path) -> None:
         assert refusal.startswith(reason), (refusal, reason)
     # Each refused question is asked again, right after its refusal.
     asked = run.asked()
-    for question in ("host", "port", "client ID", "password source", "will QoS"):
+    for question in ("host", "port", "client ID", "password source", "proxy", "will QoS"):
         assert asked.count(question) == 2, asked
         assert asked[asked.index(question) + 1] == question, asked
     assert asked.count("clean session") == 2, asked
@@ -459,7 +462,7 @@ def test_editing_offers_the_file_s_values(
 def test_dash_empties_an_optional_value(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     config.save(Settings("mqtt://127.0.0.1", client_id="gateway17", username="plant"), str(path))
-    run = run_wizard(path, ["", "", "", "-", "-", *[""] * 6, "n", ""])
+    run = run_wizard(path, ["", "", "", "-", "-", *[""] * 7, "n", ""])
     assert run.code == 0, run
     assert run.default("client ID") == "gateway17"
     assert config.load(str(path))[0] == Settings("mqtt://127.0.0.1")
@@ -475,7 +478,7 @@ def test_settings_no_question_asks_for_are_kept_and_shown(tmp_path: Path) -> Non
         max_packet_size=4096,
     )
     config.save(original, str(path))
-    run = run_wizard(path, [*[""] * 16, "n", ""])
+    run = run_wizard(path, [*[""] * 17, "n", ""])
     assert run.code == 0, run
     for row in ("insecure", "ALPN", "reconnect", "max_packet_size"):
         assert re.search(rf"^  {row} ", run.output, re.MULTILINE), (row, run)
@@ -496,7 +499,7 @@ def test_a_file_that_does_not_load_offers_every_value_it_has(
         'password_env = "PCO_WIRE_TEST_UNSET"\nresponse_timeout = "ten"\nkeep_alive = 30\n'
         "kepp_alive = 1\n"
     )
-    answers = ["", "", "", "", "", "", "PCO_WIRE_TEST_SET", *[""] * 5, "n", ""]
+    answers = ["", "", "", "", "", "", "PCO_WIRE_TEST_SET", *[""] * 6, "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
     assert f"Editing {path}; its values are the defaults, but it does not load as it is" in (
@@ -533,7 +536,7 @@ def test_a_file_that_is_not_toml_is_not_replaced(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     text = 'server_uri = "mqtt://plant\nclient_id = "gateway17"\n'
     path.write_text(text)
-    run = run_wizard(path, [*[""] * 13])
+    run = run_wizard(path, [*[""] * 14])
     assert run.code == 2, run
     assert f"  file: {path} is not valid TOML: " in run.output
     assert f"error: {path} cannot be read; mend it, or give another file with -o" in run.output
@@ -544,7 +547,7 @@ def test_a_file_that_is_not_toml_is_not_replaced(tmp_path: Path) -> None:
 def test_a_file_with_a_byte_order_mark_is_offered_and_saved_without_it(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_bytes(b'\xef\xbb\xbfserver_uri = "mqtt://127.0.0.1"\nclient_id = "gateway17"\n')
-    run = run_wizard(path, [*[""] * 11, "n", ""])
+    run = run_wizard(path, [*[""] * 12, "n", ""])
     assert run.code == 0, run
     assert f"  file: {path} starts with a byte-order mark (BOM): save it as UTF-8 without BOM" in (
         run.output.splitlines()
@@ -559,7 +562,7 @@ def test_a_read_only_file_is_not_saved(tmp_path: Path) -> None:
     config.save(Settings("mqtt://127.0.0.1", client_id="gateway17"), str(path))
     path.chmod(0o444)
     before = path.read_text()
-    run = run_process(path, [*[""] * 11, "n", ""])
+    run = run_process(path, [*[""] * 12, "n", ""])
     assert run.code == 2, run
     assert f"error: cannot write {str(path)!r}: read-only" in run.output, run
     assert path.read_text() == before and os.listdir(tmp_path) == ["gateway.toml"]
@@ -570,7 +573,7 @@ def test_saving_through_a_link_keeps_the_link(tmp_path: Path) -> None:
     config.save(Settings("mqtt://127.0.0.1", client_id="gateway17"), str(target))
     link = tmp_path / "gateway.toml"
     link.symlink_to(target)
-    run = run_wizard(link, ["", "", "", "", "", "", "", "45", *[""] * 3, "n", ""])
+    run = run_wizard(link, ["", "", "", "", "", "", "", "45", *[""] * 4, "n", ""])
     assert run.code == 0, run
     assert link.is_symlink()
     assert config.load(str(target))[0] == Settings(
@@ -582,7 +585,7 @@ def test_password_kept_in_the_file_is_owner_only(broker: Broker, tmp_path: Path)
     path = tmp_path / "gateway.toml"
     port = broker.ports.password
     answers = ["mqtt", "127.0.0.1", str(port), "", broker.username, "keep", broker.password]
-    run = run_wizard(path, [*answers, *[""] * 8])
+    run = run_wizard(path, [*answers, *[""] * 9])
     assert run.code == 0, run
     assert "OK: connected" in run.output, run
     assert broker.password not in run.output
@@ -600,7 +603,7 @@ def test_password_from_a_variable_stays_out_of_the_file(
     port = broker.ports.password
     answers = ["mqtt", "127.0.0.1", str(port), "", broker.username, "env"]
     # A variable that is not set is refused, at a terminal asked again.
-    answers += ["PCO_WIRE_TEST_UNSET", "PCO_WIRE_TEST_PASSWORD", *[""] * 7]
+    answers += ["PCO_WIRE_TEST_UNSET", "PCO_WIRE_TEST_PASSWORD", *[""] * 8]
     run = run_wizard(path, answers, interactive=True)
     assert run.code == 0, run
     assert "refused: expected environment variable 'PCO_WIRE_TEST_UNSET' to be set" in run.output
@@ -612,7 +615,7 @@ def test_password_from_a_variable_stays_out_of_the_file(
 def test_a_failed_test_can_still_be_saved(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     port = free_port()  # nothing listens there
-    run = run_wizard(path, ["mqtt", "127.0.0.1", str(port), *[""] * 10])
+    run = run_wizard(path, ["mqtt", "127.0.0.1", str(port), *[""] * 11])
     assert run.code == 0, run
     assert "FAILED (connection-refused, exit 3)" in run.output, run
     assert run.prompts[-1] == f"Save to {path} anyway? [Y/n]: "
@@ -622,7 +625,7 @@ def test_a_failed_test_can_still_be_saved(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_written_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "gateway.toml"
-    run = run_wizard(path, [*[""] * 11, "n", ""])
+    run = run_wizard(path, [*[""] * 12, "n", ""])
     assert run.code == 2, run
     assert f"error: cannot write {str(path)!r}: No such file or directory" in run.output, run
 
@@ -728,6 +731,7 @@ def test_at_a_real_terminal(broker: Broker, tmp_path: Path) -> None:
             ("keep-alive (", ""),
             ("clean session (", ""),
             ("protocol (", ""),
+            ("proxy (", ""),
             ("add a will? (", ""),
             ("Test the connection now? [Y/n]: ", ""),
             ("OK: connected", None),

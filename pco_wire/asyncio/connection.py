@@ -253,5 +253,5 @@ async def diagnose(supervisor: Supervisor, error: BaseException) -> Diagnosis:
     attempt = supervisor.attempt
     if attempt is not None and attempt.needs_probe(error):
         timeout = attempt.settings.response_timeout
-        attempt.probed(error, await probe_tls(attempt.uri, timeout, attempt.phases))
+        attempt.probed(error, await probe_tls(attempt.uri, timeout, attempt.phases, attempt.proxy))
     return supervisor.diagnose(error)

@@ -32,11 +32,14 @@ from .common import (
     fetched,
     format_address,
     handshake_error,
+    needs_resolution,
     numeric_address,
     probed,
     resolution_error,
     stream_error,
     tls_hostname,
+    tunnel_detail,
+    tunnel_for,
     unverified_context,
 )
 
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Coroutine, Sequence
     from typing import Any, Protocol, TypeVar
+
+    from ..proxy import Route
 
     T = TypeVar("T")
 else:
@@ -597,39 +602,21 @@ async def open_stream(
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
     source: str | None = None,
+    proxy: Route | None = None,
 ) -> Stream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
-    ``transport.sync.open_stream`` does and with the same errors; from the local address
-    ``source`` when given (the addresses of another family are skipped)."""
-    with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
-        infos = await resolve(uri.host, uri.port, timeout)
-    error: Error | None = None
-    if source is not None:
-        family = socket.AF_INET6 if ":" in source else socket.AF_INET
-        infos = [info for info in infos if info[0] == family] or infos
-    for info in infos:
-        address = format_address(info[4])
-        try:
-            with Timed(phases, PhaseName.TCP_CONNECT, address):
-                try:
-                    sock = await _within(_tcp_connect(info, source), timeout)
-                except _TIMEOUTS:
-                    raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
-                except OSError as exc:
-                    raise connect_error(exc, address) from exc
-        except Error as exc:
-            error = exc
-            continue
-        break
-    else:
-        assert error is not None
-        raise error
-    stream = Stream(await _wire(sock), address)
+    ``transport.sync.open_stream`` does and with the same errors (through ``proxy`` when
+    given); from the local address ``source`` when given (the addresses of another
+    family are skipped)."""
+    wire, info, address = await _open_wire(uri, proxy, timeout, phases, source)
+    stream = Stream(wire, address)
     stream.wire.send_timeout = timeout
     try:
         if uri.tls:
             assert tls_context is not None
-            await _tls_handshake(stream, uri, info, tls_context, server_name, timeout, phases)
+            await _tls_handshake(
+                stream, uri, info, tls_context, server_name, timeout, phases, proxy
+            )
         if uri.websocket:
             await _ws_upgrade(
                 stream, uri, timeout, phases, ws_headers, ws_subprotocol, max_frame_size
@@ -638,6 +625,81 @@ async def open_stream(
     except BaseException:
         stream.abort()
         raise
+
+
+async def _connect_any(
+    infos: list[tuple[Any, ...]],
+    timeout: float,
+    phases: list[Phase],
+    phase: str,
+    source: str | None,
+) -> tuple[socket.socket, tuple[Any, ...], str]:
+    """TCP to each address in turn until one answers, each a phase of its own."""
+    error: Error | None = None
+    if source is not None:
+        family = socket.AF_INET6 if ":" in source else socket.AF_INET
+        infos = [info for info in infos if info[0] == family] or infos
+    for info in infos:
+        address = format_address(info[4])
+        try:
+            with Timed(phases, phase, address):
+                try:
+                    return await _within(_tcp_connect(info, source), timeout), info, address
+                except _TIMEOUTS:
+                    raise ResponseTimeout(phase, timeout, address) from None
+                except OSError as exc:
+                    raise connect_error(exc, address, phase) from exc
+        except Error as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+async def _open_wire(
+    uri: ServerURI,
+    proxy: Route | None,
+    timeout: float,
+    phases: list[Phase],
+    source: str | None = None,
+) -> tuple[Wire, tuple[Any, ...] | None, str]:
+    """A wire that carries the broker's bytes: to the broker, or a tunnel through
+    ``proxy``; the broker's address (None through a proxy) and the text of it."""
+    if proxy is None:
+        with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
+            infos = await resolve(uri.host, uri.port, timeout)
+        sock, info, address = await _connect_any(
+            infos, timeout, phases, PhaseName.TCP_CONNECT, source
+        )
+        return await _wire(sock), info, address
+    url = proxy.url
+    with Timed(phases, PhaseName.NAME_RESOLUTION, url.host):
+        infos = await resolve(url.host, url.port, timeout)
+    sock, _, address = await _connect_any(infos, timeout, phases, PhaseName.PROXY_CONNECT, source)
+    wire = await _wire(sock)
+    try:
+        broker = None
+        if needs_resolution(proxy, uri):
+            with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
+                broker = await resolve(uri.host, uri.port, timeout)
+        handshake = tunnel_for(proxy, uri, broker)
+        with Timed(phases, PhaseName.PROXY_TUNNEL, tunnel_detail(proxy, handshake)):
+            deadline = asyncio.get_running_loop().time() + timeout
+            done = False
+            while not done:
+                wire.write(handshake.data_to_send())
+                try:
+                    data = await wire.read(deadline)
+                except TimeoutError:
+                    raise ResponseTimeout(
+                        PhaseName.PROXY_TUNNEL, timeout, f"{address}, no answer"
+                    ) from None
+                except OSError as exc:
+                    raise stream_error(exc, PhaseName.PROXY_TUNNEL, "receive") from exc
+                done = handshake.receive(data)
+    except BaseException:
+        wire.abort()
+        raise
+    return wire, None, f"via proxy {address}"
 
 
 async def _handshake(wire: Wire, layer: TLSLayer, deadline: float | None) -> None:
@@ -652,11 +714,12 @@ async def _handshake(wire: Wire, layer: TLSLayer, deadline: float | None) -> Non
 async def _tls_handshake(
     stream: Stream,
     uri: ServerURI,
-    info: tuple[Any, ...],
+    info: tuple[Any, ...] | None,
     context: ssl.SSLContext,
     server_name: str | None,
     timeout: float,
     phases: list[Phase],
+    proxy: Route | None = None,
 ) -> None:
     from .tls import HandshakeRecord
 
@@ -687,22 +750,29 @@ async def _tls_handshake(
             # Its own phase, after the handshake's: the handshake failed when it failed.
             limit = diagnosis_timeout(timeout)
             with Timed(phases, PhaseName.CERTIFICATE_FETCH, hostname) as phase:
-                fetched(error, await _tls_hello(info, uri, hostname, limit), limit, phase)
+                fetched(error, await _tls_hello(info, uri, hostname, limit, proxy), limit, phase)
         raise
     stream._tls = layer
     stream.tls = TLSInfo.of(layer.obj)
 
 
 async def _tls_hello(
-    info: tuple[Any, ...] | None, uri: ServerURI, hostname: str, timeout: float
+    info: tuple[Any, ...] | None,
+    uri: ServerURI,
+    hostname: str,
+    timeout: float,
+    proxy: Route | None = None,
 ) -> Probe:
     """An unverified TLS handshake within ``timeout`` seconds in all, sending nothing
     but the TLS hello (and no client certificate); ``info``: the address (None: resolve
-    ``uri``'s host within the same time)."""
+    ``uri``'s host within the same time), through ``proxy`` when given."""
 
     async def hello() -> Probe:
-        address = info if info is not None else (await resolve(uri.host, uri.port, timeout))[0]
-        wire = await _wire(await _tcp_connect(address))
+        if proxy is not None:
+            wire = (await _open_wire(uri, proxy, timeout, []))[0]
+        else:
+            address = info if info is not None else (await resolve(uri.host, uri.port, timeout))[0]
+            wire = await _wire(await _tcp_connect(address))
         try:
             layer = TLSLayer(unverified_context(), hostname)
             await _handshake(wire, layer, None)
@@ -718,11 +788,13 @@ async def _tls_hello(
         return Probe.failure(exc, timeout)
 
 
-async def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> Probe:
+async def probe_tls(
+    uri: ServerURI, timeout: float, phases: list[Phase], proxy: Route | None = None
+) -> Probe:
     """What a TLS hello on ``uri``'s port gets, as ``transport.sync.probe_tls``."""
     limit = diagnosis_timeout(timeout)
     with Timed(phases, PhaseName.TLS_PROBE, uri.netloc) as phase:
-        probe = await _tls_hello(None, uri, uri.host.partition("%")[0], limit)
+        probe = await _tls_hello(None, uri, uri.host.partition("%")[0], limit, proxy)
         probed(probe, phase)
     return probe
 

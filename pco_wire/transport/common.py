@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any
 
+    from ..proxy import Route, Tunnel
     from .tls import HandshakeRecord
 
 __all__ = [
@@ -165,21 +166,46 @@ def format_address(sockaddr: tuple[Any, ...]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def connect_error(exc: OSError, address: str) -> TransportError:
+def connect_error(exc: OSError, address: str, phase: str = PhaseName.TCP_CONNECT) -> TransportError:
+    """Our error for a failed TCP connect (``phase``: "TCP connect", or "proxy
+    connect" to a proxy)."""
     if isinstance(exc, ConnectionRefusedError):
         reason = f"connection refused by {address}: nothing listens on that port"
-        return TransportError(PhaseName.TCP_CONNECT, reason, "refused")
+        return TransportError(phase, reason, "refused")
     if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return TransportError(
-            PhaseName.TCP_CONNECT, f"no route to {address}: {exc.strerror}", "unreachable"
-        )
+        return TransportError(phase, f"no route to {address}: {exc.strerror}", "unreachable")
     if isinstance(exc, ConnectionResetError):
-        return ConnectionClosed(
-            PhaseName.TCP_CONNECT, f"{address} reset the connection", reset=True
-        )
-    return TransportError(
-        PhaseName.TCP_CONNECT, f"cannot connect to {address}: {exc.strerror or exc}"
-    )
+        return ConnectionClosed(phase, f"{address} reset the connection", reset=True)
+    return TransportError(phase, f"cannot connect to {address}: {exc.strerror or exc}")
+
+
+def tunnel_for(route: Route, uri: ServerURI, infos: list[tuple[Any, ...]] | None) -> Tunnel:
+    """The proxy handshake to ``uri``'s broker: its name for a proxy that resolves it,
+    else the first address of ``infos`` (the broker's, resolved here; an IPv4 one for
+    SOCKS4)."""
+    from ..proxy import tunnel
+
+    host = uri.host.partition("%")[0]
+    if infos is not None:
+        if route.url.scheme == "socks4":
+            infos = [info for info in infos if info[0] == socket.AF_INET]
+            if not infos:
+                raise InvalidSettings(
+                    [("proxy", f"expected an IPv4 address of {uri.host!r} for socks4://")]
+                )
+        host = infos[0][4][0]
+    return tunnel(route, host, uri.port)
+
+
+def needs_resolution(route: Route, uri: ServerURI) -> bool:
+    """Whether the broker's name is resolved here before the proxy handshake."""
+    return not route.url.remote_dns and numeric_address(uri.host, uri.port) is None
+
+
+def tunnel_detail(route: Route, handshake: Tunnel) -> str:
+    """The detail of the phase "proxy tunnel": the handshake, the broker, the proxy and
+    where the proxy came from (the variable, when from the environment)."""
+    return f"{handshake.protocol} {handshake.target} via {route.describe()}"
 
 
 def stream_error(exc: OSError, phase: str, what: str) -> Error:

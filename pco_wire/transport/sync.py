@@ -33,11 +33,14 @@ from .common import (
     fetched,
     format_address,
     handshake_error,
+    needs_resolution,
     numeric_address,
     probed,
     resolution_error,
     stream_error,
     tls_hostname,
+    tunnel_detail,
+    tunnel_for,
     unverified_context,
 )
 
@@ -45,6 +48,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
     from typing import Any
+
+    from ..proxy import Route
 
 __all__ = [
     "DIAGNOSIS_TIMEOUT",
@@ -457,39 +462,24 @@ def open_stream(
     ws_headers: tuple[tuple[str, str], ...] = (),
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
+    proxy: Route | None = None,
 ) -> AnyStream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds.
 
+    Through ``proxy`` when given: TCP to the proxy ("proxy connect") and its handshake
+    ("proxy tunnel"), then TLS and the WebSocket upgrade through the tunnel, to the broker.
+
     Raises ResponseTimeout naming the phase, TransportError (name, refused, unreachable),
-    TLSError or WebSocketError. Each TCP attempt is a phase of its own.
+    ProxyError, TLSError or WebSocketError. Each TCP attempt is a phase of its own.
     """
-    with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
-        infos = resolve(uri.host, uri.port, timeout)
-    error: Error | None = None
-    for info in infos:
-        address = format_address(info[4])
-        try:
-            with Timed(phases, PhaseName.TCP_CONNECT, address):
-                try:
-                    sock = _tcp_connect(info, timeout)
-                except TimeoutError:
-                    raise ResponseTimeout(PhaseName.TCP_CONNECT, timeout, address) from None
-                except OSError as exc:
-                    raise connect_error(exc, address) from exc
-        except Error as exc:
-            error = exc
-            continue
-        break
-    else:
-        assert error is not None
-        raise error
+    sock, info, address = _open_tcp(uri, proxy, timeout, phases)
     base = Stream(sock, address)
     try:
         if uri.tls:
             assert tls_context is not None
             # wrap_socket() takes the descriptor over: from here on, close the TLS stream.
             base = _tls_handshake(
-                sock, uri, info, address, tls_context, server_name, timeout, phases
+                sock, uri, info, address, tls_context, server_name, timeout, phases, proxy
             )
         if not uri.websocket:
             return base
@@ -500,19 +490,93 @@ def open_stream(
         raise
 
 
+def _connect_any(
+    infos: list[tuple[Any, ...]], timeout: float, phases: list[Phase], phase: str
+) -> tuple[socket.socket, tuple[Any, ...], str]:
+    """TCP to each address in turn until one answers, each a phase of its own."""
+    error: Error | None = None
+    for info in infos:
+        address = format_address(info[4])
+        try:
+            with Timed(phases, phase, address):
+                try:
+                    return _tcp_connect(info, timeout), info, address
+                except TimeoutError:
+                    raise ResponseTimeout(phase, timeout, address) from None
+                except OSError as exc:
+                    raise connect_error(exc, address, phase) from exc
+        except Error as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _open_tcp(
+    uri: ServerURI, proxy: Route | None, timeout: float, phases: list[Phase]
+) -> tuple[socket.socket, tuple[Any, ...] | None, str]:
+    """A TCP connection that carries the broker's bytes: to the broker, or a tunnel
+    through ``proxy``; the address it went to (None through a proxy) and its text."""
+    if proxy is None:
+        with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
+            infos = resolve(uri.host, uri.port, timeout)
+        return _connect_any(infos, timeout, phases, PhaseName.TCP_CONNECT)
+    url = proxy.url
+    with Timed(phases, PhaseName.NAME_RESOLUTION, url.host):
+        infos = resolve(url.host, url.port, timeout)
+    sock, _, address = _connect_any(infos, timeout, phases, PhaseName.PROXY_CONNECT)
+    try:
+        broker = None
+        if needs_resolution(proxy, uri):
+            with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
+                broker = resolve(uri.host, uri.port, timeout)
+        handshake = tunnel_for(proxy, uri, broker)
+        with Timed(phases, PhaseName.PROXY_TUNNEL, tunnel_detail(proxy, handshake)):
+            deadline = time.monotonic() + timeout
+            done = False
+            while not done:
+                out = handshake.data_to_send()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ResponseTimeout(PhaseName.PROXY_TUNNEL, timeout, f"{address}, no answer")
+                sock.settimeout(remaining)
+                try:
+                    if out:
+                        sock.sendall(out)
+                    # At most a chunk: an answer header is bounded by the handshake.
+                    data = sock.recv(CHUNK)
+                except TimeoutError:
+                    raise ResponseTimeout(
+                        PhaseName.PROXY_TUNNEL, timeout, f"{address}, no answer"
+                    ) from None
+                except OSError as exc:
+                    raise stream_error(exc, PhaseName.PROXY_TUNNEL, "receive") from exc
+                done = handshake.receive(data)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, None, f"via proxy {address}"
+
+
 def _tls_hello(
-    info: tuple[Any, ...] | None, uri: ServerURI, hostname: str, timeout: float
+    info: tuple[Any, ...] | None,
+    uri: ServerURI,
+    hostname: str,
+    timeout: float,
+    proxy: Route | None = None,
 ) -> Probe:
     """An unverified TLS handshake within ``timeout`` seconds in all, sending nothing
     but the TLS hello (and no client certificate); ``info`` is the address to use (None:
-    resolve ``uri``'s host within the same time)."""
+    resolve ``uri``'s host within the same time), through ``proxy`` when given."""
     context = unverified_context()
     deadline = time.monotonic() + timeout
     try:
-        if info is None:
-            info = resolve(uri.host, uri.port, timeout)[0]
-        remaining = max(0.01, deadline - time.monotonic())
-        with _tcp_connect(info, remaining) as sock:
+        if proxy is not None:
+            opened = _open_tcp(uri, proxy, timeout, [])[0]
+        else:
+            if info is None:
+                info = resolve(uri.host, uri.port, timeout)[0]
+            opened = _tcp_connect(info, max(0.01, deadline - time.monotonic()))
+        with opened as sock:
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             with context.wrap_socket(sock, server_hostname=hostname) as tls_sock:
                 return Probe("tls", timeout, tls_sock.getpeercert(binary_form=True))
@@ -523,12 +587,13 @@ def _tls_hello(
 def _tls_handshake(
     sock: socket.socket,
     uri: ServerURI,
-    info: tuple[Any, ...],
+    info: tuple[Any, ...] | None,
     address: str,
     context: ssl.SSLContext,
     server_name: str | None,
     timeout: float,
     phases: list[Phase],
+    proxy: Route | None = None,
 ) -> TLSStream:
     from ..errors import TLSError
     from .tls import HandshakeRecord
@@ -560,14 +625,16 @@ def _tls_handshake(
             # Its own phase, after the handshake's: the handshake failed when it failed.
             limit = diagnosis_timeout(timeout)
             with Timed(phases, PhaseName.CERTIFICATE_FETCH, hostname) as phase:
-                fetched(error, _tls_hello(info, uri, hostname, limit), limit, phase)
+                fetched(error, _tls_hello(info, uri, hostname, limit, proxy), limit, phase)
         raise
     stream = TLSStream(tls_sock, address)
     stream.tls = TLSInfo.of(tls_sock)
     return stream
 
 
-def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> Probe:
+def probe_tls(
+    uri: ServerURI, timeout: float, phases: list[Phase], proxy: Route | None = None
+) -> Probe:
     """What a TLS hello on ``uri``'s port gets, within min(DIAGNOSIS_TIMEOUT, ``timeout``)
     seconds, recorded as the phase "TLS probe".
 
@@ -576,7 +643,7 @@ def probe_tls(uri: ServerURI, timeout: float, phases: list[Phase]) -> Probe:
     """
     limit = diagnosis_timeout(timeout)
     with Timed(phases, PhaseName.TLS_PROBE, uri.netloc) as phase:
-        probe = _tls_hello(None, uri, uri.host.partition("%")[0], limit)
+        probe = _tls_hello(None, uri, uri.host.partition("%")[0], limit, proxy)
         probed(probe, phase)
     return probe
 
