@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for pco_wire and runs the demonstration (tests/demo.py):
 # Mosquitto and its clients (the integration tests' broker), openssl (their throwaway
-# certificates), Chromium (the tests open `bench --report` pages in it, headless), a
+# certificates), Chromium (the tests open `bench --report` pages in it, headless), Squid
+# and microsocks (the proxies the tests put in front of Mosquitto: HTTP CONNECT, SOCKS5), a
 # virtual environment in .venv with pco_wire built in place (the Cython
 # codec compiled) and the test and benchmark extras.
 set -euo pipefail
@@ -10,13 +11,15 @@ cd "$(dirname "$0")"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null \
-    || ! command -v openssl >/dev/null || ! command -v chromium >/dev/null; then
+    || ! command -v openssl >/dev/null || ! command -v chromium >/dev/null \
+    || ! [ -x /usr/sbin/squid ] || ! command -v microsocks >/dev/null; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients openssl \
-        chromium >/dev/null
+        chromium squid microsocks >/dev/null
 fi
 # Debian starts a system-wide broker on port 1883; the tests start their own on free
-# ports and do not need it.
+# ports and do not need it. So may Squid on port 3128: the tests start their own Squid
+# (its own configuration, pid file and free ports) and never use that one.
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

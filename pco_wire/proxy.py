@@ -653,46 +653,37 @@ class Socks5(Tunnel):
             return self._reply()
 
     def _reply(self) -> bool:
+        # Each byte is judged as soon as it is there: a refusal needs no address after it.
         head = bytes(self._in[:5])
-        if len(head) < 5:
-            if head and head[0] != 5:
-                raise self._error(
-                    "malformed",
-                    f"expected SOCKS version 5 (0x05) in the reply, got 0x{head[0]:02x}",
-                    offset=self._offset,
-                )
-            return False
         base = self._offset
-        if head[0] != 5:
+        if len(head) >= 1 and head[0] != 5:
             raise self._error(
                 "malformed",
                 f"expected SOCKS version 5 (0x05) in the reply, got 0x{head[0]:02x}",
                 offset=base,
             )
-        code = head[1]
-        if code != 0:
+        if len(head) >= 2 and head[1] != 0:
+            code = head[1]
             meaning = SOCKS5_REPLIES.get(code, "a code RFC 1928 does not define")
             fault = _SOCKS5_FAULTS.get(code, "refused")
             where = f" to {self.target}" if fault == "unreachable" else ""
             raise self._error(fault, f"the proxy answered 0x{code:02x}: {meaning}{where}", code)
-        if head[2] != 0:
+        if len(head) >= 3 and head[2] != 0:
             raise self._error(
                 "malformed",
                 f"expected the reserved byte 0x00, got 0x{head[2]:02x}",
                 offset=base + 2,
             )
-        kind = head[3]
         sizes = {0x01: 4, 0x04: 16}
-        if kind == 0x03:
-            size = 1 + head[4]
-        elif kind in sizes:
-            size = sizes[kind]
-        else:
+        if len(head) >= 4 and head[3] not in (0x01, 0x03, 0x04):
             raise self._error(
                 "malformed",
-                f"expected address type 0x01, 0x03 or 0x04, got 0x{kind:02x}",
+                f"expected address type 0x01, 0x03 or 0x04, got 0x{head[3]:02x}",
                 offset=base + 3,
             )
+        if len(head) < 5:
+            return False
+        size = 1 + head[4] if head[3] == 0x03 else sizes[head[3]]
         return self._take(4 + size + 2) is not None
 
 

@@ -107,3 +107,16 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     assert not problems, f"{chosen.name}: {problems}"
     after = settled(before)
     assert after == before, f"{chosen.name}: (threads, descriptors) {before} before, {after} after"
+
+
+# Real proxies (tests/proxies.py): Squid for HTTP CONNECT, microsocks for SOCKS5.
+from tests.proxies import Proxies, start_proxies  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def proxies() -> Iterator[Proxies]:
+    """Squid (open and authenticated ports) and microsocks (without and with a user name
+    and password), on free loopback ports, for the whole session."""
+    running = start_proxies()
+    yield running
+    running.stop()
