@@ -306,6 +306,14 @@ def _warnings(settings: Settings, uri: ServerURI, has_password: bool) -> Sequenc
             "a password in the URI can be seen by other users of this machine "
             "(process list, shell history): prefer --password-env or --password-file"
         )
+    if settings.proxy is not None and "@" in settings.proxy:
+        from .proxy import ENV, parse_proxy
+
+        if settings.proxy.strip().lower() != ENV and parse_proxy(settings.proxy).password:
+            out.append(
+                "a password in the proxy URL can be seen by other users of this machine: "
+                "prefer --proxy-password-env or --proxy-password-file"
+            )
     if uri.tls and settings.security.insecure:
         out.append(
             "--insecure: the server's certificate is not verified; anyone on the "

@@ -99,7 +99,7 @@ def test_help_lists_exit_statuses(command: str) -> None:
         (int(m.group(1)), m.group(2))
         for m in re.finditer(r"^  (\d+)\s+(.+)$", epilog, re.MULTILINE)
     )
-    assert list(listed) == [0, 1, 2, 3, 4, 5, 6, 70, 129, 130, 143], listed
+    assert list(listed) == [0, 1, 2, 3, 4, 5, 6, 7, 70, 129, 130, 143], listed
     words = {
         0: "connected",
         1: "refused",
@@ -108,6 +108,7 @@ def test_help_lists_exit_statuses(command: str) -> None:
         4: "TLS or WebSocket handshake",
         5: "deadline",
         6: "protocol error",
+        7: "the proxy refused",
         70: "internal error",
         129: "SIGHUP",
         130: "Ctrl-C",
