@@ -378,10 +378,13 @@ def save_text(text: str, path: str) -> None:
 def _holds_secret(settings: Settings) -> bool:
     from .uri import _shown
 
+    proxy = settings.proxy
     return (
         settings.password is not None
         or settings.security.keyfile_password is not None
         or _shown(settings.server_uri) != settings.server_uri  # user:password@ in the URI
+        or settings.proxy_password is not None
+        or (isinstance(proxy, str) and _shown(proxy) != proxy)  # and in the proxy's URL
     )
 
 

@@ -184,7 +184,11 @@ def _run(d: Dialogue, path: str) -> int:
         save(settings, path)
     except InvalidSettings as exc:
         raise Stop(2, "; ".join(reason for _, reason in exc.problems)) from None
-    secret = settings.password is not None or settings.security.keyfile_password is not None
+    secret = (
+        settings.password is not None
+        or settings.security.keyfile_password is not None
+        or settings.proxy_password is not None
+    )
     d.say(f"saved {path}" + (" (readable by you only: it holds a password)" if secret else ""))
     return 0
 

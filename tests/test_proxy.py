@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import random
+from pathlib import Path
 
 import pytest
 
@@ -478,3 +479,43 @@ def test_any_answer_parses_or_raises_our_error(seed: int) -> None:
                 tunnel.receive(b"")
         except ProxyError:
             pass
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_a_proxy_table_round_trips_and_its_secrets_are_kept_close(tmp_path: Path) -> None:
+    from pco_wire import config
+
+    settings = Settings(
+        "mqtt://127.0.0.1:1883",
+        client_id="gw1",
+        proxy="socks5h://127.0.0.1:1080",
+        proxy_username="plant-gw",
+        proxy_password="px-secret-1",
+        no_proxy=("localhost", "10.0.0.0/8"),
+    )
+    path = tmp_path / "gateway.toml"
+    config.save(settings, str(path))
+    text = path.read_text()
+    assert '[proxy]\nurl = "socks5h://127.0.0.1:1080"\nusername = "plant-gw"' in text
+    assert path.stat().st_mode & 0o077 == 0  # it holds a password
+    assert config.load(str(path)) == (settings, [])
+    shown = config.dumps(config.masked(settings))
+    assert "px-secret-1" not in shown and 'password = "***"' in shown
+    with_url = settings.replace(proxy="http://gw:px-secret-2@127.0.0.1:3128", proxy_password=None)
+    assert "px-secret-2" not in config.dumps(config.masked(with_url))
+    config.save(with_url, str(path))
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_bad_proxy_key_is_named(tmp_path: Path) -> None:
+    from pco_wire import config
+
+    path = tmp_path / "gateway.toml"
+    path.write_text('server_uri = "mqtt://h"\n[proxy]\nurl = 3128\nno_proxy = "x"\nusrname = "a"\n')
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    fields = [field for field, _ in caught.value.problems]
+    assert fields == ["proxy.usrname", "proxy.url", "proxy.no_proxy"], caught.value.problems
+    assert "did you mean 'proxy.username'" in caught.value.problems[0][1]

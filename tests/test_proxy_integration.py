@@ -355,3 +355,59 @@ def test_a_settings_file_with_a_proxy_table(
     shown = run_cli("show", str(path), command="config")
     assert shown.code == 0, shown
     assert "[proxy]" in shown.stdout and PROXY_PASSWORD not in shown.stdout
+
+
+# ---------------------------------------------------------------------------- diagnoses
+
+
+def test_a_certificate_fetch_goes_through_the_proxy(
+    broker: Broker, proxies: Proxies, driver: Driver
+) -> None:
+    # The failed check's second handshake reads the certificate through the tunnel too:
+    # the broker may be unreachable but through the proxy.
+    settings = Settings(
+        f"mqtts://127.0.0.1:{broker.ports.tls_wrong_name}",
+        security=Security(cafile=str(broker.pki.ca_cert)),
+        proxy=_proxy_url(proxies, "squid"),
+        response_timeout=5.0,
+    )
+    result = driver.test_connection(settings)
+    assert result.category == "hostname-mismatch", result.message
+    assert "wrong.example" in result.message
+    fetch = next(p for p in result.phases if p.name == "certificate fetch")
+    assert fetch.ok, fetch
+
+
+def test_plain_mqtt_to_a_tls_port_through_the_proxy(
+    broker: Broker, proxies: Proxies, driver: Driver
+) -> None:
+    settings = Settings(
+        f"mqtt://127.0.0.1:{broker.ports.tls}",
+        proxy=_proxy_url(proxies, "socks5"),
+        response_timeout=5.0,
+    )
+    result = driver.test_connection(settings)
+    assert result.category == "plain-to-tls-port", result.message
+    probe = next(p for p in result.phases if p.name == "TLS probe")
+    assert probe.detail.endswith("TLS answered"), probe
+
+
+def test_monitor_through_a_proxy(broker: Broker, proxies: Proxies) -> None:
+    uri = f"mqtt://127.0.0.1:{broker.ports.tcp}"
+    proxy = f"http://{PROXY_USER}@127.0.0.1:{proxies.http_auth}"
+    run = run_cli(
+        uri,
+        "--proxy",
+        proxy,
+        "--proxy-password-env",
+        "PCO_WIRE_PROXY_PW",
+        "--duration",
+        "1",
+        "--keep-alive",
+        "1",
+        command="monitor",
+        env={"PCO_WIRE_PROXY_PW": PROXY_PASSWORD},
+    )
+    assert run.code == 0, run
+    assert "PINGRESP" in run.stdout, run.stdout
+    assert PROXY_PASSWORD not in run.stdout + run.stderr
