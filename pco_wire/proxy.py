@@ -421,6 +421,7 @@ class HttpConnect(Tunnel):
             lines.append(f"Proxy-Authorization: Basic {base64.b64encode(token).decode()}")
         lines.append("User-Agent: pco_wire")
         self._out += ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+        self._scanned = 0  # bytes of _in already looked through for the header's end
         #: The answer's status code, reason phrase and fields (names lowercase).
         self.status = 0
         self.reason = ""
@@ -431,11 +432,17 @@ class HttpConnect(Tunnel):
             data = bytes(self._in)
             if data[:5] != b"HTTP/"[: len(data[:5])]:
                 raise self._other(data, "an HTTP answer ('HTTP/1.1 200')")
-            end = data.find(b"\r\n\r\n")
-            size = end + 4
-            if end < 0:
-                end = data.find(b"\n\n")  # bare LF line ends, as lenient servers send
-                size = end + 2
+            # From where the last look stopped (less the 3 bytes a split end may have
+            # left), so that an answer trickled a byte at a time is not scanned anew.
+            start_at = max(0, self._scanned - 3)
+            self._scanned = len(data)
+            ends = [
+                (found, found + len(mark))
+                # Bare LF line ends too, as lenient servers send them.
+                for mark in (b"\r\n\r\n", b"\n\n")
+                if (found := data.find(mark, start_at)) >= 0
+            ]
+            end, size = min(ends) if ends else (-1, 0)
             if end < 0:
                 if len(data) > MAX_HTTP_HEADER:
                     raise self._error(
@@ -452,6 +459,7 @@ class HttpConnect(Tunnel):
                     offset=self._offset + MAX_HTTP_HEADER,
                 )
             start = self._offset
+            self._scanned = 0
             head = self._take(size)
             assert head is not None
             self._parse(head[:end], start)
