@@ -411,3 +411,39 @@ def test_monitor_through_a_proxy(broker: Broker, proxies: Proxies) -> None:
     assert run.code == 0, run
     assert "PINGRESP" in run.stdout, run.stdout
     assert PROXY_PASSWORD not in run.stdout + run.stderr
+
+
+def test_the_wizard_asks_for_a_proxy_and_tests_through_it(
+    broker: Broker, proxies: Proxies, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from pco_wire import config
+    from tests.test_wizard import MQTT, run_wizard
+
+    assert isinstance(tmp_path, Path)
+    monkeypatch.setenv("PCO_WIRE_TEST_PROXY_PW", PROXY_PASSWORD)
+    path = tmp_path / "gateway.toml"
+    answers = ["mqtt", "127.0.0.1", str(broker.ports.tcp), *[""] * 7]
+    answers += [f"http://127.0.0.1:{proxies.http_auth}", PROXY_USER, "env"]
+    answers += ["PCO_WIRE_TEST_PROXY_PW", "localhost, 10.0.0.0/8", "", "", ""]
+    run = run_wizard(path, answers)
+    assert run.code == 0, run
+    asked = run.asked()
+    at = asked.index("proxy")
+    assert asked[: at + 1] == MQTT[: MQTT.index("proxy") + 1], asked
+    assert asked[at + 1 : at + 5] == [
+        "proxy user name",
+        "proxy password source",
+        "proxy password variable",
+        "hosts reached without the proxy",
+    ], asked
+    assert "proxy tunnel       ok" in run.output, run
+    assert PROXY_PASSWORD not in run.output and PROXY_PASSWORD not in path.read_text()
+    saved = config.load(str(path))[0]
+    assert (saved.proxy, saved.proxy_username, saved.proxy_password_env, saved.no_proxy) == (
+        f"http://127.0.0.1:{proxies.http_auth}",
+        PROXY_USER,
+        "PCO_WIRE_TEST_PROXY_PW",
+        ("localhost", "10.0.0.0/8"),
+    )
