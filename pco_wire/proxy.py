@@ -354,6 +354,16 @@ class Tunnel:
             )
         return self.done
 
+    def broken(self, exc: OSError) -> ProxyError:
+        """Our error for the connection to the proxy failing during the handshake."""
+        got = self._offset + len(self._in)
+        when = "before its answer" if not got else f"after {got:,} bytes of its answer"
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            return self._error("closed", f"the proxy reset the connection {when}")
+        return self._error(
+            "closed", f"the connection to the proxy failed {when}: {exc.strerror or exc}"
+        )
+
     def _step(self) -> bool:
         raise NotImplementedError
 

@@ -447,3 +447,23 @@ def test_the_wizard_asks_for_a_proxy_and_tests_through_it(
         "PCO_WIRE_TEST_PROXY_PW",
         ("localhost", "10.0.0.0/8"),
     )
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5h"])
+def test_a_proxy_that_resets_during_its_handshake(
+    peers: Peers, driver: Driver, scheme: str
+) -> None:
+    import struct
+
+    def handle(conn: PeerConnection) -> None:
+        if conn.receive(time.monotonic() + 5.0):
+            # SO_LINGER 0: the close is a reset.
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    peer = peers.start(handle)
+    settings = Settings(
+        "mqtt://127.0.0.1:1883", proxy=f"{scheme}://127.0.0.1:{peer.port}", response_timeout=2.0
+    )
+    result = driver.test_connection(settings)
+    assert result.category == "proxy-closed", result.message
+    assert "the proxy reset the connection before its answer" in result.message

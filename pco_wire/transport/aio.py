@@ -694,7 +694,7 @@ async def _open_wire(
                         PhaseName.PROXY_TUNNEL, timeout, f"{address}, no answer"
                     ) from None
                 except OSError as exc:
-                    raise stream_error(exc, PhaseName.PROXY_TUNNEL, "receive") from exc
+                    raise handshake.broken(exc) from exc
                 done = handshake.receive(data)
     except BaseException:
         wire.abort()

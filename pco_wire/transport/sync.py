@@ -549,7 +549,7 @@ def _open_tcp(
                         PhaseName.PROXY_TUNNEL, timeout, f"{address}, no answer"
                     ) from None
                 except OSError as exc:
-                    raise stream_error(exc, PhaseName.PROXY_TUNNEL, "receive") from exc
+                    raise handshake.broken(exc) from exc
                 done = handshake.receive(data)
     except BaseException:
         sock.close()
