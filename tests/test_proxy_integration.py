@@ -467,3 +467,19 @@ def test_a_proxy_that_resets_during_its_handshake(
     result = driver.test_connection(settings)
     assert result.category == "proxy-closed", result.message
     assert "the proxy reset the connection before its answer" in result.message
+
+
+@pytest.mark.parametrize("kind", ["squid", "socks5h-auth"])
+def test_the_upgrade_through_the_tunnel_names_the_broker(
+    proxies: Proxies, peers: Peers, driver: Driver, kind: str
+) -> None:
+    from tests.peers import websocket_server
+
+    peer = peers.start(websocket_server())
+    settings = Settings(peer.uri("ws", "/mqtt"), proxy=_proxy_url(proxies, kind))
+    result = driver.test_connection(settings)
+    assert result.ok, result.message
+    recording = peer.recording
+    assert recording.request_line == "GET /mqtt HTTP/1.1"
+    assert recording.headers["host"] == f"127.0.0.1:{peer.port}"
+    assert "proxy-authorization" not in recording.headers  # the proxy's, not the broker's
