@@ -38,13 +38,13 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
 
 
 def tested(settings: Settings) -> str | None:
-    """The server URI a test was asked for, as the header shows it: after a redirect
-    followed, the result's is the server that answered."""
+    """The server URI a test was asked for, as the header shows it (after a redirect
+    followed, the result's is the server that answered); None for settings refused."""
     from ..errors import InvalidSettings
-    from ..uri import parse_uri
+    from ..uri import shown_text
 
     try:
-        return str(parse_uri(settings.server_uri))
+        return shown_text(str(settings.check()))
     except InvalidSettings:
         return None
 
