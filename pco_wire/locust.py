@@ -45,9 +45,12 @@ for the whole process (greenlets share the main thread): so each user drives its
 of this patches anything in pco_wire: without gevent the same code blocks as before.
 
 Percentiles in Locust's tables are whole milliseconds below 100 ms (Locust rounds each
-sample into a bucket); the averages, minimums and maximums are exact, so a 0.1 ms TCP
-connect on loopback shows a median of 0 and an average of 0.1. ``python -m pco_wire
-bench`` reports the phases to the microsecond.
+sample into a bucket); the averages, minimums and maximums of its CSV files are exact, so
+a 0.1 ms TCP connect on loopback shows a median of 0 and an average of 0.1. ``python -m
+pco_wire bench`` reports the phases to the microsecond. A greenlet runs again only when
+the others of its process let it: a phase's time includes the wait for a worker busy
+with other users (TLS handshakes cost CPU), as every Locust user's does; Locust warns
+when a worker's CPU passes 90 %, and more workers spread it.
 
 When a user stops, DISCONNECT is sent (a user stopped while it connects just closes).
 Locust stops a user by killing its greenlet; a kill that lands in the middle of a send
@@ -113,6 +116,10 @@ CONNECT_PHASES = tuple(
         PhaseName.CONNACK,
     )
 )
+#: MQTT 3.1.1 §3.1.3.1: the longest client ID every server accepts, and what a prefix
+#: leaves room for: a thousand workers with a million users each.
+MAX_CLIENT_ID = 23
+_ROOM = "w999n999999"
 #: The longest a task holds a connection before it returns to Locust, which stops a
 #: user between two tasks when it stops gracefully (``--stop-timeout``).
 HOLD_SLICE = 1.0
@@ -146,18 +153,24 @@ class Failure(Exception):
 def client_id(prefix: str, worker: int, number: int) -> str:
     """``prefix`` + "w" + ``worker`` + "n" + ``number``: the letters keep worker 1's
     user 12 apart from worker 11's user 2. Raises InvalidSettings naming
-    ``client_id_prefix`` when the ID breaks MQTT 3.1.1 §3.1.3.1's 23 of [0-9A-Za-z]."""
+    ``client_id_prefix`` when the ID breaks MQTT 3.1.1 §3.1.3.1's 23 of [0-9A-Za-z] (one
+    sentence for every user, so that Locust counts them as one failure)."""
     if worker < 0 or number < 0:
         raise ValueError(f"expected a worker and a number from 0 on, got {worker}, {number}")
-    made = f"{prefix}w{worker}n{number}" if isinstance(prefix, str) else ""
-    problem = check_client_id(made) if made else "expected text"
-    if problem is not None:
+    if not isinstance(prefix, str) or (prefix and check_client_id(prefix) is not None):
+        raise InvalidSettings(
+            [("client_id_prefix", f"expected only 0-9, a-z and A-Z, got {prefix!r}")]
+        )
+    made = f"{prefix}w{worker}n{number}"
+    if len(made) > MAX_CLIENT_ID:
+        room = MAX_CLIENT_ID - len(_ROOM)
         raise InvalidSettings(
             [
                 (
                     "client_id_prefix",
-                    f"{problem} in the client ID {made!r} (the prefix, 'w', the worker "
-                    "index, 'n' and a counter): use a shorter prefix of 0-9, a-z and A-Z",
+                    f"the client IDs are the prefix, 'w', the worker index, 'n' and a "
+                    f"counter, at most {MAX_CLIENT_ID} characters in all: {prefix!r} leaves "
+                    f"too few; use at most {room} characters",
                 )
             ]
         )

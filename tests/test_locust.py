@@ -228,3 +228,25 @@ def test_the_test_process_is_not_monkey_patched() -> None:
     assert socket.socket.__module__ == "socket"
     assert threading.Thread.__module__ == "threading"
     assert select.poll.__module__ == "select"
+
+
+def test_a_client_id_prefix_too_long_is_a_failure_naming_the_field(
+    broker: Broker, tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    locustfile = _locustfile(tmp_path, "p" * 20)
+    csv_prefix = tmp_path / "invalid"
+    run = _start(
+        processes,
+        _locust(
+            *("-u", "2", "-r", "2", "-t", "2s", "--csv", str(csv_prefix)),
+            *("--host", f"mqtt://127.0.0.1:{broker.ports.tcp}", "-f", str(locustfile)),
+        ),
+    )
+    out, err = run.communicate(timeout=RUN_TIMEOUT)
+    assert run.returncode == 1, out + err
+    assert "Traceback" not in out + err, out + err
+    # Both users stopped at their first attempt, with one sentence.
+    [row] = _rows(Path(f"{csv_prefix}_failures.csv"))
+    assert (row["Method"], row["Name"], row["Occurrences"]) == ("CONNECT", "total", "2"), row
+    assert row["Error"].startswith("invalid-settings (exit 2): invalid settings: client_id_prefix:")
+    assert "use at most 12 characters" in row["Error"]
