@@ -72,6 +72,7 @@ except ImportError as exc:  # pragma: no cover - the extra not installed
         "pco_wire.locust needs Locust (Python 3.11 or later): pip install 'pco_wire[locust]'"
     ) from exc
 
+from .bench import MAX_CLIENT_ID
 from .diagnose import diagnose as _diagnose_error
 from .errors import Error, InvalidSettings, LocalProtocolError
 from .events import Closed, PingSent, PongReceived
@@ -116,9 +117,8 @@ CONNECT_PHASES = tuple(
         PhaseName.CONNACK,
     )
 )
-#: MQTT 3.1.1 §3.1.3.1: the longest client ID every server accepts, and what a prefix
-#: leaves room for: a thousand workers with a million users each.
-MAX_CLIENT_ID = 23
+#: What a prefix leaves room for within MAX_CLIENT_ID: a thousand workers with a million
+#: users each.
 _ROOM = "w999n999999"
 #: The longest a task holds a connection before it returns to Locust, which stops a
 #: user between two tasks when it stops gracefully (``--stop-timeout``).

@@ -1,6 +1,7 @@
 """``pco_wire.locust`` run as Locust runs it: a master and two worker processes on
 loopback, headless, against the session's Mosquitto, read back from Locust's ``--csv``
-statistics and from Mosquitto's log; and a refused password, counted as failures.
+statistics and from Mosquitto's log; a refused password, a client ID prefix too long and
+a broker stopped while holding, each counted as failures with their diagnosis.
 
 Locust monkey-patches the standard library (gevent) when it is imported, so it is only
 ever imported in the processes these tests start, never in the test process itself.
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker, free_port, stop_process
+from pco_wire.diagnose import CATEGORIES
+from tests.broker import Broker, config_head, free_port, run_mosquitto, stop_process
 
 #: Locust 2.x runs on Python 3.11 and later: the ``test`` extra installs it there.
 pytestmark = pytest.mark.skipif(
@@ -215,6 +217,49 @@ def test_a_refused_password_is_failures_of_its_category_not_a_crash(
         assert re.match(r"(not-authorized|bad-username-or-password) \(exit \d+\): ", row["Error"])
     shown = out + err + Path(f"{csv_prefix}_failures.csv").read_text()
     assert wrong not in shown
+
+
+def test_a_broker_stopped_while_holding_is_losses_with_their_diagnosis(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    config = config_head() + f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+    mosquitto, log = run_mosquitto(tmp_path, config, {"tcp": port})
+    try:
+        locustfile = _locustfile(tmp_path, "lcD", "    retry_delay = 0.5\n")
+        csv_prefix = tmp_path / "lost"
+        run = _start(
+            processes,
+            _locust(
+                *("-u", "3", "-r", "3", "-t", "8s", "--csv", str(csv_prefix)),
+                *("--host", f"mqtt://127.0.0.1:{port}", "-f", str(locustfile)),
+            ),
+        )
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(re.findall(r"as lcDw0n\d+ ", log.read_text(errors="replace"))) < 3:
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        stop_process(mosquitto)  # by its PID
+    out, err = run.communicate(timeout=RUN_TIMEOUT)
+    assert run.returncode == 1, out + err
+    assert "Traceback" not in out + err, out + err
+    stats = _stats(csv_prefix)
+    lost = stats["SESSION", "connection lost"]
+    assert int(lost["Failure Count"]) == int(lost["Request Count"]) == 3, lost
+    # Each user tried again after its loss, and was refused.
+    again = stats["CONNECT", "total"]
+    assert int(again["Request Count"]) - int(again["Failure Count"]) == 3, again
+    assert int(again["Failure Count"]) >= 3, again
+    failures = _rows(Path(f"{csv_prefix}_failures.csv"))
+    for row in failures:
+        assert row["Error"].partition(" (exit ")[0] in CATEGORIES, row
+    said = {(row["Method"], row["Name"], row["Error"].partition(" (exit ")[0]) for row in failures}
+    assert ("CONNECT", "total", "connection-refused") in said, failures
+    assert {(method, name) for method, name, _ in said} == {
+        ("SESSION", "connection lost"),
+        ("CONNECT", "total"),
+    }, failures
 
 
 def test_the_test_process_is_not_monkey_patched() -> None:
