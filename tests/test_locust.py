@@ -180,6 +180,32 @@ def test_a_master_and_two_workers_report_real_connect_phases_and_ping_round_trip
     assert not re.search(rf"Client {prefix}w\d+n\d+ closed its connection", text), text
 
 
+def test_tls_settings_come_from_a_settings_file_and_the_handshake_is_a_phase(
+    broker: Broker, tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    (tmp_path / "broker.toml").write_text(
+        'server_uri = "mqtts://127.0.0.1:1"\n\n'  # replaced by --host
+        f"[security]\ncafile = {str(broker.pki.ca_cert)!r}\n"
+    )
+    locustfile = _locustfile(tmp_path, "lcE", '    settings_file = "broker.toml"\n')
+    csv_prefix = tmp_path / "tls"
+    run = _start(
+        processes,
+        _locust(
+            *("-u", "3", "-r", "3", "-t", "3s", "--csv", str(csv_prefix)),
+            *("--host", f"mqtts://127.0.0.1:{broker.ports.tls}", "-f", str(locustfile)),
+        ),
+    )
+    out, err = run.communicate(timeout=RUN_TIMEOUT)
+    assert run.returncode == 0, out + err
+    stats = _stats(csv_prefix)
+    for name in ("TCP connect", "TLS handshake", "CONNACK", "total"):
+        row = stats["CONNECT", name]
+        assert (row["Request Count"], row["Failure Count"]) == ("3", "0"), row
+        assert float(row["Min Response Time"]) > 0, row
+    assert ("CONNECT", "WebSocket upgrade") not in stats
+
+
 def test_a_refused_password_is_failures_of_its_category_not_a_crash(
     broker: Broker, tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
