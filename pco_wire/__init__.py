@@ -246,6 +246,7 @@ _SUBMODULES = frozenset(
         "errors",
         "events",
         "fields",
+        "locust",
         "packets",
         "phases",
         "reasons",

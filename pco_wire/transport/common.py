@@ -8,6 +8,7 @@ wait for bytes.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import socket
 import time
@@ -122,6 +123,16 @@ def numeric_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
     Raises InvalidSettings for an IPv6 literal this machine cannot use (a zone it has no
     interface for): no name server could answer it, so none is asked.
     """
+    if _plain_ip(host):
+        # The C function, not socket's wrapper: a numeric lookup never waits, and under
+        # gevent (pco_wire.locust) the wrapper is gevent's, which hands each lookup to a
+        # thread of its pool and back: milliseconds of "name resolution" under load.
+        infos = _socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        # As socket.getaddrinfo gives them: the family and the kind as their enums.
+        return [
+            (socket.AddressFamily(family), socket.SocketKind(kind), proto, canonical, address)
+            for family, kind, proto, canonical, address in infos
+        ]
     # An ASCII name as bytes skips the IDNA codec (a millisecond at start-up).
     name: str | bytes = host.encode() if host.isascii() else host
     try:
@@ -138,6 +149,17 @@ def numeric_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
                 ]
             ) from exc
     return None
+
+
+def _plain_ip(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address in its usual form (no zone)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def resolution_error(host: str, failure: BaseException) -> TransportError:
