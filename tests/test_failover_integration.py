@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pco_wire import Settings
+from pco_wire import Settings, config
 from pco_wire.cli import main
 from pco_wire.errors import TransportError
 from pco_wire.events import Closed, Connected, Failover
@@ -29,6 +29,7 @@ from tests.broker import Broker, config_head, free_port, run_mosquitto, stop_pro
 from tests.drivers import Driver
 from tests.peers import ROOT
 from tests.support import JSON_KEYS, SERVERS_JSON_KEYS
+from tests.test_wizard import run_wizard
 
 WAIT = 20.0  # the longest any awaited line or event may take
 
@@ -295,3 +296,36 @@ def test_monitor_connects_to_the_good_one_and_moves(
             proc.communicate()
     assert proc.returncode == 0, (lines.seen, out, err)
     assert b"DISCONNECT sent" in out
+
+
+# ---------------------------------------------------------------------------- config, wizard
+
+
+def test_config_show_and_check_carry_the_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    servers = [_uri(free_port()), "mqtt://plant:s3cret@127.0.0.1:1884"]
+    config.save(Settings(servers, client_id="gw1"), str(path))
+    code, out, _ = _cli(capsys, "config", "check", str(path))
+    assert (code, out) == (0, f"{path}: ok\n")
+    code, out, _ = _cli(capsys, "config", "show", str(path))
+    assert code == 0
+    assert f'server_uri = ["{servers[0]}", "mqtt://plant:***@127.0.0.1:1884"]' in out
+    assert "s3cret" not in out
+    path.write_text(f'server_uri = ["{servers[0]}", "mqtt://127.0.0.1:0"]\n')
+    code, out, _ = _cli(capsys, "config", "check", str(path))
+    assert code == 2 and "  server_uri[1]: " in out
+
+
+def test_the_wizard_keeps_the_other_servers_of_a_file(broker: Broker, tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    servers = [_uri(broker.ports.tcp), _uri(free_port())]
+    original = Settings(servers, client_id="gw1")
+    config.save(original, str(path))
+    # Enter everywhere: every default taken, the connection tested and the file saved.
+    run = run_wizard(path, [""] * 40)
+    assert run.code == 0, run
+    assert f"the other servers of the list are kept, in order: {servers[1]}" in run.output
+    assert "OK: connected" in run.output, run
+    assert config.load(str(path)) == (original, [])
