@@ -19,6 +19,15 @@ redirect (MQTT 5.0 §4.11: CONNACK 0x9C/0x9D with a Server Reference) when the s
 allow following it. A delay of None means stop. The client identity is the
 configuration's: a generated client ID is made once and kept for every later attempt,
 and so is the TLS context.
+
+Several servers (``settings.servers``, failover): an attempt that fails goes on to the
+next server of the list at once (``fallback`` says so, with a Failover event), and a
+lost connection starts a round with the server it had; only a round that failed on every
+server is judged by the policy (by its first failure that retrying may mend), so the
+backoff counts rounds, and the next round starts at the top of the list. A first
+connection that fails on every server raises the first server's failure
+(``round_error``), and its diagnosis names each (``covered``). A redirect counts as the
+server that sent it; all servers share the client ID.
 """
 
 from __future__ import annotations
@@ -356,6 +365,7 @@ class Supervisor:
         "_index",
         "_round",
         "_last_round",
+        "_given_id",
     )
 
     def __init__(
@@ -368,6 +378,7 @@ class Supervisor:
     ) -> None:
         self.settings = settings
         self.client_id = client_id
+        self._given_id = client_id
         self.reconnect = reconnect
         self._random = random
         #: The latest attempt, for the diagnosis of what ended it.
@@ -503,6 +514,10 @@ class Supervisor:
         """On to the next server of the list, said by a Failover event."""
         count = len(self._servers)
         self._index = (self._index + 1) % count
+        if self.settings.server_assigns_id:
+            # An identifier one server assigned is its own (§3.2.2.3.7): the next is
+            # asked for one of its own.
+            self.client_id = self._given_id
         uri = str(parse_uri(self._servers[self._index]))  # checked: never a secret shown
         _log.debug("%s failed (%s); trying %s", left, error, uri)
         events = self._events = self._events or []

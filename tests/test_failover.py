@@ -239,3 +239,12 @@ def test_a_list_in_a_settings_file() -> None:
             loads(bad)
         assert caught.value.problems[0][0] == "server_uri"
         assert reason in caught.value.problems[0][1]
+
+
+def test_an_assigned_client_id_is_not_taken_to_another_server() -> None:
+    supervisor = Supervisor(_listed(protocol="5", server_assigns_id=True))
+    assert supervisor.next_attempt().client_id == ""
+    supervisor.opened(START)
+    supervisor.client_id = "assigned-by-a"  # what opened() keeps from A's CONNACK
+    assert supervisor.ended(closed(), START + LONG) == 0.0
+    assert supervisor.next_attempt().client_id == ""

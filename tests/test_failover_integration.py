@@ -329,3 +329,12 @@ def test_the_wizard_keeps_the_other_servers_of_a_file(broker: Broker, tmp_path: 
     assert f"the other servers of the list are kept, in order: {servers[1]}" in run.output
     assert "OK: connected" in run.output, run
     assert config.load(str(path)) == (original, [])
+
+
+def test_the_library_tests_a_list(driver: Driver, broker: Broker) -> None:
+    dead, refusing, good = _three(broker)
+    # test_connection: the first that accepts; else the first server's failure.
+    result = driver.test_connection(Settings([dead, refusing, good], response_timeout=5.0))
+    assert (result.ok, result.uri) == (True, good)
+    result = driver.test_connection(Settings([dead, refusing], response_timeout=5.0))
+    assert (result.ok, result.exit_code, result.uri) == (False, 3, dead)
