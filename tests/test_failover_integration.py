@@ -153,6 +153,15 @@ def test_a_bad_server_of_the_list_is_named_before_any_is_tried(
     assert err.startswith("FAILED (invalid-settings, exit 2): invalid settings: server_uri[1]: ")
 
 
+def test_a_list_refused_gives_the_json_of_several(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "test", _uri(free_port()), "mqtt://127.0.0.1:0", "--json")
+    assert code == 2
+    document = json.loads(out)
+    assert set(document) == SERVERS_JSON_KEYS
+    assert (document["category"], document["servers"]) == ("invalid-settings", [])
+    assert "server_uri[1]: " in document["message"]
+
+
 def test_bench_takes_one_server_uri(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(capsys, "bench", _uri(free_port()), _uri(free_port()))
     assert code == 2

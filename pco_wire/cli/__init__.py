@@ -373,7 +373,13 @@ def fail(
 ) -> int:
     if args.debug:
         traceback(exc)
-    if args.json and args.command == "test":
+    if args.json and args.command == "test" and len(_given_uris(args)) > 1:
+        # Several servers, none tested (the settings of the list refused): the document
+        # of several, with no entry.
+        failed = {"ok": False, "exit_code": code, "category": category, "message": message}
+        document = {**failed, "any": args.any, "accepted": 0, "warnings": [], "servers": []}
+        out.line(json_text(document, 2))
+    elif args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
         from ..result import TestResult
         from ..uri import shown_text
@@ -381,7 +387,7 @@ def fail(
         out.line(
             json_text(
                 TestResult(
-                    False, code, category, message, " ".join(map(shown_text, _given_uris(args)))
+                    False, code, category, message, shown_text(getattr(args, "uri", None) or "")
                 ).to_json(),
                 2,
             )
