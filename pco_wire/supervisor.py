@@ -407,10 +407,9 @@ class Supervisor:
         self._servers: tuple[str, ...] = servers if len(servers) > 1 else ()
         #: The place in the list of the server of the next attempt.
         self._index = 0
-        #: The failures of the round under way, in order: (attempt, error), the attempt
-        #: None for a server of the list that was never tried (a loss counts as its
-        #: server's failure, made by the attempt that connected). A round is one failure
-        #: per server of the list; the backoff counts rounds.
+        #: The failures of the round under way, in order: (attempt, error); a loss counts
+        #: as the failure of its server (with the attempt that connected). A round is one
+        #: failure per server of the list; the backoff counts rounds.
         self._round: list[tuple[Attempt, Error]] = []
         #: The round that failed last, for the diagnosis of its error.
         self._last_round: list[tuple[Attempt, Error]] = []

@@ -347,3 +347,22 @@ def test_the_library_tests_a_list(driver: Driver, broker: Broker) -> None:
     assert (result.ok, result.uri) == (True, good)
     result = driver.test_connection(Settings([dead, refusing], response_timeout=5.0))
     assert (result.ok, result.exit_code, result.uri) == (False, 3, dead)
+
+
+def test_monitor_json_says_each_move(broker: Broker) -> None:
+    dead, _, good = _three(broker)
+    done = subprocess.run(
+        [sys.executable, "-m", "pco_wire", "monitor", dead, good, "--json", "--duration", "0.3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["event"] for line in lines] == ["failover", "connected", "disconnected"]
+    move = lines[0]
+    assert (move["server_uri"], move["left"], move["position"]) == (good, dead, 2)
+    assert move["message"].startswith(f"trying server 2 of 2, {good} ({dead} failed: ")
+    assert lines[1]["message"].startswith(f"connected to {good} (")
