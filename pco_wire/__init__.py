@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Closed,
         Connected,
         Event,
+        Failover,
         GivingUp,
         PacketReceived,
         PingSent,
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
     from .session import Session, State
     from .settings import Security, Settings, WillSettings, check_client_id, generate_client_id
     from .supervisor import Supervisor
-    from .sync import Client, test_connection
+    from .sync import Client, test_connection, test_servers
     from .uri import ServerURI, parse_uri
 
 #: Where each public name lives; imported on first use (PEP 562), so that a program
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "TestResult": "result",
     "test_connection": "sync",
+    "test_servers": "sync",
     "Client": "sync",
     "ConnectionInfo": "result",
     "DEFAULT_MAX_PACKET_SIZE": "codec",
@@ -132,6 +134,7 @@ _EXPORTS = {
     "Closed": "events",
     "Connected": "events",
     "Event": "events",
+    "Failover": "events",
     "GivingUp": "events",
     "PacketReceived": "events",
     "PingSent": "events",
@@ -177,6 +180,7 @@ __all__ = [
     "DisconnectProperties",
     "Error",
     "Event",
+    "Failover",
     "Framer",
     "GivingUp",
     "HandshakeError",
@@ -227,6 +231,7 @@ __all__ = [
     "generate_client_id",
     "parse_uri",
     "test_connection",
+    "test_servers",
 ]
 __version__ = "0.1.0"
 
