@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         Closed,
         Connected,
         Event,
+        Failover,
         GivingUp,
         PacketReceived,
         PingSent,
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from .session import Session, State
     from .settings import Security, Settings, WillSettings, check_client_id, generate_client_id
     from .supervisor import Supervisor
-    from .sync import Client, test_connection
+    from .sync import Client, test_connection, test_servers
     from .uri import ServerURI, parse_uri
 
 #: Where each public name lives; imported on first use (PEP 562), so that a program
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "TestResult": "result",
     "test_connection": "sync",
+    "test_servers": "sync",
     "Client": "sync",
     "ConnectionInfo": "result",
     "DEFAULT_MAX_PACKET_SIZE": "codec",
@@ -134,6 +136,7 @@ _EXPORTS = {
     "Closed": "events",
     "Connected": "events",
     "Event": "events",
+    "Failover": "events",
     "GivingUp": "events",
     "PacketReceived": "events",
     "PingSent": "events",
@@ -179,6 +182,7 @@ __all__ = [
     "DisconnectProperties",
     "Error",
     "Event",
+    "Failover",
     "Framer",
     "GivingUp",
     "HandshakeError",
@@ -230,6 +234,7 @@ __all__ = [
     "generate_client_id",
     "parse_uri",
     "test_connection",
+    "test_servers",
 ]
 __version__ = "0.1.0"
 
@@ -249,6 +254,7 @@ _SUBMODULES = frozenset(
         "errors",
         "events",
         "fields",
+        "locust",
         "packets",
         "phases",
         "proxy",

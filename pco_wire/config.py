@@ -300,6 +300,8 @@ def to_dict(settings: Settings) -> dict[str, Any]:
         if holder is None:  # no will
             continue
         value = getattr(holder, field.attr)
+        if field.name == "server_uri" and len(settings.servers) > 1:
+            value = list(settings.servers)  # several servers: a list, in their order
         if value is None or (field.since and value == field.default):
             # The MQTT 5.0 settings only when they are used: a file for 3.1.1 reads as
             # it did before they were there.
@@ -382,7 +384,8 @@ def _holds_secret(settings: Settings) -> bool:
     return (
         settings.password is not None
         or settings.security.keyfile_password is not None
-        or _shown(settings.server_uri) != settings.server_uri  # user:password@ in the URI
+        # user:password@ in a URI
+        or any(_shown(uri) != uri for uri in settings.servers)
         or settings.proxy_password is not None
         or (isinstance(proxy, str) and _shown(proxy) != proxy)  # and in the proxy's URL
     )
@@ -693,7 +696,8 @@ def masked(settings: Settings) -> Settings:
         elif field.secret == "values":
             value = tuple((name, "***") for name, _ in value)
         elif kind == "uri":
-            value = _shown(value)
+            servers = settings.servers
+            value = tuple(_shown(uri) for uri in servers) if len(servers) > 1 else _shown(value)
         elif field.name == "username":
             # A ":" in a user name reads as "user:password" typed as one: masked too.
             value = shown_user(_masked(value))

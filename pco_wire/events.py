@@ -1,8 +1,9 @@
 """Every event a client emits, as values: equality and repr from ``Record``.
 
-The session emits the first six (its state and traffic), the supervisor the last four
-(reconnection). The blocking ``Client`` hands them to ``on_event``; the asyncio ``Client``
-yields them from ``events()``. Both get the same objects from the same pure code.
+The session emits the first six (its state and traffic), the supervisor the last five
+(reconnection, and failover along a list of servers). The blocking ``Client`` hands them
+to ``on_event``; the asyncio ``Client`` yields them from ``events()``. Both get the
+same objects from the same pure code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "Closed",
     "Connected",
     "Event",
+    "Failover",
     "GivingUp",
     "PacketReceived",
     "PingSent",
@@ -114,6 +116,23 @@ class Reconnecting(Event):
         self.attempt = attempt
 
 
+class Failover(Event):
+    """Several servers: the one at ``left`` failed with ``error`` (an attempt, or the
+    connection it had accepted); the next of the list, ``server_uri`` (its place
+    ``position`` from 1 of ``count``), is tried at once. A Reconnecting follows only when
+    a whole round of the list failed."""
+
+    __slots__ = ("error", "left", "server_uri", "position", "count")
+    _fields = __slots__
+
+    def __init__(self, error: Error, left: str, server_uri: str, position: int, count: int) -> None:
+        self.error = error
+        self.left = left
+        self.server_uri = server_uri
+        self.position = position
+        self.count = count
+
+
 class TakeoverSuspected(Event):
     """The server keeps ending accepted connections soon after CONNACK: another client
     probably uses the same client ID (MQTT 3.1.1 §3.1.4)."""
@@ -148,5 +167,6 @@ class GivingUp(Event):
         self.error = error
 
 
-#: What a session emits (the supervisor adds Reconnecting, TakeoverSuspected, GivingUp).
+#: What a session emits (the supervisor adds Reconnecting, Failover, TakeoverSuspected,
+#: TakenOver, GivingUp).
 SessionEvent = Connected | PingSent | PongReceived | PacketReceived | Reauthenticated | Closed

@@ -331,7 +331,8 @@ FIELDS: tuple[Field, ...] = (
         required="a URI such as mqtt://host:1883",
         # The wizard asks for it part by part: scheme, host, port, path.
         question="server URI",
-        note="mqtt:// (TCP, 1883), mqtts:// (TLS, 8883), ws:// (WebSocket, 80), wss:// (443).",
+        note="mqtt:// (TCP, 1883), mqtts:// (TLS, 8883), ws:// (WebSocket, 80), wss:// (443).\n"
+        'Several servers, tried in order (failover): ["mqtt://a:1883", "mqtt://b:1883"].',
         sample="mqtt://localhost:1883",
         paragraph=True,
     ),
@@ -981,7 +982,8 @@ def of_record(record: str) -> tuple[Field, ...]:
 
 #: What a settings file holds for each kind (TOML's types).
 _FILE_KINDS = {
-    "uri": "string",
+    # One server, or a list of them tried in order (failover).
+    "uri": "uris",
     "text": "string",
     "path": "string",
     "variable": "string",
@@ -994,7 +996,8 @@ _FILE_KINDS = {
 
 
 def file_kind(kind: str) -> str:
-    """The TOML type of a field of ``kind``: string, boolean, number, integer, strings."""
+    """The TOML type of a field of ``kind``: string, boolean, number, integer, strings,
+    uris (a string or a list of strings)."""
     return _FILE_KINDS[kind.rstrip("?")]
 
 
@@ -1010,6 +1013,7 @@ _EXPECTED = {
     "texts": "a tuple of text",
     "pairs": "a tuple of (name, value) pairs of text",
     "string": "a string in quotes",
+    "uris": 'a string in quotes, or a list of them, e.g. ["mqtt://a", "mqtt://b"]',
     "integer": "a whole number",
     "number": "a number of seconds",
     "boolean": "true or false",
@@ -1063,6 +1067,13 @@ def type_problem(kind: str, value: object, kind_of: Callable[[object], str]) -> 
 
         return None if isinstance(value, Authenticator) else got
     if kind == "strings":
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return None if ok else got
+    if kind == "uris":
+        if isinstance(value, str):
+            return None
+        if isinstance(value, list) and not value:
+            return f"expected {expected}, got an empty list"
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
         return None if ok else got
     if not isinstance(value, (tuple, list)):

@@ -33,6 +33,7 @@ from .uri import ServerURI, _kind, _shown, host_problem, parse_uri, shown_user
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 __all__ = [
@@ -180,6 +181,7 @@ class Settings(Record):
 
     __slots__ = (
         "server_uri",
+        "servers",
         "client_id",
         "username",
         "password",
@@ -212,12 +214,12 @@ class Settings(Record):
         "proxy_password_file",
         "no_proxy",
     )
-    _fields = __slots__
+    _fields = tuple(name for name in __slots__ if name != "servers")
     _hidden = frozenset({"password", "proxy_password"})
 
     def __init__(
         self,
-        server_uri: str,
+        server_uri: str | Sequence[str],
         client_id: str = "",
         username: str | None = None,
         password: str | None = None,
@@ -250,7 +252,19 @@ class Settings(Record):
         proxy_password_file: str | None = None,
         no_proxy: tuple[str, ...] = (),
     ) -> None:
-        self.server_uri = server_uri
+        # Several servers (failover): a list or tuple of URIs, tried in order by the
+        # clients (see supervisor.py). ``server_uri`` is the first, what a single-server
+        # reader (a TLS check, the wizard's questions, bench) sees; ``servers`` all of them.
+        self.server_uri: str
+        self.servers: tuple[str, ...]
+        if isinstance(server_uri, (list, tuple)):
+            self.servers = tuple(server_uri)
+            first = self.servers[0] if self.servers else ""
+            self.server_uri = first if isinstance(first, str) else ""
+        else:
+            # Anything else is kept as it is, for problems() to name.
+            self.server_uri = server_uri  # type: ignore[assignment]
+            self.servers = (self.server_uri,)
         self.client_id = client_id
         self.username = username
         self.password = password
@@ -304,11 +318,23 @@ class Settings(Record):
         self.proxy_password_file = proxy_password_file
         self.no_proxy = no_proxy
 
+    def _values(self) -> tuple[Any, ...]:
+        # A list of servers is the value of server_uri: kept by replace() (unless it
+        # changes server_uri), compared by ==; one server is its URI, as ever.
+        values = super()._values()
+        if len(self.servers) != 1:
+            return (self.servers, *values[1:])
+        return values
+
+    def for_server(self, uri: str) -> Settings:
+        """These settings for one server of the list (or any other URI)."""
+        return self.replace(server_uri=uri)
+
     def __repr__(self) -> str:
         # Never raises and never shows a secret, whatever the fields hold: a repr is made
         # before the settings are checked (logs, tracebacks, the debugger).
         defaults = Settings("")
-        parts = [f"server_uri={_shown_uri(self.server_uri)}"]
+        parts = [f"server_uri={_shown_uri(self._values()[0])}"]
         for name, value in zip(self._fields[1:], self._values()[1:], strict=True):
             default = getattr(defaults, name)
             if type(value) is type(default) and value == default:
@@ -330,6 +356,9 @@ class Settings(Record):
         (a settings file, ``config.keep_client_id``), so that clean session off does not
         need one given; without it, a generated ID would be new on every run.
         """
+        servers = self.servers
+        if len(servers) != 1:
+            return self._list_problems(identity_kept)
         out: list[tuple[str, str]] = []
         uri: ServerURI | None = None
         try:
@@ -643,6 +672,20 @@ class Settings(Record):
             out.append(("ws_headers", f"expected only with ws:// or wss://, got {uri.scheme}://"))
         return out
 
+    def _list_problems(self, identity_kept: bool) -> list[tuple[str, str]]:
+        """The problems of a list of servers: those of the settings with each server,
+        once each, a URI's named by its place (``server_uri[1]``, from 0)."""
+        if not self.servers:
+            return [("server_uri", "expected at least one URI, got an empty list")]
+        out: list[tuple[str, str]] = []
+        for index, uri in enumerate(self.servers):
+            for field, reason in self.for_server(uri).problems(identity_kept=identity_kept):
+                if field == "server_uri":
+                    field = f"server_uri[{index}]"
+                if (field, reason) not in out:
+                    out.append((field, reason))
+        return out
+
     def check(self, *, identity_kept: bool = False) -> ServerURI:
         """Raises InvalidSettings listing every problem; returns the parsed URI. After it,
         every field has its documented type."""
@@ -857,6 +900,8 @@ def shown_source(value: str, what: str) -> str:
 
 
 def _shown_uri(value: object) -> str:
+    if isinstance(value, tuple):  # several servers
+        return "(" + ", ".join(_shown_uri(item) for item in value) + ")"
     if isinstance(value, str):
         return repr(_shown(value))
     if isinstance(value, (bytes, bytearray)):

@@ -19,6 +19,15 @@ redirect (MQTT 5.0 §4.11: CONNACK 0x9C/0x9D with a Server Reference) when the s
 allow following it. A delay of None means stop. The client identity is the
 configuration's: a generated client ID is made once and kept for every later attempt,
 and so is the TLS context.
+
+Several servers (``settings.servers``, failover): an attempt that fails goes on to the
+next server of the list at once (``fallback`` says so, with a Failover event), and a
+lost connection starts a round with the server it had; only a round that failed on every
+server is judged by the policy (by its first failure that retrying may mend), so the
+backoff counts rounds, and the next round starts at the top of the list. A first
+connection that fails on every server raises the first server's failure
+(``round_error``), and its diagnosis names each (``covered``). A redirect counts as the
+server that sent it; all servers share the client ID.
 """
 
 from __future__ import annotations
@@ -29,17 +38,18 @@ from .auth import Authenticator
 from .errors import (
     ConnectionClosed,
     Error,
+    InvalidPacket,
     InvalidSettings,
     ServerDisconnected,
     ServerRefused,
 )
-from .events import Event, GivingUp, Reconnecting, TakenOver, TakeoverSuspected
+from .events import Event, Failover, GivingUp, Reconnecting, TakenOver, TakeoverSuspected
 from .phases import PhaseName
 from .reasons import ReasonCode
-from .reconnect import Reconnect
+from .reconnect import Reconnect, retryable
 from .session import Session
 from .settings import Settings, check_client_id, generate_client_id
-from .uri import ServerURI
+from .uri import ServerURI, parse_uri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -369,6 +379,11 @@ class Supervisor:
         "_redirect",
         "_redirects",
         "_events",
+        "_servers",
+        "_index",
+        "_round",
+        "_last_round",
+        "_given_id",
     )
 
     def __init__(
@@ -381,6 +396,7 @@ class Supervisor:
     ) -> None:
         self.settings = settings
         self.client_id = client_id
+        self._given_id = client_id
         self.reconnect = reconnect
         self._random = random
         #: The latest attempt, for the diagnosis of what ended it.
@@ -404,6 +420,17 @@ class Supervisor:
         self._redirect: str | None = None
         self._redirects = 0  # followed in a row, since the last accepted connection
         self._events: list[Event] | None = None  # made when there is one
+        #: Several servers (failover): their URIs, or () for one server (the settings').
+        servers = settings.servers if isinstance(settings, Settings) else ()
+        self._servers: tuple[str, ...] = servers if len(servers) > 1 else ()
+        #: The place in the list of the server of the next attempt.
+        self._index = 0
+        #: The failures of the round under way, in order: (attempt, error); a loss counts
+        #: as the failure of its server (with the attempt that connected). A round is one
+        #: failure per server of the list; the backoff counts rounds.
+        self._round: list[tuple[Attempt, Error]] = []
+        #: The round that failed last, for the diagnosis of its error.
+        self._last_round: list[tuple[Attempt, Error]] = []
 
     def next_attempt(self, phases: list[Phase] | None = None) -> Attempt:
         """The next attempt, prepared: raises InvalidSettings, InvalidPacket. After a
@@ -417,6 +444,14 @@ class Supervisor:
         self._at_once = False
         self.attempt = None
         settings = self.settings
+        if self._servers:
+            # Every server of the list is checked before the first is tried (and the
+            # problems name their place: server_uri[2]); then each is its own settings.
+            if settings.server_assigns_id:
+                _check(settings)
+            else:
+                _check_with_id(settings, self.client_id)
+            settings = settings.for_server(self._servers[self._index])
         if self._redirect is not None:
             settings = settings.replace(server_uri=self._redirect)
         attempt = prepare(
@@ -444,6 +479,7 @@ class Supervisor:
         """The latest attempt's CONNACK accepted the connection."""
         self.connections += 1
         self._redirects = 0
+        self._round = []
         attempt = self.attempt
         if attempt is not None and not self.client_id:
             # A server-assigned identifier is kept for the next connections (§3.2.2.3.7:
@@ -477,7 +513,32 @@ class Supervisor:
                 self._at_once = True
                 return True
         self._at_once = self._follow(error)
-        return self._at_once
+        return self._at_once or self._next_server(attempt, error)
+
+    def _next_server(self, attempt: Attempt, error: Error) -> bool:
+        """Several servers: ``attempt`` failed; whether the next of the round is tried at
+        once (False: the round is over, or the error is ours and would be everywhere)."""
+        if not self._servers or isinstance(error, (InvalidSettings, InvalidPacket)):
+            return False
+        self._redirect = None  # a redirect that failed is its server's failure
+        self._round.append((attempt, error))
+        if len(self._round) >= len(self._servers) or self.stopped:
+            return False
+        self._advance(error, attempt.uri)
+        return True
+
+    def _advance(self, error: Error, left: ServerURI) -> None:
+        """On to the next server of the list, said by a Failover event."""
+        count = len(self._servers)
+        self._index = (self._index + 1) % count
+        if self.settings.server_assigns_id:
+            # An identifier one server assigned is its own (§3.2.2.3.7): the next is
+            # asked for one of its own.
+            self.client_id = self._given_id
+        uri = str(parse_uri(self._servers[self._index]))  # checked: never a secret shown
+        _log.debug("%s failed (%s); trying %s", left, error, uri)
+        events = self._events = self._events or []
+        events.append(Failover(error, str(left), uri, self._index + 1, count))
 
     def _follow(self, error: Error) -> bool:
         """A redirect to follow now: sets the server of the next attempt."""
@@ -513,6 +574,8 @@ class Supervisor:
         """An attempt to connect again (after the fallback, if any) ended before it was
         accepted: the delay before the next, or None to stop. The first connection is
         never retried: the caller hears why."""
+        if self._servers:
+            return self._round_over(error, now)
         if not self.connections:
             return None
         if self._redirect is not None:
@@ -532,16 +595,63 @@ class Supervisor:
         before the next attempt, or None to stop."""
         if error is None:
             return None
-        return self._again(error, now)
+        # Several servers: a round begins with the server we had.
+        return self._again(error, now, self.attempt if self._servers else None)
+
+    def _round_over(self, error: Error, now: float) -> float | None:
+        """Several servers: the last of a round failed (``error``, raised by the
+        driver). The first connection is never retried; later, the policy judges the
+        round by its first failure that retrying may mend, else by its first."""
+        failures, self._round = self._round, []
+        self._last_round = failures
+        self._index = 0  # the next round from the top of the list: the first that works
+        if not self.connections:
+            return None
+        errors = [failure for _, failure in failures]
+        if not any(failure is error for failure in errors):
+            errors = [error]  # ours (settings, a packet): the same on every server
+        judged = next((e for e in errors if retryable(e)), errors[0])
+        return self._again(judged, now)
+
+    def round_error(self, error: Error) -> Error:
+        """What a driver raises when ``error`` ended the last attempt of a connect: for
+        the first connection to several servers, the first server's failure (the one a
+        test of the list exits with; the diagnosis names every server's); ``error``
+        itself otherwise."""
+        if self._servers and not self.connections and self._round and self._round[-1][1] is error:
+            return self._round[0][1]
+        return error
+
+    def covered(self, error: BaseException) -> list[tuple[Attempt, BaseException]]:
+        """The attempts whose failures the diagnosis of ``error`` names, each with its
+        error: the whole round when ``error`` is the first failure of a round that
+        failed on every server, else the attempt it ended."""
+        for failures in (self._round, self._last_round):
+            if failures and failures[0][1] is error and len(failures) == len(self._servers):
+                return list(failures)
+            for attempt, failure in failures:
+                if failure is error:
+                    return [(attempt, failure)]
+        return [] if self.attempt is None else [(self.attempt, error)]
 
     def diagnose(self, error: BaseException) -> Diagnosis:
         """(exit status, category, sentence) for what ended the latest attempt, or its
         connection; before any attempt (settings refused), for ``error`` alone."""
-        if self.attempt is None:
+        covered = self.covered(error)
+        if not covered:
             from .diagnose import diagnose
 
             return diagnose(error)
-        return self.attempt.diagnose(error)
+        if len(covered) == 1:
+            return covered[0][0].diagnose(covered[0][1])
+        # No server of the list accepted: the first one's status and category, and each
+        # server's sentence in the order tried.
+        code, category, _ = covered[0][0].diagnose(covered[0][1])
+        said = "; ".join(
+            f"({n}) {attempt.uri}: {attempt.diagnose(failure)[2]}"
+            for n, (attempt, failure) in enumerate(covered, 1)
+        )
+        return code, category, f"no server of the list accepted the connection: {said}"
 
     def stop(self) -> None:
         """Our own disconnect was asked: no attempt follows."""
@@ -552,7 +662,9 @@ class Supervisor:
         events, self._events = self._events, None
         return events or []
 
-    def _again(self, error: Error, now: float) -> float | None:
+    def _again(self, error: Error, now: float, lost: Attempt | None = None) -> float | None:
+        """The delay after ``error``, and the events that say it; ``lost``: the attempt
+        whose connection (to a server of a list) it ended."""
         again = self.settings.reconnect if self.reconnect is None else self.reconnect
         if self.stopped:
             return None
@@ -564,6 +676,19 @@ class Supervisor:
         if self._follow(error):
             # The server said where to go: at once, not after a backoff.
             events.append(Reconnecting(error, 0.0, self._reconnect_policy().attempt + 1))
+            return 0.0
+        if (
+            lost is not None
+            and not _taken_over(error)
+            and not isinstance(error, (InvalidSettings, InvalidPacket))
+        ):
+            # Lost: the other servers of the list are tried at once, and only a whole
+            # round failing waits a backoff step. (A takeover said by the server is not
+            # run from: the other gateway would follow us there.) A redirect's connection
+            # was its server's.
+            self._redirect = None
+            self._round = [(lost, error)]
+            self._advance(error, lost.uri)
             return 0.0
         policy = self._reconnect_policy()
         suspected = policy.takeover_suspected

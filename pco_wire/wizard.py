@@ -229,7 +229,16 @@ def _ask_all(d: Dialogue, base: Settings) -> Settings:
         old: ServerURI | None = parse_uri(base.server_uri)
     except InvalidSettings:
         old = None
-    s = base.replace(server_uri=_ask_server(d, base, old))
+    asked = _ask_server(d, base, old)
+    # Several servers in the file: the questions are the first one's; the others are
+    # kept, in their order (edit the file to change them).
+    others = base.servers[1:] if len(base.servers) > 1 else ()
+    if others:
+        from .uri import shown_text
+
+        kept = ", ".join(shown_text(other) for other in others)
+        d.say(f"the other servers of the list are kept, in order: {kept}")
+    s = base.replace(server_uri=[asked, *others] if others else asked)
     uri = parse_uri(s.server_uri)
     s = _ask_record(d, base, old, s, "")
     if s.protocol not in MQTT5_PROTOCOLS:
@@ -554,10 +563,17 @@ def _ask_headers(d: Dialogue, base: Settings, s: Settings) -> tuple[tuple[str, s
 
 
 def _summary(d: Dialogue, s: Settings, path: str) -> None:
+    from .uri import shown_text
+
     uri = parse_uri(s.server_uri)
     no = "(none)"
     rows = [
         ("server URI", str(uri)),
+        *(
+            [("other servers", ", ".join(shown_text(other) for other in s.servers[1:]))]
+            if len(s.servers) > 1
+            else []
+        ),
         ("client ID", s.client_id or "(generated on the first connection, kept in the file)"),
         ("user name", shown_user(s.username) if s.username is not None else no),
         ("password", _secret_shown(s.password, s.password_env, s.password_file)),

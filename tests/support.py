@@ -46,6 +46,7 @@ __all__ = [
     "JSON_KEYS",
     "PHASES",
     "PHASE_KEYS",
+    "SERVERS_JSON_KEYS",
     "TLS_KEYS",
     "Codec",
     "FramerLike",
@@ -216,6 +217,18 @@ JSON_KEYS = {
     "properties",
 }
 PHASE_KEYS = {"name", "seconds", "ok", "detail"}
+# `test --json` of several servers (README, "Several servers"): the outcome, and each
+# server's document (JSON_KEYS) in ``servers``, in the order tested.
+SERVERS_JSON_KEYS = {
+    "ok",
+    "exit_code",
+    "category",
+    "message",
+    "any",
+    "accepted",
+    "warnings",
+    "servers",
+}
 
 # The documented `bench --json` document (README, "bench"), stated once for the tests.
 BENCH_JSON_KEYS = {

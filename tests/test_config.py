@@ -493,7 +493,12 @@ def test_every_mistake_of_a_file_is_reported_at_once(files: Files) -> None:
         ('reconnect = "yes"', "reconnect", "expected true or false, got a string 'yes'"),
         ('reconnect_max_delay = "2m"', "reconnect_max_delay", "expected a number of seconds"),
         ('max_packet_size = "1MiB"', "max_packet_size", "expected a whole number"),
-        ("server_uri = 1883", "server_uri", "expected a string in quotes, got an integer"),
+        (
+            "server_uri = 1883",
+            "server_uri",
+            'expected a string in quotes, or a list of them, e.g. ["mqtt://a", "mqtt://b"], got '
+            "an integer",
+        ),
         ("password_file = 1979-05-27", "password_file", "expected a string in quotes, got a date"),
         ('[will]\ntopic = "t"\nqos = "1"', "will.qos", "expected a whole number"),
         ('[will]\ntopic = "t"\nretain = "no"', "will.retain", "expected true or false"),

@@ -49,6 +49,11 @@ def test_every_public_module_is_an_attribute(name: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
     )
+    if name == "locust" and sys.version_info < (3, 11):
+        # Locust 2.x needs 3.11 (the test extra installs it from there on): the import
+        # says what to install, in one line.
+        assert "ImportError: pco_wire.locust needs Locust" in done.stderr, done.stderr
+        return
     assert done.stdout.strip() == "ok", done.stderr
 
 

@@ -1389,7 +1389,7 @@ def test_a_planted_secret_never_comes_out(tmp_path: Path, broker: Broker) -> Non
         Settings("mqtt://h", username=f"mqtt://u:{PLANTED}@h"),
         Settings(f"mqtt://user%3A{PLANTED}@h"),
         Settings(f"mqtt://user:{PLANTED}"),
-        Settings([f"mqtt://u:{PLANTED}@h"]),  # type: ignore[arg-type]
+        Settings([f"mqtt://u:{PLANTED}@h"]),
         Settings("mqtts://h", security=Security(keyfile_password_env=PLANTED)),
         Settings("mqtts://h", security=Security(keyfile_password_file=PLANTED)),
         Settings("mqtts://h", security=Security(keyfile_password=PLANTED.encode())),  # type: ignore[arg-type]

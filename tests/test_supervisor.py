@@ -156,9 +156,10 @@ def play(supervisor: Supervisor, script: Iterable[Step], *, now: float = START) 
                 if supervisor.fallback(step.error):
                     attempt = supervisor.next_attempt()
                     continue
-                raise step.error
+                raise supervisor.round_error(step.error)
             supervisor.opened(clock)
             trace.log.append((clock, "opened"))
+            collect()  # several servers: the Failover events before this one took us
             return step
 
     def collect() -> None:

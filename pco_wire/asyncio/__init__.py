@@ -17,7 +17,7 @@ both give the same results and put the same bytes on the wire.
 
 from __future__ import annotations
 
-from .check import test_connection
+from .check import test_connection, test_servers
 from .client import Client
 
-__all__ = ["Client", "test_connection"]
+__all__ = ["Client", "test_connection", "test_servers"]

@@ -246,6 +246,9 @@ class Client:
     def _attach(self, conn: Connection) -> None:
         self._conn = conn
         conn.owned = True
+        # Several servers: the Failover events of the servers that failed before this one.
+        for event in self._supervisor.events():
+            self._push(event)
         # The events of the handshake (Connected, a stored PUBLISH that came with the
         # CONNACK), and an end that came in the same breath.
         self.session_events(conn.session.events())

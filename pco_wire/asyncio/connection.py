@@ -240,7 +240,12 @@ async def connect(
             conn = await open_attempt(attempt, owner, source=source)
         except Error as exc:
             if not supervisor.fallback(exc):
-                raise
+                first = supervisor.round_error(exc)
+                if first is exc:
+                    raise
+                # Several servers, none took the first connection: the first one's
+                # failure (the diagnosis names each).
+                raise first from first.__cause__
             attempt = supervisor.next_attempt()
             continue
         supervisor.opened(time.monotonic())
@@ -250,8 +255,10 @@ async def connect(
 async def diagnose(supervisor: Supervisor, error: BaseException) -> Diagnosis:
     """(exit status, category, sentence) for ``error``, after the TLS probe the
     diagnosis asks for."""
-    attempt = supervisor.attempt
-    if attempt is not None and attempt.needs_probe(error):
-        timeout = attempt.settings.response_timeout
-        attempt.probed(error, await probe_tls(attempt.uri, timeout, attempt.phases, attempt.proxy))
+    for attempt, failure in supervisor.covered(error):
+        if attempt.needs_probe(failure):
+            timeout = attempt.settings.response_timeout
+            attempt.probed(
+                failure, await probe_tls(attempt.uri, timeout, attempt.phases, attempt.proxy)
+            )
     return supervisor.diagnose(error)

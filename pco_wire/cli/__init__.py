@@ -91,6 +91,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=_Formatter,
     )
+    test.add_argument(
+        "--any",
+        action="store_true",
+        help="several servers: success when one accepts (else the first failure's status)",
+    )
     monitor.add_argument(
         "--duration", type=_argument(parse_seconds), metavar="S", help="stop after S seconds"
     )
@@ -162,11 +167,14 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     first = len(p._actions)
     p.set_defaults(json=False, debug=False)
     # server_uri is the positional argument, not an option: it may come from --config.
+    # Several URIs are a list of servers (failover): test tests each, monitor takes the
+    # first that works (bench refuses more than one).
     p.add_argument(
         "uri",
-        nargs="?",
+        nargs="*",
         metavar="URI",
-        help="mqtt://, mqtts://, ws:// or wss://host[:port]; may come from --config",
+        help="mqtt://, mqtts://, ws:// or wss://host[:port]; several: a list of servers "
+        "tried in order; may come from --config",
     )
     p.add_argument(
         "--config",
@@ -231,12 +239,12 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
         base, file_warnings = load(path, check=False)
         warnings += file_warnings
     elif given.get("uri"):
-        base = Settings(given["uri"])
+        base = Settings(_uris(given["uri"]))
     else:
         raise InvalidSettings([("server_uri", "expected a URI, or --config FILE")])
     changes: dict[str, dict[str, Any]] = {"": {}, "will": {}, "security": {}}
     if given.get("uri"):
-        changes[""]["server_uri"] = given["uri"]
+        changes[""]["server_uri"] = _uris(given["uri"])
     # One source of a secret given here replaces whatever source the file named.
     sources = {field.source for field in FIELDS if field.source and field.name in given}
     if "password_prompt" in given:
@@ -264,6 +272,13 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
     if changes["security"]:
         changes[""]["security"] = base.security.replace(**changes["security"])
     return base.replace(**changes[""]), path
+
+
+def _uris(given: str | list[str]) -> str | list[str]:
+    """The positional URIs: one is a URI, as ever; several a list of servers."""
+    if isinstance(given, list) and len(given) == 1:
+        return given[0]
+    return given
 
 
 def _prompt_password() -> str:
@@ -305,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser(argv[0] if argv else None).parse_args(argv)
     except KeyboardInterrupt as exc:
         return _console.stop_status(exc)
+    uris = getattr(args, "uri", None)
+    if isinstance(uris, list) and len(uris) == 1:
+        args.uri = uris[0]  # one server: its URI, as ever
     if getattr(args, "debug", False) or args.command == "monitor":
         # Only then: logging costs more at start-up than a whole test on loopback.
         import logging
@@ -330,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings: list[str] = []
     try:
         settings, path = _settings(args, warnings)
+        if args.command == "bench" and len(settings.servers) > 1:
+            raise InvalidSettings([("server_uri", "bench takes one server URI")])
         if args.command != "bench":  # bench gives each connection an ID of its own
             settings = _keep_identity(settings, path)
         status: int = _command(args.command).run(settings, args, warnings)
@@ -353,7 +373,13 @@ def fail(
 ) -> int:
     if args.debug:
         traceback(exc)
-    if args.json and args.command == "test":
+    if args.json and args.command == "test" and len(_given_uris(args)) > 1:
+        # Several servers, none tested (the settings of the list refused): the document
+        # of several, with no entry.
+        failed = {"ok": False, "exit_code": code, "category": category, "message": message}
+        document = {**failed, "any": args.any, "accepted": 0, "warnings": [], "servers": []}
+        out.line(json_text(document, 2))
+    elif args.json and args.command == "test":
         # The same document as any other result, so that scripts find every key.
         from ..result import TestResult
         from ..uri import shown_text
@@ -379,6 +405,11 @@ def fail(
     else:
         err.line(f"FAILED ({category}, exit {code}): {message}")
     return code
+
+
+def _given_uris(args: argparse.Namespace) -> list[str]:
+    given = getattr(args, "uri", None) or []
+    return [given] if isinstance(given, str) else list(given)
 
 
 def traceback(exc: BaseException) -> None:

@@ -14,10 +14,12 @@ import json
 import os
 import select
 import signal
+import sys
 import time
 
 from .. import cli
 from ..bench import ClientIds, Histogram, Tally, merge_facts, progress_text
+from .bench import PROGRESS_LINES, _isatty
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -166,7 +168,10 @@ def _gather(children: dict[int, tuple[int, int]], stopped: list[int]) -> list[di
     progress: dict[int, dict[str, Any]] = {}
     said: set[str] = set()
     open_fds = set(children)
-    next_progress = time.monotonic() + 1.0
+    # On a terminal one line rewritten in place, as a single process shows it.
+    tty = _isatty(sys.stderr)
+    shown = False  # a progress line is on the terminal, to be cleared before a sentence
+    next_progress = time.monotonic() + PROGRESS_LINES
     deadline: float | None = None
     while open_fds:
         now = time.monotonic()
@@ -192,13 +197,21 @@ def _gather(children: dict[int, tuple[int, int]], stopped: list[int]) -> list[di
                 elif "say" in message:
                     if message["say"] not in said:
                         said.add(message["say"])
+                        if shown:
+                            shown = not cli.err.line("\r\x1b[K", time.monotonic() + 0.1, end="")
                         cli.err.line(message["say"], time.monotonic() + 0.1)
                 else:
                     results.append(message)
         if time.monotonic() >= next_progress:
-            next_progress = time.monotonic() + 1.0
+            next_progress = time.monotonic() + PROGRESS_LINES
             if progress:
-                cli.err.line(f"progress: {_progress_line(progress)}", time.monotonic() + 0.1)
+                text, soon = _progress_line(progress), time.monotonic() + 0.1
+                if tty:
+                    shown = cli.err.line(f"\r{text}\x1b[K", soon, end="") or shown
+                else:
+                    cli.err.line(f"progress: {text}", soon)
+    if shown:
+        cli.err.line("\r\x1b[K", time.monotonic() + 0.1, end="")
     for fd, (pid, _) in children.items():
         os.close(fd)
         os.waitpid(pid, 0)

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         settings, warnings = config.load(path)
-        if args.action == "check" and parse_uri(settings.server_uri).tls:
+        if args.action == "check" and any(parse_uri(uri).tls for uri in settings.servers):
             # What test finds before any traffic, check finds too: certificates, keys
             # and their password as OpenSSL takes them.
             from ..transport.tls import build_context

@@ -57,6 +57,7 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     from ..events import (
         Closed,
         Connected,
+        Failover,
         GivingUp,
         PacketReceived,
         PingSent,
@@ -133,7 +134,9 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
             assert info is not None
             present = "yes" if event.session_present else "no"
             again = "again " if client.connections > 1 else ""
-            where = f"{info.address}" if again else f"{info.uri} ({info.address})"
+            # Several servers: each line says which one took us.
+            listed = len(settings.servers) > 1
+            where = f"{info.address}" if again and not listed else f"{info.uri} ({info.address})"
             # The client ID may be one the server assigned (MQTT 5.0): its text.
             shown = printable(info.client_id)
             emit(
@@ -171,6 +174,15 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
                 f"connecting again in {event.delay:.1f} s (attempt "
                 f"{event.attempt}, after: {printable(str(event.error))})",
                 delay=event.delay,
+            )
+        elif isinstance(event, Failover):
+            emit(
+                "failover",
+                f"trying server {event.position} of {event.count}, {event.server_uri} "
+                f"({event.left} failed: {printable(str(event.error))})",
+                server_uri=event.server_uri,
+                left=event.left,
+                position=event.position,
             )
         elif isinstance(event, TakeoverSuspected):
             emit(

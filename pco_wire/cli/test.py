@@ -23,6 +23,8 @@ VERSIONS = {"5": "MQTT 5.0", "3.1.1": "MQTT 3.1.1", "3.1": "MQTT 3.1"}
 def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
     from ..sync.check import test_connection
 
+    if len(settings.servers) > 1:
+        return run_servers(settings, args, warnings)
     result = test_connection(settings)
     result.warnings[:0] = warnings
     if args.debug and result.error is not None:
@@ -37,14 +39,79 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     return result.exit_code
 
 
-def tested(settings: Settings) -> str | None:
-    """The server URI a test was asked for, as the header shows it: after a redirect
-    followed, the result's is the server that answered."""
+def run_servers(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> int:
+    """Several servers: each tested in order, each reported (the text one after the
+    other, or a JSON document with an entry per server); the exit status is the first
+    failure's, or with --any 0 when one accepted."""
     from ..errors import InvalidSettings
-    from ..uri import parse_uri
+    from ..sync.check import test_servers
+
+    problems = settings.problems()
+    if problems:  # every server's settings first: none is tested for a list that cannot work
+        raise InvalidSettings(problems)
+    results = test_servers(settings)
+    code, category, message = outcome(results, args.any)
+    if args.debug:
+        for result in results:
+            if result.error is not None:
+                cli.traceback(result.error)
+    if args.json:
+        document = {
+            "ok": code == 0,
+            "exit_code": code,
+            "category": category,
+            "message": message,
+            "any": args.any,
+            "accepted": sum(result.ok for result in results),
+            "warnings": warnings,
+            "servers": [result.to_json() for result in results],
+        }
+        cli.out.line(cli.json_text(document, indent=2))
+        return code
+    for warning in warnings:
+        cli.err.line(f"warning: {warning}")
+    count = len(results)
+    for n, (uri, result) in enumerate(zip(settings.servers, results, strict=True), 1):
+        if n > 1:
+            cli.out.line("")
+        cli.out.line(f"=== server {n} of {count} ===")
+        for warning in result.warnings:
+            cli.err.line(f"warning: {warning}")
+        for line in report(result, settings.protocol, tested(settings.for_server(uri))):
+            cli.out.line(line)
+    cli.out.line("")
+    verdict = "OK" if code == 0 else f"FAILED ({category}, exit {code})"
+    cli.out.line(f"=== summary: {verdict}: {message}")
+    return code
+
+
+def outcome(results: list[TestResult], any_: bool) -> tuple[int, str, str]:
+    """(exit status, category, sentence) of a test of several servers: 0 when every one
+    accepted, or with ``any_`` when one did; else the first failure's status and
+    category."""
+    count = len(results)
+    accepted = [n for n, result in enumerate(results, 1) if result.ok]
+    failures = [(n, result) for n, result in enumerate(results, 1) if not result.ok]
+    said = f"{len(accepted)} of {count} servers accepted"
+    if accepted:
+        said += f" ({', '.join(f'server {n}' for n in accepted)})"
+    if not failures:
+        return 0, "connected", said
+    n, first = failures[0]
+    failed = f"the first failure: server {n}, {first.uri}: {first.message}"
+    if accepted and any_:
+        return 0, "connected", f"{said} (--any); {failed}"
+    return first.exit_code, first.category, f"{said}; {failed}"
+
+
+def tested(settings: Settings) -> str | None:
+    """The server URI a test was asked for, as the header shows it (after a redirect
+    followed, the result's is the server that answered); None for settings refused."""
+    from ..errors import InvalidSettings
+    from ..uri import shown_text
 
     try:
-        return str(parse_uri(settings.server_uri))
+        return shown_text(str(settings.check()))
     except InvalidSettings:
         return None
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..result import TestResult
     from ..settings import Settings
 
-__all__ = ["test_connection"]
+__all__ = ["test_connection", "test_servers"]
 
 
 def test_connection(settings: Settings, *, client_id: str | None = None) -> TestResult:
@@ -23,6 +23,10 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
     the server (with protocol "auto", a second CONNECT in MQTT 3.1 after a return code
     1). Never raises for a user's mistake or a server's fault: the result says what
     happened, with an exit status, a category and a sentence to act on."""
+    if len(getattr(settings, "servers", ())) > 1:
+        # Several servers: the first that accepts, else the first one's failure.
+        results = test_servers(settings, client_id=client_id, until_accepted=True)
+        return next((result for result in results if result.ok), results[0])
     supervisor = Supervisor(settings, client_id, reconnect=False)
     phases: list[Phase] = []
     try:
@@ -48,5 +52,23 @@ def test_connection(settings: Settings, *, client_id: str | None = None) -> Test
         stream.close()
 
 
-# Not a test, whatever pytest infers from the name, when a test module imports it.
+def test_servers(
+    settings: Settings, *, client_id: str | None = None, until_accepted: bool = False
+) -> list[TestResult]:
+    """``test_connection`` of each server of ``settings.servers``, in order, all with one
+    client identity (a generated ID is made at the first and used at the others);
+    ``until_accepted``: stop at the first that accepts."""
+    results = []
+    for uri in settings.servers:
+        result = test_connection(settings.for_server(uri), client_id=client_id)
+        results.append(result)
+        if not settings.server_assigns_id:  # an assigned ID is that server's own
+            client_id = client_id or result.client_id or None
+        if until_accepted and result.ok:
+            break
+    return results
+
+
+# Not tests, whatever pytest infers from the names, when a test module imports them.
 test_connection.__test__ = False  # type: ignore[attr-defined]
+test_servers.__test__ = False  # type: ignore[attr-defined]

@@ -122,6 +122,8 @@ class Client:
         conn = self._conn
         assert conn is not None
         try:
+            # Several servers: the Failover events of those that failed before this one.
+            self._dispatch(supervisor.events())
             while True:
                 self._serve(conn)
                 delay = supervisor.ended(conn.session.error, time.monotonic())
@@ -138,6 +140,7 @@ class Client:
                         self._dispatch(supervisor.events())
                         continue
                     self._conn = conn
+                    self._dispatch(supervisor.events())
                     if self._stop:
                         # disconnect() asked while the attempt ran: say goodbye at once.
                         self._goodbye(conn)

@@ -35,6 +35,7 @@ from .common import (
     needs_resolution,
     numeric_address,
     probed,
+    quick_ack,
     resolution_error,
     stream_error,
     tls_hostname,
@@ -265,6 +266,8 @@ class Wire(asyncio.Protocol):
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
             transport.write(data)
+            if self.sock is not None:
+                quick_ack(self.sock)  # as the blocking driver: see common.quick_ack
 
     def write_eof(self) -> None:
         transport = self.transport

@@ -8,6 +8,7 @@ wait for bytes.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import socket
 import time
@@ -123,6 +124,16 @@ def numeric_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
     Raises InvalidSettings for an IPv6 literal this machine cannot use (a zone it has no
     interface for): no name server could answer it, so none is asked.
     """
+    if _plain_ip(host):
+        # The C function, not socket's wrapper: a numeric lookup never waits, and under
+        # gevent (pco_wire.locust) the wrapper is gevent's, which hands each lookup to a
+        # thread of its pool and back: milliseconds of "name resolution" under load.
+        infos = _socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        # As socket.getaddrinfo gives them: the family and the kind as their enums.
+        return [
+            (socket.AddressFamily(family), socket.SocketKind(kind), proto, canonical, address)
+            for family, kind, proto, canonical, address in infos
+        ]
     # An ASCII name as bytes skips the IDNA codec (a millisecond at start-up).
     name: str | bytes = host.encode() if host.isascii() else host
     try:
@@ -141,9 +152,36 @@ def numeric_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
     return None
 
 
+def _plain_ip(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address in its usual form (no zone)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
 def resolution_error(host: str, failure: BaseException) -> TransportError:
     reason = getattr(failure, "strerror", None) or failure
     return TransportError(PhaseName.NAME_RESOLUTION, f"cannot resolve {host!r}: {reason}")
+
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+def quick_ack(sock: socket.socket) -> None:
+    """Acknowledge what arrives next at once (Linux; the kernel drops back to delayed
+    acknowledgements by itself, so both drivers ask again after each send). The answer
+    we wait for (CONNACK, PINGRESP) is small and often follows other small segments of
+    the server's (TLS session tickets): a server with Nagle on, as Mosquitto's default
+    is, holds it until we acknowledge those, 40 ms later unless told otherwise."""
+    if _QUICKACK is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:
+            pass
 
 
 def configure(sock: socket.socket) -> None:

@@ -36,6 +36,7 @@ from .common import (
     needs_resolution,
     numeric_address,
     probed,
+    quick_ack,
     resolution_error,
     stream_error,
     tls_hostname,
@@ -67,7 +68,6 @@ __all__ = [
 #: The most a close after DISCONNECT reads and drops while waiting for the server's
 #: (loopback buffers hold several MiB of a flood).
 _DRAIN_LIMIT = 64 << 20
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 # ---------------------------------------------------------------------------- streams
@@ -91,16 +91,6 @@ def wait_ready(objects: list[Any], timeout: float | None, *, write: bool = False
         poller.register(fd, flags)
     events = poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
     return [by_fd[fd] for fd, _ in events if fd in by_fd]
-
-
-def _quick_ack(sock: socket.socket) -> None:
-    """Acknowledge what arrives next at once (Linux; the kernel drops back to delayed
-    acknowledgements by itself, so this is asked again after each send)."""
-    if _QUICKACK is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-        except OSError:
-            pass
 
 
 class Stream:
@@ -155,11 +145,7 @@ class Stream:
                 self._wait(deadline, write=wants == "write")
                 continue
             view = view[sent:]
-        # The answer (CONNACK, PINGRESP) is small and often follows other small segments
-        # of the server's (TLS session tickets); a server with Nagle on, as Mosquitto's
-        # default is, holds it until we acknowledge those, and Linux delays that
-        # acknowledgement by 40 ms unless told otherwise, for each answer.
-        _quick_ack(self.sock)
+        quick_ack(self.sock)  # the answer must not wait for our delayed acknowledgement
 
     def _send_error(self, exc: OSError) -> Error:
         return self._error(exc, "send")
@@ -612,7 +598,7 @@ def _tls_handshake(
             record.watch(tls_sock)
             try:
                 tls_sock.settimeout(timeout)
-                _quick_ack(tls_sock)  # the handshake is a ping-pong of small segments too
+                quick_ack(tls_sock)  # the handshake is a ping-pong of small segments too
                 tls_sock.do_handshake()
             except Exception as exc:
                 tls_sock.close()
