@@ -483,3 +483,15 @@ def test_the_upgrade_through_the_tunnel_names_the_broker(
     assert recording.request_line == "GET /mqtt HTTP/1.1"
     assert recording.headers["host"] == f"127.0.0.1:{peer.port}"
     assert "proxy-authorization" not in recording.headers  # the proxy's, not the broker's
+
+
+def test_several_servers_through_one_proxy(broker: Broker, proxies: Proxies) -> None:
+    # Each server of a failover list goes through the proxy: a dead port is the proxy's
+    # 503 (it cannot reach that one), the good one connects through the tunnel.
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    good = f"mqtt://127.0.0.1:{broker.ports.tcp}"
+    run = run_cli(dead, good, "--any", "--proxy", _proxy_url(proxies, "squid"), "-t", "5")
+    assert run.code == 0, run
+    first, second = run.stdout.split("=== server ")[1:3]
+    assert "FAILED (proxy-cannot-reach-server, exit 3)" in first, first
+    assert "proxy tunnel       ok" in second and "OK: connected" in second, second
