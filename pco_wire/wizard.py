@@ -623,13 +623,18 @@ def _summary(d: Dialogue, s: Settings, path: str) -> None:
         # Header values may be credentials (Authorization): names only, as in the repr.
         names = ", ".join(name for name, _ in s.ws_headers)
         rows.append(("WebSocket headers", f"{names} (values not shown)" if names else no))
+    rows.append(
+        ("proxy", _shown_field("proxy", s.proxy) if s.proxy is not None else "(none: direct)")
+    )
     if s.proxy is not None:
-        rows.append(
+        rows += [
+            ("proxy user name", s.proxy_username or no),
             (
                 "proxy password",
                 _secret_shown(s.proxy_password, s.proxy_password_env, s.proxy_password_file),
-            )
-        )
+            ),
+            ("reached directly", ", ".join(s.no_proxy) or no),
+        ]
     # The answers to questions the rows above do not phrase in words of their own (a
     # field added to the table), as their values.
     shown_record = {"": True, "will": w is not None, "security": uri.tls}
@@ -662,7 +667,10 @@ _PHRASED = frozenset(
         "client_id",
         "username",
         "password",
+        "proxy",
+        "proxy_username",
         "proxy_password",
+        "no_proxy",
         "response_timeout",
         "keep_alive",
         "clean_session",
