@@ -276,10 +276,13 @@ def test_what_real_proxies_will_not_do(
 # ---------------------------------------------------------------------------- the CLI, env
 
 
-def _listener() -> tuple[socket.socket, int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock, sock.getsockname()[1]
+#: Every variable ``--proxy env`` reads, empty (which counts as unset): a test sets what
+#: it means on top, whatever this machine's environment holds.
+_NO_VARIABLES = {
+    name: ""
+    for upper in ("MQTT_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (upper, upper.lower())
+}
 
 
 def test_the_environment_is_read_only_when_asked(broker: Broker, proxies: Proxies) -> None:
@@ -292,7 +295,7 @@ def test_the_environment_is_read_only_when_asked(broker: Broker, proxies: Proxie
     assert "proxy" not in run.stdout
     # With it, the variable is used, and the output says which.
     squid = f"http://127.0.0.1:{proxies.http}"
-    env = {"http_proxy": squid, "HTTP_PROXY": dead, "ALL_PROXY": dead, "MQTT_PROXY": ""}
+    env = {**_NO_VARIABLES, "http_proxy": squid, "HTTP_PROXY": dead, "ALL_PROXY": dead}
     run = run_cli(uri, "--proxy", "env", env=env)
     assert run.code == 0, run
     assert f"via http://127.0.0.1:{proxies.http} (http_proxy)" in run.stdout, run.stdout
@@ -303,7 +306,7 @@ def test_mqtts_takes_https_proxy_and_no_proxy_goes_direct(broker: Broker, proxie
     cafile = str(broker.pki.ca_cert)
     squid = f"http://127.0.0.1:{proxies.http}"
     dead = f"http://127.0.0.1:{free_port()}"
-    env = {"HTTPS_PROXY": squid, "HTTP_PROXY": dead, "NO_PROXY": "", "no_proxy": ""}
+    env = {**_NO_VARIABLES, "HTTPS_PROXY": squid, "HTTP_PROXY": dead}
     run = run_cli(uri, "--cafile", cafile, "--proxy", "env", "--json", env=env)
     document = run.json()
     assert run.code == 0, run
