@@ -625,7 +625,9 @@ class _Bench:
             while index < schedule.count:
                 due = schedule.due_by(loop.time())
                 while index < due:
-                    if tally.in_flight >= self.concurrency:
+                    # Launched, not yet ended: an attempt counts itself as started only
+                    # once its task runs, after this loop has launched all that are due.
+                    if index - tally.connected - tally.failed - tally.cancelled >= self.concurrency:
                         self._room = loop.create_future()
                         await self._room
                         continue
