@@ -415,12 +415,17 @@ def _connect(
     return client
 
 
+def _server_context(pki: Pki) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)  # ticket keys of its own
+    return context
+
+
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
-def test_the_latest_session_is_offered_to_its_own_context_only(
+def test_one_session_is_offered_until_the_server_declines_it(
     pki: Pki, version: ssl.TLSVersion
 ) -> None:
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(pki.server_cert, pki.server_key)
+    server_context = _server_context(pki)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cafile=pki.ca_cert)
     context.maximum_version = version
@@ -428,14 +433,24 @@ def test_the_latest_session_is_offered_to_its_own_context_only(
     assert sessions.offer(context) is None
     first = _connect(context, server_context, sessions.offer(context))
     assert (first.offered, first.obj.session_reused) == (False, False)
+    assert first.obj.version() == {"TLSv1_3": "TLSv1.3", "TLSv1_2": "TLSv1.2"}[version.name]
     assert sessions.keep(first.obj)
     kept = sessions.offer(context)
     assert kept is not None
+    # Resumed: the session kept stays (reading another out of ssl costs a copy).
     second = _connect(context, server_context, kept)
     assert (second.offered, second.obj.session_reused) == (True, True)
-    # The latest replaces it; a session is never offered to another context.
-    assert sessions.keep(second.obj)
-    latest, obtained = sessions.offer(context), second.obj.session
+    assert not sessions.keep(second.obj)
+    assert sessions.offer(context) is kept
+    # Declined (a server with other ticket keys): the full handshake's session replaces it.
+    third = _connect(context, _server_context(pki), kept)
+    assert (third.offered, third.obj.session_reused) == (True, False)
+    assert sessions.keep(third.obj)
+    latest, obtained = sessions.offer(context), third.obj.session
     assert latest is not None and obtained is not None and latest.id == obtained.id
-    other = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    assert sessions.offer(other) is None
+    assert latest.id != kept.id
+    # Past half its lifetime, a resumed one replaces it too.
+    sessions.renew_at = 0.0
+    assert sessions.keep(_connect(context, server_context, kept).obj)
+    # A session is never offered to another context.
+    assert sessions.offer(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)) is None

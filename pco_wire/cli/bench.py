@@ -136,9 +136,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--tls-resume",
         action="store_true",
-        help="mqtts:// and wss://: resume TLS sessions after the first handshake (the "
-        "latest session obtained, offered by every later connection), to measure full "
-        "and resumed handshakes",
+        help="mqtts:// and wss://: resume TLS sessions after the first handshake (one "
+        "session, offered by every later connection), to measure full and resumed "
+        "handshakes",
     )
     group.add_argument(
         "--report",
@@ -498,7 +498,7 @@ class _Bench:
         self.duration: float = args.duration
         self.ping_interval: float | None = args.ping_interval
         self.sources: tuple[str, ...] | None = args.source
-        #: --tls-resume: the session every attempt offers, the latest one obtained. Each
+        #: --tls-resume: the session every attempt offers (see TLSSessions). Each
         #: process its own: a worker's first handshake is a full one.
         self.tls_sessions: TLSSessions | None = None
         if args.tls_resume:

@@ -342,8 +342,9 @@ class Stream:
         return None if self._tls is None else self._tls.obj.session_reused
 
     def keep_tls_session(self, sessions: TLSSessions) -> None:
-        """This connection's TLS session into ``sessions``, for the next handshakes:
-        after the first answer above TLS, which TLS 1.3's tickets come before."""
+        """This connection's TLS session into ``sessions`` for the next handshakes, if
+        they want it (``TLSSessions.keep``): after the first answer above TLS, which TLS
+        1.3's tickets come before."""
         if self._tls is not None:
             sessions.keep(self._tls.obj)
 
