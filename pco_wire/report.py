@@ -434,11 +434,18 @@ def _summary_tables(d: dict[str, Any]) -> str:
             else "<p>none</p>"
         )
     stats = d.get("connect_seconds") or {}
-    rows = [
-        [_e(key), _n(_count((stats[key] or {}).get("count")))]
-        + [_n(_duration((stats[key] or {}).get(p))) for p in _PERCENTILES]
-        for key in _phases(stats)
-    ]
+    tls = d.get("tls_handshake_seconds") or {}
+    rows = []
+    for key in _phases(stats):
+        named = [(key, stats[key])]
+        if key == "tls_handshake":
+            # The phase split by whether the server resumed a session (--tls-resume).
+            named += [(f"tls_handshake {kind}", tls.get(kind)) for kind in ("full", "resumed")]
+        rows += [
+            [_e(name), _n(_count((each or {}).get("count")))]
+            + [_n(_duration((each or {}).get(p))) for p in _PERCENTILES]
+            for name, each in named
+        ]
     ping = d.get("pingresp_seconds") or {}
     rows.append(
         ["PINGRESP round trip", _n(_count(ping.get("count")))]

@@ -171,8 +171,16 @@ def _check_document(document: dict[str, Any]) -> None:
     for row in document["failures"] + document["losses"]:
         assert set(row) == BENCH_CATEGORY_KEYS
         assert CATEGORIES[row["category"]] == row["exit_code"]
-    stats = [*document["connect_seconds"].values(), document["pingresp_seconds"]]
+    tls = document["tls_handshake_seconds"]
+    stats = [*document["connect_seconds"].values(), document["pingresp_seconds"], *tls.values()]
     assert document["connect_seconds"]["total"]["count"] == document["connected"]
+    # The TLS handshakes split in two, and the sessions offered only with --tls-resume.
+    handshakes = document["connect_seconds"].get("tls_handshake", {"count": 0})["count"]
+    assert tls["full"]["count"] + tls["resumed"]["count"] == handshakes
+    offered = document["tls_sessions_offered"]
+    assert tls["resumed"]["count"] <= offered <= handshakes
+    if not plan["tls_resume"]:
+        assert offered == tls["resumed"]["count"] == 0
     for each in stats:
         assert set(each) == BENCH_STATS_KEYS
         if each["count"]:

@@ -24,6 +24,7 @@ from .common import (
     Timed,
     TLSInfo,
     TLSLayer,
+    TLSSessions,
     Upgrade,
     WebSocketLayer,
     configure,
@@ -333,6 +334,23 @@ class Stream:
     def closed(self) -> bool:
         return self.wire.lost
 
+    @property
+    def tls_offered(self) -> bool:
+        """The TLS handshake offered a session to resume (False without TLS)."""
+        return self._tls is not None and self._tls.offered
+
+    @property
+    def tls_resumed(self) -> bool | None:
+        """The server resumed the offered TLS session (None: no TLS)."""
+        return None if self._tls is None else self._tls.obj.session_reused
+
+    def keep_tls_session(self, sessions: TLSSessions) -> None:
+        """This connection's TLS session into ``sessions`` for the next handshakes, if
+        they want it (``TLSSessions.keep``): after the first answer above TLS, which TLS
+        1.3's tickets come before."""
+        if self._tls is not None:
+            sessions.keep(self._tls.obj)
+
     def lost_error(self, exc: BaseException | None) -> Error | None:
         """Our error for what ended the connection under us (None: a clean close)."""
         if exc is None or isinstance(exc, Error):
@@ -600,10 +618,12 @@ async def open_stream(
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
     source: str | None = None,
+    tls_sessions: TLSSessions | None = None,
 ) -> Stream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
     ``transport.sync.open_stream`` does and with the same errors; from the local address
-    ``source`` when given (the addresses of another family are skipped)."""
+    ``source`` when given (the addresses of another family are skipped); offering the
+    TLS session of ``tls_sessions`` for the context, if it has one."""
     with Timed(phases, PhaseName.NAME_RESOLUTION, uri.host):
         infos = await resolve(uri.host, uri.port, timeout)
     error: Error | None = None
@@ -632,7 +652,10 @@ async def open_stream(
     try:
         if uri.tls:
             assert tls_context is not None
-            await _tls_handshake(stream, uri, info, tls_context, server_name, timeout, phases)
+            session = None if tls_sessions is None else tls_sessions.offer(tls_context)
+            await _tls_handshake(
+                stream, uri, info, tls_context, server_name, timeout, phases, session
+            )
         if uri.websocket:
             await _ws_upgrade(
                 stream, uri, timeout, phases, ws_headers, ws_subprotocol, max_frame_size
@@ -660,6 +683,7 @@ async def _tls_handshake(
     server_name: str | None,
     timeout: float,
     phases: list[Phase],
+    session: ssl.SSLSession | None = None,
 ) -> None:
     from .tls import HandshakeRecord
 
@@ -669,7 +693,7 @@ async def _tls_handshake(
     try:
         with Timed(phases, PhaseName.TLS_HANDSHAKE, hostname):
             try:
-                layer = TLSLayer(context, hostname)
+                layer = TLSLayer(context, hostname, session)
                 record.watch(layer.obj)
                 await _handshake(stream.wire, layer, loop.time() + timeout)
             except (Exception, asyncio.TimeoutError) as exc:
