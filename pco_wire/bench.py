@@ -693,7 +693,8 @@ class Summary:
         if (plan.get("workers") or 1) > 1:
             origin += f" in {plan['workers']} workers"
         lines = [
-            f"pco_wire bench {d['uri']}: {plan['connections']:,} connections{origin}, {rate}, "
+            f"pco_wire bench {', '.join(plan.get('servers') or [d['uri']])}: "
+            f"{plan['connections']:,} connections{origin}, {rate}, "
             f"at most {plan['concurrency']:,} in flight, held {plan['duration']:g} s, "
             f"keep-alive {plan['keep_alive']} s; event loop {d['loop']}",
         ]

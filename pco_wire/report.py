@@ -98,6 +98,12 @@ def render(document: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- text
 
 
+def _servers(plan: dict[str, Any]) -> list[Any]:
+    """The plan's servers, if it has a list of them (a document of any source)."""
+    servers = plan.get("servers")
+    return servers if isinstance(servers, list) else []
+
+
 def _e(value: object) -> str:
     """Any value as HTML text (None as a dash)."""
     return "-" if value is None else escape(str(value), quote=True)
@@ -384,7 +390,7 @@ def _summary_tables(d: dict[str, Any]) -> str:
     per_rss = d.get("rss_bytes_per_connection")
     packets = d.get("packets") or {}
     facts = [
-        ("server", _e(d.get("uri"))),
+        ("server", _e(", ".join(map(str, _servers(plan) or [d.get("uri")])))),
         ("event loop", _e(d.get("loop"))),
         ("attempts", _n(_count(d.get("attempts")))),
         ("connected", _n(_count(d.get("connected")))),

@@ -282,6 +282,7 @@ BENCH_PLAN_KEYS = {
     "source",
     "workers",
     "tls_resume",
+    "servers",
 }
 #: Each histogram of `bench --json`, in seconds.
 BENCH_STATS_KEYS = {"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}

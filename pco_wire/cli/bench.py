@@ -250,18 +250,21 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     assigned = settings.server_assigns_id is True
     # Every setting checked once, with the first ID, before any traffic (exit 2), and the
     # modules a connection needs imported before the memory is measured.
-    attempt = prepare(settings, None if assigned else ids[0], shared=True)
-    warnings += attempt.warnings
-    if args.tls_resume and not attempt.uri.tls:
-        raise InvalidSettings(
-            [
-                (
-                    "tls_resume",
-                    f"{attempt.uri.scheme}:// has no TLS session to resume: use mqtts:// or "
-                    "wss://, or leave --tls-resume out",
-                )
-            ]
-        )
+    # Several servers: the connections are spread over them in turn (one broker process
+    # holds at most its descriptor limit), each server checked alike.
+    for server in settings.servers:
+        attempt = prepare(settings.for_server(server), None if assigned else ids[0], shared=True)
+        warnings += [w for w in attempt.warnings if w not in warnings]
+        if args.tls_resume and not attempt.uri.tls:
+            raise InvalidSettings(
+                [
+                    (
+                        "tls_resume",
+                        f"{attempt.uri.scheme}:// has no TLS session to resume: use mqtts:// "
+                        "or wss://, or leave --tls-resume out",
+                    )
+                ]
+            )
     if args.ping_interval is not None and 0 < settings.keep_alive <= args.ping_interval:
         raise InvalidSettings(
             [
@@ -344,6 +347,8 @@ def _check_sources(sources: tuple[str, ...]) -> None:
 
 def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
     """What was asked (``plan`` in the JSON); without settings, what the options say."""
+    from ..uri import shown_text
+
     given = vars(args)
     return {
         "connections": args.connections,
@@ -362,6 +367,8 @@ def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]
         "source": None if args.source is None else list(args.source),
         "workers": args.workers,
         "tls_resume": args.tls_resume,
+        # Several: the connections went to each in turn. Shown as URIs are (no password).
+        "servers": [shown_text(server) for server in settings.servers] if settings else None,
     }
 
 
@@ -490,6 +497,8 @@ class _Bench:
         facts: dict[str, Any],
     ) -> None:
         self.settings = settings
+        #: The settings of each server: connection ``index`` goes to ``index % len``.
+        self.servers = [settings.for_server(server) for server in settings.servers]
         #: None: the server assigns the IDs.
         self.ids = ids
         self.count = count
@@ -500,11 +509,12 @@ class _Bench:
         self.sources: tuple[str, ...] | None = args.source
         #: --tls-resume: the session every attempt offers (see TLSSessions). Each
         #: process its own: a worker's first handshake is a full one.
-        self.tls_sessions: TLSSessions | None = None
+        self.tls_sessions: list[TLSSessions] | None = None
         if args.tls_resume:
             from ..transport.common import TLSSessions
 
-            self.tls_sessions = TLSSessions()
+            # A session is the server's that gave it: one store a server.
+            self.tls_sessions = [TLSSessions() for _ in self.servers]
         self.facts = facts
         self.tally = Tally()
         self.held: set[_Held] = set()
@@ -657,7 +667,8 @@ class _Bench:
         start = time.monotonic()
         tally.begin(start)
         client_id = None if self.ids is None else self.ids[index]
-        supervisor = Supervisor(self.settings, client_id, reconnect=False)
+        server = index % len(self.servers)
+        supervisor = Supervisor(self.servers[server], client_id, reconnect=False)
         held = _Held(self, supervisor)
         phases: list[Any] = []
         failure: Error | OSError
@@ -666,7 +677,7 @@ class _Bench:
             try:
                 sources = self.sources
                 source = None if sources is None else sources[index % len(sources)]
-                sessions = self.tls_sessions
+                sessions = None if self.tls_sessions is None else self.tls_sessions[server]
                 conn = await connect(
                     supervisor, phases, owner=held, source=source, tls_sessions=sessions
                 )
