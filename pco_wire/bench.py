@@ -363,6 +363,8 @@ class Tally:
     "total": from the start of the attempt to its CONNACK); ``failures`` and ``losses``
     count by diagnosis category, ``examples`` keeps the first sentence of each; ``limits``
     the sentences of the system limits met (descriptors, local ports), once each.
+    ``tls_full`` and ``tls_resumed`` split the "TLS handshake" phase by whether the
+    server resumed a session; ``tls_offered`` counts the handshakes that offered one.
     """
 
     def __init__(self) -> None:
@@ -379,6 +381,9 @@ class Tally:
         self.last_end: float | None = None
         self.connect: dict[str, Histogram] = {"total": Histogram()}
         self.pingresp = Histogram()
+        self.tls_full = Histogram()
+        self.tls_resumed = Histogram()
+        self.tls_offered = 0
         self.failures: dict[str, int] = {}
         self.losses: dict[str, int] = {}
         #: Category -> (exit status, first sentence).
@@ -405,8 +410,17 @@ class Tally:
             self.first_start = now
         self.last_start = now
 
-    def succeeded(self, phases: Iterable[tuple[str, float]], total: float, now: float) -> None:
-        """An attempt that got its CONNACK: its phases (name, seconds) and its total."""
+    def succeeded(
+        self,
+        phases: Iterable[tuple[str, float]],
+        total: float,
+        now: float,
+        resumed: bool | None = None,
+        offered: bool = False,
+    ) -> None:
+        """An attempt that got its CONNACK: its phases (name, seconds) and its total;
+        with TLS, whether the server ``resumed`` a session, and whether one was
+        ``offered`` (None: no TLS)."""
         self.connected += 1
         self._ended(now)
         connect = self.connect
@@ -416,6 +430,10 @@ class Tally:
             if histogram is None:
                 histogram = connect[key] = Histogram()
             histogram.add(seconds)
+            if key == "tls_handshake" and resumed is not None:
+                (self.tls_resumed if resumed else self.tls_full).add(seconds)
+        if offered:
+            self.tls_offered += 1
         connect["total"].add(total)
         self.count(self.sent, "CONNECT")
         self.count(self.received, "CONNACK")
@@ -438,11 +456,13 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add ``other``'s counts (another run, another process): histograms merge
         exactly; the first example of each category and the earliest start stay."""
-        for name in ("started", "connected", "failed", "lost", "cancelled"):
+        for name in ("started", "connected", "failed", "lost", "cancelled", "tls_offered"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for key, histogram in other.connect.items():
             self.connect.setdefault(key, Histogram()).merge(histogram)
         self.pingresp.merge(other.pingresp)
+        self.tls_full.merge(other.tls_full)
+        self.tls_resumed.merge(other.tls_resumed)
         self.timeline.merge(other.timeline)
         for mine, theirs in (
             (self.failures, other.failures),
@@ -481,11 +501,13 @@ class Tally:
                 "limits",
                 "sent",
                 "received",
+                "tls_offered",
             )
         }
         plain["examples"] = {c: list(e) for c, e in self.examples.items()}
         plain["connect"] = {k: h.state() for k, h in self.connect.items()}
-        plain["pingresp"] = self.pingresp.state()
+        for name in _HISTOGRAMS:
+            plain[name] = getattr(self, name).state()
         plain["timeline"] = self.timeline.state()
         return plain
 
@@ -497,8 +519,8 @@ class Tally:
                 tally.examples = {c: (int(e[0]), str(e[1])) for c, e in value.items()}
             elif name == "connect":
                 tally.connect = {k: Histogram.from_state(h) for k, h in value.items()}
-            elif name == "pingresp":
-                tally.pingresp = Histogram.from_state(value)
+            elif name in _HISTOGRAMS:
+                setattr(tally, name, Histogram.from_state(value))
             elif name == "timeline":
                 tally.timeline = Timeline.from_state(value)
             else:
@@ -537,6 +559,10 @@ class Tally:
         top = max(counts.values())
         category = next(c for c in self.examples if counts.get(c) == top)
         return self.examples[category][0], category
+
+
+#: The histograms of a Tally beside ``connect``, by attribute.
+_HISTOGRAMS = ("pingresp", "tls_full", "tls_resumed")
 
 
 def merge_facts(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -627,8 +653,17 @@ class Summary:
             "limits": list(t.limits.values()),
             "connect_seconds": {key: h.to_json() for key, h in t.connect.items()},
             "pingresp_seconds": t.pingresp.to_json(),
+            "tls_handshake_seconds": {
+                "full": t.tls_full.to_json(),
+                "resumed": t.tls_resumed.to_json(),
+            },
+            "tls_sessions_offered": t.tls_offered,
             "connect_buckets": {key: h.bucket_list() for key, h in t.connect.items()},
             "pingresp_buckets": t.pingresp.bucket_list(),
+            "tls_handshake_buckets": {
+                "full": t.tls_full.bucket_list(),
+                "resumed": t.tls_resumed.bucket_list(),
+            },
             "timeline": t.timeline.to_json(),
             "packets": {
                 "sent": dict(t.sent),
@@ -658,7 +693,8 @@ class Summary:
         if (plan.get("workers") or 1) > 1:
             origin += f" in {plan['workers']} workers"
         lines = [
-            f"pco_wire bench {d['uri']}: {plan['connections']:,} connections{origin}, {rate}, "
+            f"pco_wire bench {', '.join(plan.get('servers') or [d['uri']])}: "
+            f"{plan['connections']:,} connections{origin}, {rate}, "
             f"at most {plan['concurrency']:,} in flight, held {plan['duration']:g} s, "
             f"keep-alive {plan['keep_alive']} s; event loop {d['loop']}",
         ]
@@ -686,8 +722,15 @@ class Summary:
         lines.append(header)
         order = [k for k in PHASE_ORDER if k in d["connect_seconds"]]
         order += [k for k in d["connect_seconds"] if k not in order]
+        tls = d["tls_handshake_seconds"]
         for key in order:
             lines.append(_row(PHASE_LABELS.get(key, key), d["connect_seconds"][key]))
+            if key == "tls_handshake":
+                lines.append(_row("  full", tls["full"]))
+                lines.append(_row("  resumed", tls["resumed"]))
+        tls_line = _tls_line(tls["full"]["count"], tls["resumed"]["count"], d, plan)
+        if tls_line is not None:
+            lines.append(tls_line)
         ping = d["pingresp_seconds"]
         sent, received = d["packets"]["sent"], d["packets"]["received"]
         lines.append(
@@ -739,6 +782,22 @@ PHASE_ORDER = (
 #: The names ``test`` shows them by, for the text summary and the report's legends (the
 #: JSON keeps the keys).
 PHASE_LABELS = {Tally.phase_key(phase.value): phase.value for phase in PhaseName}
+
+
+def _tls_line(full: int, resumed: int, d: dict[str, Any], plan: dict[str, Any]) -> str | None:
+    """How many TLS handshakes were full and resumed, and why the full ones were."""
+    if not full + resumed:
+        return None
+    line = f"  TLS handshakes {full + resumed:,}: full {full:,}, resumed {resumed:,}"
+    if not plan.get("tls_resume"):
+        return line + " (no session offered: --tls-resume not given)"
+    declined = d["tls_sessions_offered"] - resumed
+    why = []
+    if full - declined:
+        why.append(f"{full - declined:,} before a session was at hand")
+    if declined:
+        why.append(f"{declined:,} offered a session the server declined")
+    return line + (f" ({', '.join(why)})" if why else "")
 
 
 def _row(name: str, stats: dict[str, Any]) -> str:

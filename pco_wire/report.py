@@ -98,6 +98,12 @@ def render(document: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- text
 
 
+def _servers(plan: dict[str, Any]) -> list[Any]:
+    """The plan's servers, if it has a list of them (a document of any source)."""
+    servers = plan.get("servers")
+    return servers if isinstance(servers, list) else []
+
+
 def _e(value: object) -> str:
     """Any value as HTML text (None as a dash)."""
     return "-" if value is None else escape(str(value), quote=True)
@@ -384,7 +390,7 @@ def _summary_tables(d: dict[str, Any]) -> str:
     per_rss = d.get("rss_bytes_per_connection")
     packets = d.get("packets") or {}
     facts = [
-        ("server", _e(d.get("uri"))),
+        ("server", _e(", ".join(map(str, _servers(plan) or [d.get("uri")])))),
         ("event loop", _e(d.get("loop"))),
         ("attempts", _n(_count(d.get("attempts")))),
         ("connected", _n(_count(d.get("connected")))),
@@ -434,11 +440,18 @@ def _summary_tables(d: dict[str, Any]) -> str:
             else "<p>none</p>"
         )
     stats = d.get("connect_seconds") or {}
-    rows = [
-        [_e(key), _n(_count((stats[key] or {}).get("count")))]
-        + [_n(_duration((stats[key] or {}).get(p))) for p in _PERCENTILES]
-        for key in _phases(stats)
-    ]
+    tls = d.get("tls_handshake_seconds") or {}
+    rows = []
+    for key in _phases(stats):
+        named = [(key, stats[key])]
+        if key == "tls_handshake":
+            # The phase split by whether the server resumed a session (--tls-resume).
+            named += [(f"tls_handshake {kind}", tls.get(kind)) for kind in ("full", "resumed")]
+        rows += [
+            [_e(name), _n(_count((each or {}).get("count")))]
+            + [_n(_duration((each or {}).get(p))) for p in _PERCENTILES]
+            for name, each in named
+        ]
     ping = d.get("pingresp_seconds") or {}
     rows.append(
         ["PINGRESP round trip", _n(_count(ping.get("count")))]

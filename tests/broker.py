@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import os
 import socket
 import subprocess
 import time
@@ -154,11 +155,12 @@ def run_mosquitto(
     config: str,
     ports: dict[str, int],
     preexec_fn: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start Mosquitto with ``config`` (written to ``directory``, its log beside it) and
-    wait until each of ``ports`` (by name) accepts; the process and the log. Raises
-    AssertionError, with the log, when one does not within START_TIMEOUT (the process
-    stopped)."""
+    wait until each of ``ports`` (by name) accepts; the process and the log. ``env`` adds
+    to this process's environment. Raises AssertionError, with the log, when one does not
+    within START_TIMEOUT (the process stopped)."""
     path = directory / "mosquitto.conf"
     path.write_text(config)
     log = directory / "mosquitto.log"
@@ -168,6 +170,7 @@ def run_mosquitto(
             stdout=sink,
             stderr=subprocess.STDOUT,
             preexec_fn=preexec_fn,
+            env=None if env is None else {**os.environ, **env},
         )
     try:
         _wait_until_listening(process, ports, log)

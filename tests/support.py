@@ -252,8 +252,11 @@ BENCH_JSON_KEYS = {
     "limits",
     "connect_seconds",
     "pingresp_seconds",
+    "tls_handshake_seconds",
+    "tls_sessions_offered",
     "connect_buckets",
     "pingresp_buckets",
+    "tls_handshake_buckets",
     "timeline",
     "packets",
     "rate",
@@ -278,6 +281,8 @@ BENCH_PLAN_KEYS = {
     "start_number",
     "source",
     "workers",
+    "tls_resume",
+    "servers",
 }
 #: Each histogram of `bench --json`, in seconds.
 BENCH_STATS_KEYS = {"count", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}

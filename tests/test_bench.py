@@ -171,8 +171,16 @@ def _check_document(document: dict[str, Any]) -> None:
     for row in document["failures"] + document["losses"]:
         assert set(row) == BENCH_CATEGORY_KEYS
         assert CATEGORIES[row["category"]] == row["exit_code"]
-    stats = [*document["connect_seconds"].values(), document["pingresp_seconds"]]
+    tls = document["tls_handshake_seconds"]
+    stats = [*document["connect_seconds"].values(), document["pingresp_seconds"], *tls.values()]
     assert document["connect_seconds"]["total"]["count"] == document["connected"]
+    # The TLS handshakes split in two, and the sessions offered only with --tls-resume.
+    handshakes = document["connect_seconds"].get("tls_handshake", {"count": 0})["count"]
+    assert tls["full"]["count"] + tls["resumed"]["count"] == handshakes
+    offered = document["tls_sessions_offered"]
+    assert tls["resumed"]["count"] <= offered <= handshakes
+    if not plan["tls_resume"]:
+        assert offered == tls["resumed"]["count"] == 0
     for each in stats:
         assert set(each) == BENCH_STATS_KEYS
         if each["count"]:
@@ -291,6 +299,35 @@ def test_source_addresses_are_taken_in_turn(mosquitto: Mosquitto) -> None:
         found = {m.group(2): m.group(1) for m in re.finditer(pattern, mosquitto.logged())}
         time.sleep(0.05)
     assert found == {f"{prefix}{i}": f"127.0.0.{2 + i % 2}" for i in range(6)}
+
+
+def test_several_servers_are_taken_in_turn(mosquitto: Mosquitto) -> None:
+    # Two listeners of one broker stand for two brokers (one broker process holds at most
+    # its descriptor limit: 50,000 connections need several).
+    prefix = "two"
+    servers = [mosquitto.uri(), mosquitto.uri(mosquitto.password_port)]
+    run = bench(
+        *servers, "-u", USERNAME, "-P", PASSWORD, "-n", "6", "-d", "0",
+        "--client-id-prefix", prefix, "--json",
+    )  # fmt: skip
+    assert run.code == 0, run
+    document = run.json()
+    assert (document["connected"], document["plan"]["servers"]) == (6, servers), document
+    assert document["uri"] == servers[0]
+    text = bench(*servers, "-u", USERNAME, "-P", PASSWORD, "-n", "2", "-d", "0")
+    assert text.stdout.startswith(f"pco_wire bench {servers[0]}, {servers[1]}: 2 connections")
+    # On the broker's side: each client on the listener of its turn.
+    ports: dict[str, str] = {}
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + 5
+    while len(found) < 6 and time.monotonic() < deadline:
+        log = mosquitto.logged()
+        ports = dict(re.findall(r"New connection from ([0-9.]+:\d+) on port (\d+)\.", log))
+        pattern = rf"New client connected from ([0-9.]+:\d+) as ({prefix}\d+) "
+        found = {m.group(2): ports.get(m.group(1), "?") for m in re.finditer(pattern, log)}
+        time.sleep(0.05)
+    by_turn = [str(mosquitto.port), str(mosquitto.password_port)]
+    assert found == {f"{prefix}{i}": by_turn[i % 2] for i in range(6)}, found
 
 
 def test_a_source_address_not_of_this_machine_is_refused_before_any_traffic() -> None:

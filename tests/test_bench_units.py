@@ -297,6 +297,7 @@ def _facts(**changes: object) -> dict[str, object]:
             "start_number": 0,
             "source": None,
             "workers": 1,
+            "tls_resume": False,
         },
         "warnings": [],
         "held": 2,
@@ -390,6 +391,95 @@ def test_a_stopped_run_exits_with_the_signal_status() -> None:
     assert summary.lines()[-1] == (
         "STOPPED (exit 143): stopped by SIGTERM after 0 attempts: 0 connected, 0 failed, 0 lost"
     )
+
+
+# ---------------------------------------------------------------------------- TLS resumption
+
+#: (TLS handshake seconds, resumed, offered) of five connections: the first had no
+#: session to offer, the server declined the one offered to the second.
+_HANDSHAKES = [(0.004, False, False), (0.0042, False, True)] + [(0.001, True, True)] * 3
+
+
+def _tls_tally() -> Tally:
+    tally = Tally()
+    for i, (seconds, resumed, offered) in enumerate(_HANDSHAKES):
+        tally.begin(i / 100)
+        phases = [("TCP connect", 0.0005), ("TLS handshake", seconds), ("CONNACK", 0.001)]
+        tally.succeeded(phases, seconds + 0.002, i / 100 + 0.01, resumed, offered)
+    return tally
+
+
+def _tls_facts(resume: bool = True) -> dict[str, object]:
+    facts = _facts(uri="mqtts://127.0.0.1:8883", held=5, hold_packets=(0, 0))
+    facts["plan"] = {**facts["plan"], "connections": 5, "tls_resume": resume}  # type: ignore[dict-item]
+    return facts
+
+
+def test_the_tls_handshake_phase_splits_into_full_and_resumed() -> None:
+    document = Summary(_tls_tally(), _tls_facts()).to_json()
+    assert set(document) == BENCH_JSON_KEYS
+    json.dumps(document)
+    tls = document["tls_handshake_seconds"]
+    assert set(tls) == {"full", "resumed"}
+    for stats in tls.values():
+        assert set(stats) == BENCH_STATS_KEYS
+    full, resumed = tls["full"], tls["resumed"]
+    assert (full["count"], resumed["count"], document["tls_sessions_offered"]) == (2, 3, 4)
+    assert full["count"] + resumed["count"] == document["connect_seconds"]["tls_handshake"]["count"]
+    assert (full["min"], full["max"]) == (0.004, 0.0042)
+    assert resumed["p50"] == pytest.approx(0.001, rel=0.004)
+    # The buckets behind them, as those of every other histogram.
+    buckets = document["tls_handshake_buckets"]
+    assert buckets["full"] == Histogram.of([0.004, 0.0042]).bucket_list()
+    assert buckets["resumed"] == Histogram.of([0.001] * 3).bucket_list()
+
+
+def test_the_summary_shows_full_and_resumed_under_the_tls_handshake() -> None:
+    lines = Summary(_tls_tally(), _tls_facts()).lines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("    TLS handshake "))
+    assert lines[row + 1].startswith("      full              4.0 ms ")
+    assert lines[row + 2].startswith("      resumed           1.0 ms ")
+    assert len(lines[row + 1].split()) == 1 + 2 * 6  # every percentile of its own
+    assert (
+        "  TLS handshakes 5: full 2, resumed 3 (1 before a session was at hand, 1 offered a "
+        "session the server declined)"
+    ) in lines
+
+
+def test_without_tls_resume_every_handshake_is_full_and_said_so() -> None:
+    tally = Tally()
+    for _ in range(3):
+        tally.begin(0.0)
+        tally.succeeded([("TLS handshake", 0.004)], 0.006, 0.01, False, False)
+    summary = Summary(tally, _tls_facts(resume=False))
+    document = summary.to_json()
+    assert document["tls_handshake_seconds"]["full"]["count"] == 3
+    assert document["tls_handshake_seconds"]["resumed"]["count"] == 0
+    assert document["tls_sessions_offered"] == 0
+    assert document["plan"]["tls_resume"] is False
+    assert (
+        "  TLS handshakes 3: full 3, resumed 0 (no session offered: --tls-resume not given)"
+        in summary.lines()
+    )
+
+
+def test_a_run_without_tls_counts_no_handshake_and_shows_none() -> None:
+    summary = Summary(_tally(), _facts())
+    document = summary.to_json()
+    assert [stats["count"] for stats in document["tls_handshake_seconds"].values()] == [0, 0]
+    assert document["tls_handshake_buckets"] == {"full": [], "resumed": []}
+    text = "\n".join(summary.lines())
+    assert "TLS" not in text and "resumed" not in text
+
+
+def test_tls_handshakes_merge_and_travel_as_the_other_counts() -> None:
+    # --workers: each worker's tally travels as JSON and merges into one.
+    merged = Tally.from_state(json.loads(json.dumps(_tls_tally().state())))
+    merged.merge(_tls_tally())
+    assert merged.tls_full == Histogram.of([0.004, 0.0042] * 2)
+    assert merged.tls_resumed == Histogram.of([0.001] * 6)
+    assert merged.tls_offered == 8
+    assert merged.connect["tls_handshake"].count == 10
 
 
 def test_the_readme_documents_every_key_of_the_json_document() -> None:

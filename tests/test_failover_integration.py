@@ -162,12 +162,6 @@ def test_a_list_refused_gives_the_json_of_several(capsys: pytest.CaptureFixture[
     assert "server_uri[1]: " in document["message"]
 
 
-def test_bench_takes_one_server_uri(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _cli(capsys, "bench", _uri(free_port()), _uri(free_port()))
-    assert code == 2
-    assert "server_uri: bench takes one server URI" in err
-
-
 # ---------------------------------------------------------------------------- Client
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import itertools
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def _facts(**changes: Any) -> dict[str, Any]:
             "start_number": 0,
             "source": None,
             "workers": 1,
+            "tls_resume": False,
         },
         "warnings": [f"warning {HOSTILE}"],
         "held": 12,
@@ -208,6 +210,28 @@ def test_the_summary_figures_are_in_tables() -> None:
     for words in ("attempts", "14", "not-authorized", "connection-lost", "PINGRESP round trip"):
         assert words in text, words
     assert "200 µs" in text  # our CPU a connection (0.0002 s)
+
+
+def test_the_tls_handshakes_are_shown_full_and_resumed() -> None:
+    tally = Tally()
+    for i in range(4):
+        tally.begin(i / 100)
+        seconds = 0.004 if i == 0 else 0.001
+        tally.succeeded([("TLS handshake", seconds)], seconds * 2, i / 100, i > 0, i > 0)
+    plan = {**_facts()["plan"], "tls_resume": True}
+    page = render(Summary(tally, _facts(uri="mqtts://127.0.0.1:8883", plan=plan)).to_json())
+    table = page[page.index('<table id="percentiles">') :]
+    table = table[: table.index("</table>")]
+    # Each row: the phase, its count, then its percentiles.
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
+    counts = {row[0]: row[1] for row in rows if row}
+    assert counts == {
+        "tls_handshake": "4",
+        "tls_handshake full": "1",
+        "tls_handshake resumed": "3",
+        "total": "4",
+        "PINGRESP round trip": "0",
+    }
 
 
 def test_a_run_that_could_not_start_renders_without_data() -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..diagnose import Diagnosis
     from ..events import SessionEvent
     from ..supervisor import Attempt, Supervisor
+    from ..transport.common import TLSSessions
 
 __all__ = ["Connection", "connect", "diagnose", "open_attempt"]
 
@@ -200,12 +201,19 @@ class Connection:
 
 
 async def open_attempt(
-    attempt: Attempt, owner: Owner | None = None, *, source: str | None = None
+    attempt: Attempt,
+    owner: Owner | None = None,
+    *,
+    source: str | None = None,
+    tls_sessions: TLSSessions | None = None,
 ) -> Connection:
     """Every phase of ``attempt`` up to CONNACK, from the local address ``source`` if
-    given. Raises the error that ended it."""
+    given, offering the TLS session of ``tls_sessions`` if it has one. Raises the error
+    that ended it."""
     session = attempt.session
-    stream = await open_stream(attempt.uri, source=source, **attempt.stream_options())
+    stream = await open_stream(
+        attempt.uri, source=source, tls_sessions=tls_sessions, **attempt.stream_options()
+    )
     stream.phase = PhaseName.CONNACK
     conn = Connection(stream, session, owner)
     start = time.monotonic()
@@ -231,13 +239,15 @@ async def connect(
     owner: Owner | None = None,
     *,
     source: str | None = None,
+    tls_sessions: TLSSessions | None = None,
 ) -> Connection:
     """The supervisor's next attempt, and the fallback it asks for; raises what ended
-    the last. ``source``: the local address to connect from (bench's --source)."""
+    the last. ``source``: the local address to connect from (bench's --source);
+    ``tls_sessions``: the TLS session to offer for resumption (bench's --tls-resume)."""
     attempt = supervisor.next_attempt(phases)
     while True:
         try:
-            conn = await open_attempt(attempt, owner, source=source)
+            conn = await open_attempt(attempt, owner, source=source, tls_sessions=tls_sessions)
         except Error as exc:
             if not supervisor.fallback(exc):
                 first = supervisor.round_error(exc)

@@ -348,8 +348,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings: list[str] = []
     try:
         settings, path = _settings(args, warnings)
-        if args.command == "bench" and len(settings.servers) > 1:
-            raise InvalidSettings([("server_uri", "bench takes one server URI")])
         if args.command != "bench":  # bench gives each connection an ID of its own
             settings = _keep_identity(settings, path)
         status: int = _command(args.command).run(settings, args, warnings)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..events import SessionEvent
     from ..settings import Settings
     from ..supervisor import Supervisor
+    from ..transport.common import TLSSessions
 
 #: The defaults of the bench options (also in --help and the README).
 CONNECTIONS = 100
@@ -131,6 +132,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="W",
         help="processes on this machine, each with its share of the connections, rate, "
         "concurrency and source addresses; one summary (default 1)",
+    )
+    group.add_argument(
+        "--tls-resume",
+        action="store_true",
+        help="mqtts:// and wss://: resume TLS sessions after the first handshake (one "
+        "session, offered by every later connection), to measure full and resumed "
+        "handshakes",
     )
     group.add_argument(
         "--report",
@@ -242,8 +250,21 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     assigned = settings.server_assigns_id is True
     # Every setting checked once, with the first ID, before any traffic (exit 2), and the
     # modules a connection needs imported before the memory is measured.
-    attempt = prepare(settings, None if assigned else ids[0], shared=True)
-    warnings += attempt.warnings
+    # Several servers: the connections are spread over them in turn (one broker process
+    # holds at most its descriptor limit), each server checked alike.
+    for server in settings.servers:
+        attempt = prepare(settings.for_server(server), None if assigned else ids[0], shared=True)
+        warnings += [w for w in attempt.warnings if w not in warnings]
+        if args.tls_resume and not attempt.uri.tls:
+            raise InvalidSettings(
+                [
+                    (
+                        "tls_resume",
+                        f"{attempt.uri.scheme}:// has no TLS session to resume: use mqtts:// "
+                        "or wss://, or leave --tls-resume out",
+                    )
+                ]
+            )
     if args.ping_interval is not None and 0 < settings.keep_alive <= args.ping_interval:
         raise InvalidSettings(
             [
@@ -326,6 +347,8 @@ def _check_sources(sources: tuple[str, ...]) -> None:
 
 def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
     """What was asked (``plan`` in the JSON); without settings, what the options say."""
+    from ..uri import shown_text
+
     given = vars(args)
     return {
         "connections": args.connections,
@@ -343,6 +366,9 @@ def _plan(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]
         "start_number": args.start_number,
         "source": None if args.source is None else list(args.source),
         "workers": args.workers,
+        "tls_resume": args.tls_resume,
+        # Several: the connections went to each in turn. Shown as URIs are (no password).
+        "servers": [shown_text(server) for server in settings.servers] if settings else None,
     }
 
 
@@ -471,6 +497,8 @@ class _Bench:
         facts: dict[str, Any],
     ) -> None:
         self.settings = settings
+        #: The settings of each server: connection ``index`` goes to ``index % len``.
+        self.servers = [settings.for_server(server) for server in settings.servers]
         #: None: the server assigns the IDs.
         self.ids = ids
         self.count = count
@@ -479,6 +507,14 @@ class _Bench:
         self.duration: float = args.duration
         self.ping_interval: float | None = args.ping_interval
         self.sources: tuple[str, ...] | None = args.source
+        #: --tls-resume: the session every attempt offers (see TLSSessions). Each
+        #: process its own: a worker's first handshake is a full one.
+        self.tls_sessions: list[TLSSessions] | None = None
+        if args.tls_resume:
+            from ..transport.common import TLSSessions
+
+            # A session is the server's that gave it: one store a server.
+            self.tls_sessions = [TLSSessions() for _ in self.servers]
         self.facts = facts
         self.tally = Tally()
         self.held: set[_Held] = set()
@@ -599,7 +635,9 @@ class _Bench:
             while index < schedule.count:
                 due = schedule.due_by(loop.time())
                 while index < due:
-                    if tally.in_flight >= self.concurrency:
+                    # Launched, not yet ended: an attempt counts itself as started only
+                    # once its task runs, after this loop has launched all that are due.
+                    if index - tally.connected - tally.failed - tally.cancelled >= self.concurrency:
                         self._room = loop.create_future()
                         await self._room
                         continue
@@ -629,7 +667,8 @@ class _Bench:
         start = time.monotonic()
         tally.begin(start)
         client_id = None if self.ids is None else self.ids[index]
-        supervisor = Supervisor(self.settings, client_id, reconnect=False)
+        server = index % len(self.servers)
+        supervisor = Supervisor(self.servers[server], client_id, reconnect=False)
         held = _Held(self, supervisor)
         phases: list[Any] = []
         failure: Error | OSError
@@ -638,7 +677,10 @@ class _Bench:
             try:
                 sources = self.sources
                 source = None if sources is None else sources[index % len(sources)]
-                conn = await connect(supervisor, phases, owner=held, source=source)
+                sessions = None if self.tls_sessions is None else self.tls_sessions[server]
+                conn = await connect(
+                    supervisor, phases, owner=held, source=source, tls_sessions=sessions
+                )
             except Error as exc:
                 failure = exc
             except OSError as exc:  # not ours: the loop's own (no descriptor left)
@@ -646,7 +688,17 @@ class _Bench:
             else:
                 end = time.monotonic()
                 counted = True
-                tally.succeeded(((p.name, p.seconds) for p in phases if p.ok), end - start, end)
+                stream = conn.stream
+                tally.succeeded(
+                    ((p.name, p.seconds) for p in phases if p.ok),
+                    end - start,
+                    end,
+                    stream.tls_resumed,
+                    stream.tls_offered,
+                )
+                if sessions is not None:
+                    # After CONNACK: TLS 1.3's tickets came before it.
+                    stream.keep_tls_session(sessions)
                 held.attach(conn)
                 return
             limit = limit_sentence(failure, len(self.held), self.facts["uri"])

@@ -24,6 +24,7 @@ from .common import (
     Timed,
     TLSInfo,
     TLSLayer,
+    TLSSessions,
     Upgrade,
     WebSocketLayer,
     configure,
@@ -338,6 +339,23 @@ class Stream:
     def closed(self) -> bool:
         return self.wire.lost
 
+    @property
+    def tls_offered(self) -> bool:
+        """The TLS handshake offered a session to resume (False without TLS)."""
+        return self._tls is not None and self._tls.offered
+
+    @property
+    def tls_resumed(self) -> bool | None:
+        """The server resumed the offered TLS session (None: no TLS)."""
+        return None if self._tls is None else self._tls.obj.session_reused
+
+    def keep_tls_session(self, sessions: TLSSessions) -> None:
+        """This connection's TLS session into ``sessions`` for the next handshakes, if
+        they want it (``TLSSessions.keep``): after the first answer above TLS, which TLS
+        1.3's tickets come before."""
+        if self._tls is not None:
+            sessions.keep(self._tls.obj)
+
     def lost_error(self, exc: BaseException | None) -> Error | None:
         """Our error for what ended the connection under us (None: a clean close)."""
         if exc is None or isinstance(exc, Error):
@@ -605,20 +623,23 @@ async def open_stream(
     ws_subprotocol: str = "mqtt",
     max_frame_size: int = 1 << 20,
     source: str | None = None,
+    tls_sessions: TLSSessions | None = None,
     proxy: Route | None = None,
 ) -> Stream:
     """Connect to ``uri``: every phase it needs, each within ``timeout`` seconds, as
     ``transport.sync.open_stream`` does and with the same errors (through ``proxy`` when
     given); from the local address ``source`` when given (the addresses of another
-    family are skipped)."""
+    family are skipped); offering the TLS session of ``tls_sessions`` for the context,
+    if it has one."""
     wire, info, address = await _open_wire(uri, proxy, timeout, phases, source)
     stream = Stream(wire, address)
     stream.wire.send_timeout = timeout
     try:
         if uri.tls:
             assert tls_context is not None
+            session = None if tls_sessions is None else tls_sessions.offer(tls_context)
             await _tls_handshake(
-                stream, uri, info, tls_context, server_name, timeout, phases, proxy
+                stream, uri, info, tls_context, server_name, timeout, phases, session, proxy
             )
         if uri.websocket:
             await _ws_upgrade(
@@ -722,6 +743,7 @@ async def _tls_handshake(
     server_name: str | None,
     timeout: float,
     phases: list[Phase],
+    session: ssl.SSLSession | None = None,
     proxy: Route | None = None,
 ) -> None:
     from .tls import HandshakeRecord
@@ -732,7 +754,7 @@ async def _tls_handshake(
     try:
         with Timed(phases, PhaseName.TLS_HANDSHAKE, hostname):
             try:
-                layer = TLSLayer(context, hostname)
+                layer = TLSLayer(context, hostname, session)
                 record.watch(layer.obj)
                 await _handshake(stream.wire, layer, loop.time() + timeout)
             except (Exception, asyncio.TimeoutError) as exc:

@@ -41,6 +41,7 @@ __all__ = [
     "DIAGNOSIS_TIMEOUT",
     "Probe",
     "TLSInfo",
+    "TLSSessions",
     "Timed",
     "Upgrade",
     "WebSocketLayer",
@@ -577,13 +578,20 @@ class TLSLayer:
     ``send(data)`` takes ours, and ``data_to_send()`` is what goes on the wire. The
     handshake runs by ``handshake()`` until it returns True."""
 
-    def __init__(self, context: ssl.SSLContext, hostname: str) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, hostname: str, session: ssl.SSLSession | None = None
+    ) -> None:
+        """``session``: one to resume (of an earlier connection with ``context``)."""
         import ssl
 
         self._ssl = ssl
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
-        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_hostname=hostname)
+        self.obj = context.wrap_bio(
+            self.incoming, self.outgoing, server_hostname=hostname, session=session
+        )
+        #: A session was offered for resumption (``obj.session_reused``: the server took it).
+        self.offered = session is not None
         self._eof = False
         #: The server ended TLS (close_notify) or the connection under it.
         self.closed = False
@@ -658,3 +666,50 @@ class TLSLayer:
 
     def data_to_send(self) -> bytes:
         return self.outgoing.read()
+
+
+class TLSSessions:
+    """The TLS session the next handshakes offer for resumption (``bench --tls-resume``),
+    shared by every connection of this process: the first one obtained (``keep``), until
+    a handshake is a full one after all (the server declined it: the session of that
+    handshake replaces it) or it is past half its lifetime.
+
+    Not the latest of every connection: the ssl module hands a session out (and takes
+    one in) as a copy, certificates and all, some 0.5 ms of CPU each way here, as much as
+    the resumption saves; a session that the server still resumes need not be replaced.
+    A session resumes only with the context it was made with, so it is kept with its
+    context and offered only to handshakes of that one. Under TLS 1.3 the server's
+    tickets come after its handshake (RFC 8446 §4.6.1): a session is worth keeping once
+    the first answer above TLS was read (CONNACK), not when the handshake ends. A server
+    may decline any (no ticket key, an expired ticket, a single-use ticket offered twice),
+    and the handshake is then a full one.
+    """
+
+    __slots__ = ("context", "session", "renew_at")
+
+    def __init__(self) -> None:
+        self.context: ssl.SSLContext | None = None
+        self.session: ssl.SSLSession | None = None
+        #: When the session kept is replaced by the next one obtained (time.time()).
+        self.renew_at = 0.0
+
+    def offer(self, context: ssl.SSLContext) -> ssl.SSLSession | None:
+        """The session to offer on a new handshake with ``context`` (None: none yet)."""
+        return self.session if context is self.context else None
+
+    def keep(self, obj: ssl.SSLObject | ssl.SSLSocket) -> bool:
+        """The session of ``obj`` (read after its first answer) for the next handshakes,
+        unless ``obj`` resumed the one kept and it is young enough; whether it was
+        kept."""
+        if obj.session_reused and obj.context is self.context and time.time() < self.renew_at:
+            return False
+        session = obj.session
+        # OpenSSL's own test (SSL_SESSION_is_resumable): a ticket or a session ID.
+        if session is None or not (session.has_ticket or session.id):
+            return False
+        lifetime = session.timeout
+        if session.has_ticket and session.ticket_lifetime_hint:
+            lifetime = min(lifetime, session.ticket_lifetime_hint)
+        self.context, self.session = obj.context, session
+        self.renew_at = session.time + lifetime / 2
+        return True
