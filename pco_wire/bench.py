@@ -773,6 +773,8 @@ class Summary:
 #: The phase keys of ``connect_seconds`` in the order a connection goes through them.
 PHASE_ORDER = (
     "name_resolution",
+    "proxy_connect",
+    "proxy_tunnel",
     "tcp_connect",
     "tls_handshake",
     "websocket_upgrade",

@@ -383,6 +383,26 @@ def test_summary_lines_say_the_same() -> None:
     assert lines[-1].startswith("FAILED (")
 
 
+def test_phases_through_a_proxy_come_in_the_order_of_a_connection() -> None:
+    tally = Tally()
+    tally.begin(0.0)
+    phases = [
+        ("name resolution", 0.0001),
+        ("proxy connect", 0.0002),
+        ("proxy tunnel", 0.0003),
+        ("CONNACK", 0.0004),
+    ]
+    tally.succeeded(phases, 0.001, 0.001)
+    lines = Summary(tally, _facts()).lines()
+    start = next(i for i, line in enumerate(lines) if "connect latency" in line) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("    ") or line[4] == " ":
+            break
+        rows.append(line[4:22].strip())
+    assert rows == ["name resolution", "proxy connect", "proxy tunnel", "CONNACK", "total"], rows
+
+
 def test_a_stopped_run_exits_with_the_signal_status() -> None:
     tally = Tally()
     summary = Summary(tally, _facts(stopped_by="SIGTERM", stop_status=143))
