@@ -671,7 +671,7 @@ def test_the_wizard_asks_the_mqtt5_questions_for_5(tmp_path: Path, data_file: Pa
     path = tmp_path / "gateway.toml"
     answers = ["mqtt", "127.0.0.1", "1", "gw1", "", "", "", "", "", "5"]
     answers += ["65536", "3600", "20", "site=plant 3", "site=line 4", "", "n"]
-    answers += ["SCRAM-SHA-256", str(data_file), "", "n", ""]
+    answers += ["SCRAM-SHA-256", str(data_file), "", "", "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
     questions = [*MQTT5_QUESTIONS[:4], "user property", "user property", *MQTT5_QUESTIONS[4:]]
@@ -680,6 +680,7 @@ def test_the_wizard_asks_the_mqtt5_questions_for_5(tmp_path: Path, data_file: Pa
         *BEFORE,
         *questions,
         "authentication data file",
+        "proxy",
         "add a will?",
         "Test the connection now?",
         "Save to",
@@ -703,12 +704,13 @@ def test_the_wizard_asks_the_mqtt5_questions_for_5(tmp_path: Path, data_file: Pa
 
 def test_the_wizard_asks_no_data_file_without_a_method(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
-    answers = ["mqtt", "", "", "gw1", "", "", "", "", "", "auto", *[""] * 6, "", "n", ""]
+    answers = ["mqtt", "", "", "gw1", "", "", "", "", "", "auto", *[""] * 7, "", "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
     assert run.asked() == [
         *BEFORE,
         *MQTT5_QUESTIONS,
+        "proxy",
         "add a will?",
         *["Test the connection now?", "Save to"],
     ], run
@@ -732,7 +734,29 @@ def test_the_wizard_offers_the_files_mqtt5_values_and_clears_them(tmp_path: Path
     )
     # Enter keeps; "-" clears the receive maximum; "n" drops the user properties;
     # "-" clears the method.
-    answers = ["", "", "", "", "", "", "", "", "", "", "", "", "-", "n", "", "", "-", "", "n", ""]
+    answers = [
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "-",
+        "n",
+        "",
+        "",
+        "-",
+        "",
+        "",
+        "n",
+        "",
+    ]
     run = run_wizard(path, answers)
     assert run.code == 0, run
     assert run.default("receive maximum") == "20"
@@ -746,7 +770,7 @@ def test_the_wizard_leaves_mqtt5_settings_out_below_5(tmp_path: Path) -> None:
         Settings(URI, client_id="gw1", protocol="5", session_expiry=60, follow_redirects=True),
         str(path),
     )
-    answers = ["", "", "", "", "", "", "", "", "", "3.1.1", "", "n", ""]
+    answers = ["", "", "", "", "", "", "", "", "", "3.1.1", "", "", "n", ""]
     run = run_wizard(path, answers)
     assert run.code == 0, run
     assert not set(MQTT5_QUESTIONS) & set(run.asked()), run
