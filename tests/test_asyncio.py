@@ -2,9 +2,10 @@
 ``events()`` iterator, a reader that does not keep up, and many clients on one loop.
 
 The behaviour both drivers share is tested once for both (the ``driver`` fixture); here each
-test runs its coroutine on a fresh event loop in debug mode (``tests.drivers.run``) with the
-same hygiene: warnings as errors, loop errors recorded, no task left, and the threads and
-descriptors of the process back to what they were.
+test runs its coroutine on a fresh event loop in debug mode (``tests.drivers.run``), the
+standard one and uvloop (the ``loop`` fixture), with the same hygiene: warnings as errors,
+loop errors recorded, no task left, and the threads and descriptors of the process back to
+what they were.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def peers() -> Iterator[Peers]:
 
 
 @pytest.fixture
-def loop_run() -> Iterator[Callable[[Coroutine[Any, Any, Any]], Any]]:
-    """Run a coroutine on a fresh, watched loop; after the test, nothing left over."""
-    hygiene = Hygiene()
+def loop_run(loop: str) -> Iterator[Callable[[Coroutine[Any, Any, Any]], Any]]:
+    """Run a coroutine on a fresh, watched ``loop``; after the test, nothing left over."""
+    hygiene = Hygiene(loop)
     before = counts()
     with hygiene.watching():
         yield lambda coro: run(hygiene, coro)
