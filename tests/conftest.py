@@ -82,9 +82,11 @@ for _signum, _default in (
 # The drivers (tests/drivers.py): a test that takes ``driver`` runs with the blocking one
 # and with the asyncio one on each event loop (the standard one and uvloop), and must end
 # the same way; its threads and descriptors must be back to what they were, and the asyncio
-# runs clean (see drivers.Hygiene). One marked ``standard_loop("why")`` leaves uvloop out: a
-# test whose seconds go to waiting out the session's own delays, which the tests on uvloop
-# already wait on. A test that parametrizes ``driver`` itself chooses its drivers.
+# runs clean (see drivers.Hygiene). A test that takes ``loop`` (the asyncio driver's own
+# tests) runs on each loop. One marked ``standard_loop("why")`` leaves uvloop out: a test
+# whose seconds go to waiting out the session's or the supervisor's own delays, which the
+# tests left on uvloop wait out already, or to a hold of the test's own. A test that
+# parametrizes ``driver`` or ``loop`` itself chooses.
 from tests.drivers import (  # noqa: E402
     DRIVERS,
     LOOPS,
@@ -115,15 +117,16 @@ def _parametrizes(definition: pytest.Function, name: str) -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "driver" not in metafunc.fixturenames or _parametrizes(metafunc.definition, "driver"):
-        return
-    drivers: tuple[str, ...] = DRIVERS
-    marker = metafunc.definition.get_closest_marker("standard_loop")
-    if marker is not None:
-        if not (marker.args and isinstance(marker.args[0], str) and marker.args[0]):
-            raise pytest.UsageError(f"{metafunc.definition.nodeid}: standard_loop needs a reason")
-        drivers = tuple(name for name in DRIVERS if name != "uvloop")
-    metafunc.parametrize("driver", drivers, ids=drivers, indirect=True)
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = (("driver", DRIVERS), ("loop", LOOPS))
+    for name, values in choices:
+        if name not in metafunc.fixturenames or _parametrizes(metafunc.definition, name):
+            continue
+        marker = metafunc.definition.get_closest_marker("standard_loop")
+        if marker is not None:
+            if not (marker.args and isinstance(marker.args[0], str) and marker.args[0]):
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: standard_loop(reason)")
+            values = tuple(value for value in values if value != "uvloop")
+        metafunc.parametrize(name, values, ids=values, indirect=True)
 
 
 @pytest.fixture
@@ -143,10 +146,10 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     assert after == before, f"{chosen.name}: (threads, descriptors) {before} before, {after} after"
 
 
-@pytest.fixture(params=LOOPS)
+@pytest.fixture
 def loop(request: pytest.FixtureRequest) -> str:
     """The event loop a test of the asyncio driver runs on (``drivers.run_on``, or
-    ``Hygiene(loop)``): each runs on both."""
+    ``Hygiene(loop)``): "asyncio" (the standard one) or "uvloop"."""
     name: str = request.param
     if name == "uvloop":
         warm_uvloop()

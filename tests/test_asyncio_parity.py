@@ -34,6 +34,9 @@ from tests.peers import (
 
 #: Every await of these tests is bounded by this.
 BOUND = 5.0
+#: Why some leave uvloop out: the client's events and state, no path of the loop's, and
+#: their second is the hold of ``_client_events``.
+HELD = "the client's events and state, after a hold of the test's own"
 STORED = publish("plant/line1/temp", b"21.5") + publish("plant/line2/state", b"off")
 
 
@@ -95,6 +98,7 @@ def test_other_packets_after_connack_are_listed_by_both_drivers(peers: Peers, lo
     assert awaited.other_packets == blocking.other_packets
 
 
+@pytest.mark.standard_loop(HELD)
 def test_auto_fallback_through_the_asyncio_client_leaves_no_error(peers: Peers, loop: str) -> None:
     peer = peers.start(by_protocol_level({3: connack(0)}), connections=3)
     events, client = _run(loop, _client_events(_settings(peer.uri(), protocol="auto")))
@@ -104,6 +108,7 @@ def test_auto_fallback_through_the_asyncio_client_leaves_no_error(peers: Peers, 
     assert isinstance(events[0], Connected)
 
 
+@pytest.mark.standard_loop(HELD)
 def test_refusal_on_reconnection_gives_the_same_events_in_both_drivers(
     peers: Peers, loop: str
 ) -> None:
@@ -185,6 +190,7 @@ def test_disconnect_before_connect_does_not_leave_a_connected_stopped_client(
     _run(loop, scenario())
 
 
+@pytest.mark.standard_loop(HELD)
 def test_closed_event_of_the_asyncio_client_is_a_closed(peers: Peers, loop: str) -> None:
     """Sound: a held asyncio Client ends its events with Closed(None) after disconnect."""
     events, client = _run(loop, _client_events(_settings(peers.start(mqtt_server()).uri())))

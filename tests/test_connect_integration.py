@@ -246,6 +246,7 @@ def test_keep_alive_on_the_wire(driver: Driver, broker: Broker, peers: Peers) ->
     assert all(0 < p.round_trip < 0.5 for p in pongs), pongs
 
 
+@pytest.mark.standard_loop("2.5 s in which the session sends nothing")
 def test_no_pingreq_with_keep_alive_0(driver: Driver, broker: Broker, peers: Peers) -> None:
     packets, events = _run_client_through_relay(driver, broker, peers, keep_alive=0, seconds=2.5)
 

@@ -58,6 +58,12 @@ FAULTS: dict[str, tuple[str, Callable[[], Handler]]] = {
 }
 
 
+#: Compared on the standard loop only: their second goes to waiting out the response
+#: timeout, which test_faults waits out on uvloop (a silent server, a PINGRESP that never
+#: comes); the trickling TLS stall stays, a timer while bytes arrive.
+WAITED_OUT = {"silent-server", "half-connack", "tls-stall-silent"}
+
+
 @pytest.fixture
 def peers() -> Iterator[Peers]:
     with Peers.running() as running:
@@ -83,7 +89,8 @@ def _ending(result: TestResult, peer: Peer) -> dict[str, Any]:
 def test_both_drivers_end_the_same_way(peers: Peers, pki: Pki, fault: str) -> None:
     scheme, handler = FAULTS[fault]
     endings: dict[str, dict[str, Any]] = {}
-    for name in DRIVERS:
+    names = [name for name in DRIVERS if name != "uvloop" or fault not in WAITED_OUT]
+    for name in names:
         driver = Driver(name)
         peer = peers.start(handler(), connections=2)
         security = Security(cafile=str(pki.ca_cert)) if scheme == "mqtts" else None
@@ -98,4 +105,5 @@ def test_both_drivers_end_the_same_way(peers: Peers, pki: Pki, fault: str) -> No
         endings[name] = _ending(result, peer)
         assert not driver.finish(), driver.hygiene.problems
     assert endings["asyncio"] == endings["sync"]
-    assert endings["uvloop"] == endings["sync"]
+    if "uvloop" in names:
+        assert endings["uvloop"] == endings["sync"]

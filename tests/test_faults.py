@@ -608,6 +608,7 @@ LONG_TIMEOUT = 5.0
 DIAGNOSIS = 2.0
 
 
+@pytest.mark.standard_loop("the diagnosis' deadline, waited out")
 def test_probe_of_a_port_that_never_answers_has_a_short_deadline(
     driver: Driver, peers: Peers
 ) -> None:
@@ -626,6 +627,7 @@ def test_probe_of_a_port_that_never_answers_has_a_short_deadline(
     assert elapsed < DIAGNOSIS + 2 * SLACK + 1.0 < LONG_TIMEOUT, elapsed
 
 
+@pytest.mark.standard_loop("the diagnosis' deadline, waited out")
 @pytest.mark.parametrize(
     ("second", "detail", "words"),
     [
