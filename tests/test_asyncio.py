@@ -225,6 +225,7 @@ def test_async_with_sends_disconnect(
     assert peer.recording.closed_first == "client"
 
 
+@pytest.mark.standard_loop("the order of the events; its second waits for a PINGREQ")
 def test_events_start_with_connected_and_end_after_disconnect(
     loop_run: Callable[[Coroutine[Any, Any, Any]], Any], broker: Broker
 ) -> None:
