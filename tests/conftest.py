@@ -80,10 +80,16 @@ for _signum, _default in (
 
 
 # The drivers (tests/drivers.py): a test that takes ``driver`` runs with the blocking one
-# and with the asyncio one, and must end the same way; its threads and descriptors must be
-# back to what they were, and the asyncio runs clean (see drivers.Hygiene).
+# and with the asyncio one on each event loop (the standard one and uvloop), and must end
+# the same way; its threads and descriptors must be back to what they were, and the asyncio
+# runs clean (see drivers.Hygiene). A test that takes ``loop`` (the asyncio driver's own
+# tests) runs on each loop. One marked ``standard_loop("why")`` leaves uvloop out: a test
+# whose seconds go to waiting out the session's or the supervisor's own delays, which the
+# tests left on uvloop wait out already, or to a hold of the test's own. A test that
+# parametrizes ``driver`` or ``loop`` itself chooses.
 from tests.drivers import (  # noqa: E402
     DRIVERS,
+    LOOPS,
     WARNINGS_AS_ERRORS,
     Driver,
     counts,
@@ -92,7 +98,38 @@ from tests.drivers import (  # noqa: E402
 )
 
 
-@pytest.fixture(params=DRIVERS, ids=DRIVERS)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "standard_loop(reason): the asyncio driver runs this test on the standard event "
+        "loop only, not on uvloop too (the reason says why)",
+    )
+
+
+def _parametrizes(definition: pytest.Function, name: str) -> bool:
+    for marker in definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if isinstance(names, str):
+            names = [part.strip() for part in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = (("driver", DRIVERS), ("loop", LOOPS))
+    for name, values in choices:
+        if name not in metafunc.fixturenames or _parametrizes(metafunc.definition, name):
+            continue
+        marker = metafunc.definition.get_closest_marker("standard_loop")
+        if marker is not None:
+            if not (marker.args and isinstance(marker.args[0], str) and marker.args[0]):
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: standard_loop(reason)")
+            values = tuple(value for value in values if value != "uvloop")
+        metafunc.parametrize(name, values, ids=values, indirect=True)
+
+
+@pytest.fixture
 def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     chosen = Driver(request.param)
     if chosen.hygiene.loop == "uvloop":
@@ -107,6 +144,16 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     assert not problems, f"{chosen.name}: {problems}"
     after = settled(before)
     assert after == before, f"{chosen.name}: (threads, descriptors) {before} before, {after} after"
+
+
+@pytest.fixture
+def loop(request: pytest.FixtureRequest) -> str:
+    """The event loop a test of the asyncio driver runs on (``drivers.run_on``, or
+    ``Hygiene(loop)``): "asyncio" (the standard one) or "uvloop"."""
+    name: str = request.param
+    if name == "uvloop":
+        warm_uvloop()
+    return name
 
 
 # Real proxies (tests/proxies.py): Squid for HTTP CONNECT, microsocks for SOCKS5.

@@ -1,4 +1,6 @@
-"""The two drivers behind one face, for the behaviour suite that runs on both.
+"""The two drivers behind one face, for the behaviour suite that runs on both, the asyncio
+one on both event loops: the standard one and uvloop (``bench``'s, installed by the test
+extra).
 
 ``driver.test_connection(settings)`` is the blocking ``pco_wire.test_connection`` or the
 asyncio one awaited on a fresh event loop; ``driver.client(settings, ...)`` is the blocking
@@ -42,6 +44,7 @@ SPARE = 10.0
 
 __all__ = [
     "DRIVERS",
+    "LOOPS",
     "WARNINGS_AS_ERRORS",
     "AsyncClient",
     "ClientLike",
@@ -49,6 +52,7 @@ __all__ = [
     "Hygiene",
     "counts",
     "new_loop",
+    "run_on",
     "settled",
 ]
 
@@ -109,30 +113,65 @@ class Hygiene:
             sys.unraisablehook = previous
 
 
+def _uvloop() -> Any:
+    """The uvloop module. Missing, it fails the test that asked for it (the test extra
+    installs it wherever uvloop runs): a suite that skipped it would pass untested."""
+    try:
+        import uvloop
+    except ImportError as exc:
+        raise AssertionError(
+            f"uvloop does not import ({exc}): the asyncio driver's tests run on it too; "
+            "install the test extra: pip install -e '.[ws,test]'"
+        ) from exc
+    return uvloop
+
+
 @functools.cache
 def warm_uvloop() -> None:
     """Open what uvloop (libuv) keeps for the life of the process once, before a test
     counts descriptors: the first loop's and the first name lookup's (libuv's thread
     pool wakes the loop through a descriptor of its own, made at its first use)."""
-    import uvloop
-
-    loop = uvloop.new_event_loop()
+    loop = _uvloop().new_event_loop()
     try:
         loop.run_until_complete(loop.getaddrinfo("127.0.0.1", 1))
     finally:
         loop.close()
 
 
-def new_loop(hygiene: Hygiene) -> asyncio.AbstractEventLoop:
-    if hygiene.loop == "uvloop":
-        import uvloop
+def make_loop(name: str) -> asyncio.AbstractEventLoop:
+    """A new event loop: ``name`` "asyncio" (the standard one) or "uvloop"."""
+    if name == "uvloop":
+        loop: asyncio.AbstractEventLoop = _uvloop().new_event_loop()
+        return loop
+    assert name == "asyncio", name
+    return asyncio.new_event_loop()
 
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
+
+def new_loop(hygiene: Hygiene) -> asyncio.AbstractEventLoop:
+    loop = make_loop(hygiene.loop)
     loop.set_debug(True)
     loop.set_exception_handler(hygiene.handler)
     return loop
+
+
+def run_on(name: str, coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)`` on a new loop of ``name`` (``asyncio.run`` takes a loop
+    factory only from Python 3.12 on): the tasks left cancelled, then the loop closed."""
+    loop = make_loop(name)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in left:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 def close_loop(loop: asyncio.AbstractEventLoop, hygiene: Hygiene, own: set[Any]) -> None:
@@ -369,9 +408,11 @@ class Driver:
         return self.hygiene.problems
 
 
-#: The blocking driver and the asyncio one on the standard loop. ``Driver("uvloop")`` is
-#: the asyncio one on uvloop (what ``bench`` runs on), for the tests that ask for it.
-DRIVERS = ("sync", "asyncio")
+#: The event loops the asyncio driver's tests run on.
+LOOPS = ("asyncio", "uvloop")
+#: The blocking driver, and the asyncio one on each loop (``Driver("uvloop")``: on uvloop,
+#: what ``bench`` runs on).
+DRIVERS = ("sync", *LOOPS)
 #: The warning filters of every asyncio test (pytest's own filter syntax): an unclosed
 #: transport or socket, a coroutine never awaited.
 WARNINGS_AS_ERRORS = ("error::ResourceWarning", "error::RuntimeWarning")

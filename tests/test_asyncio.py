@@ -2,9 +2,10 @@
 ``events()`` iterator, a reader that does not keep up, and many clients on one loop.
 
 The behaviour both drivers share is tested once for both (the ``driver`` fixture); here each
-test runs its coroutine on a fresh event loop in debug mode (``tests.drivers.run``) with the
-same hygiene: warnings as errors, loop errors recorded, no task left, and the threads and
-descriptors of the process back to what they were.
+test runs its coroutine on a fresh event loop in debug mode (``tests.drivers.run``), the
+standard one and uvloop (the ``loop`` fixture), with the same hygiene: warnings as errors,
+loop errors recorded, no task left, and the threads and descriptors of the process back to
+what they were.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def peers() -> Iterator[Peers]:
 
 
 @pytest.fixture
-def loop_run() -> Iterator[Callable[[Coroutine[Any, Any, Any]], Any]]:
-    """Run a coroutine on a fresh, watched loop; after the test, nothing left over."""
-    hygiene = Hygiene()
+def loop_run(loop: str) -> Iterator[Callable[[Coroutine[Any, Any, Any]], Any]]:
+    """Run a coroutine on a fresh, watched ``loop``; after the test, nothing left over."""
+    hygiene = Hygiene(loop)
     before = counts()
     with hygiene.watching():
         yield lambda coro: run(hygiene, coro)
@@ -224,6 +225,7 @@ def test_async_with_sends_disconnect(
     assert peer.recording.closed_first == "client"
 
 
+@pytest.mark.standard_loop("the order of the events; its second waits for a PINGREQ")
 def test_events_start_with_connected_and_end_after_disconnect(
     loop_run: Callable[[Coroutine[Any, Any, Any]], Any], broker: Broker
 ) -> None:
@@ -272,7 +274,12 @@ def _flooding(conn: PeerConnection) -> None:
             return
 
 
-@pytest.mark.parametrize("reader", ["absent", "slow"])
+@pytest.mark.parametrize(
+    ("loop", "reader"),
+    # On uvloop the reader that never reads: the slow one adds 3 s and no path of the loop's.
+    [("asyncio", "absent"), ("asyncio", "slow"), ("uvloop", "absent")],
+    indirect=["loop"],
+)
 def test_a_flood_unread_keeps_the_keep_alive_and_a_bounded_queue(
     loop_run: Callable[[Coroutine[Any, Any, Any]], Any], peers: Peers, reader: str
 ) -> None:
@@ -312,6 +319,75 @@ def test_a_flood_unread_keeps_the_keep_alive_and_a_bounded_queue(
     assert peer.finish()
     names = peer.recording.names()
     assert names.count("PINGREQ") >= 2 and names[-1] == "DISCONNECT", names[-5:]
+
+
+def test_a_flood_read_gives_the_loop_its_turns(
+    loop_run: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    # uvloop (libuv) reads a socket again and again while each read fills its buffer,
+    # handing every read to the protocol in the same turn of the loop: with a server
+    # sending faster than we take its bytes, megabytes in one turn, and the keep-alive
+    # timer waited seconds for it (test_flood on WebSocket). The wire lets the loop have
+    # a turn after about one read (aio._TURN_LIMIT, 128 KiB, and the read that passed it:
+    # up to 256 KiB on either loop).
+    from pco_wire.transport import aio
+
+    total = 32 << 20
+    bound = 512 << 10
+
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        listener = socket.create_server(("127.0.0.1", 0))
+        sender = socket.create_connection(listener.getsockname(), timeout=PROMPTLY)
+        accepted, _ = listener.accept()
+        listener.close()
+        accepted.setblocking(False)
+        wire = await aio._wire(accepted)
+        turns = {"count": 0}
+        given = {"turn": -1, "bytes": 0, "most": 0, "all": 0}
+        done: asyncio.Future[None] = loop.create_future()
+
+        def turn() -> None:
+            turns["count"] += 1
+            if not done.done():
+                loop.call_soon(turn)
+
+        class Reader:
+            def received(self, raw: bytes) -> None:
+                if given["turn"] != turns["count"]:
+                    given["turn"], given["bytes"] = turns["count"], 0
+                given["bytes"] += len(raw)
+                given["all"] += len(raw)
+                given["most"] = max(given["most"], given["bytes"])
+                if raw == b"" and not done.done():
+                    done.set_result(None)
+
+            def lost(self, exc: BaseException | None) -> None:
+                if not done.done():
+                    done.set_result(None)
+
+        def send() -> None:
+            chunk = b"\x00" * (1 << 20)
+            try:
+                for _ in range(total >> 20):
+                    sender.sendall(chunk)
+            finally:
+                sender.close()
+
+        thread = threading.Thread(target=send, name="flood-sender", daemon=True)
+        wire.attach(Reader())
+        loop.call_soon(turn)
+        thread.start()
+        try:
+            await asyncio.wait_for(done, NEVER)
+        finally:
+            wire.abort()
+            await asyncio.to_thread(thread.join, PROMPTLY)
+        return given["all"], given["most"], turns["count"]
+
+    received, most, turns = loop_run(main())
+    assert received == total
+    assert most <= bound, f"{most} bytes in one turn of the loop ({turns} turns in all)"
 
 
 # ---------------------------------------------------------------------------- many

@@ -1,6 +1,7 @@
 """The asyncio Client where the loop's callbacks order things their own way: a connection
 that ends in the same read as its CONNACK, a disconnect() that is cancelled, the events
-of an attempt that failed. Byte-level peers (tests/peers.py) give the exact timing."""
+of an attempt that failed. Byte-level peers (tests/peers.py) give the exact timing. Each runs on
+both event loops (the ``loop`` fixture): the standard one and uvloop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import pco_wire
 import pco_wire.asyncio
 from pco_wire import Closed, Connected, Settings
+from tests.drivers import run_on
 from tests.peers import CONNACK_ACCEPTED, Peers, answer_then_close, connack, mqtt_server
 
 #: Every await of these tests is bounded by it.
@@ -28,7 +30,7 @@ def _settings(uri: str, **changes: object) -> Settings:
     return Settings(uri, response_timeout=2.0, **changes)  # type: ignore[arg-type]
 
 
-def test_a_connection_that_ends_with_its_connack_is_seen_to_end(peers: Peers) -> None:
+def test_a_connection_that_ends_with_its_connack_is_seen_to_end(peers: Peers, loop: str) -> None:
     # CONNACK and the server's close in one segment: the end comes before connect()
     # returns; the client must still stop (no reconnection asked), not hang.
     peer = peers.start(answer_then_close(CONNACK_ACCEPTED))
@@ -41,11 +43,11 @@ def test_a_connection_that_ends_with_its_connack_is_seen_to_end(peers: Peers) ->
         assert isinstance(client.error, pco_wire.ConnectionClosed), client.error
         return events
 
-    events = asyncio.run(run())
+    events = run_on(loop, run())
     assert [type(e) for e in events] == [Connected, Closed], events
 
 
-def test_a_cancelled_disconnect_still_stops_the_client(peers: Peers) -> None:
+def test_a_cancelled_disconnect_still_stops_the_client(peers: Peers, loop: str) -> None:
     peer = peers.start(mqtt_server())
 
     async def run() -> None:
@@ -60,10 +62,10 @@ def test_a_cancelled_disconnect_still_stops_the_client(peers: Peers) -> None:
             pass
         await asyncio.wait_for(client.wait_closed(), LIMIT)
 
-    asyncio.run(run())
+    run_on(loop, run())
 
 
-def test_the_events_of_a_fallback_are_not_shown(peers: Peers) -> None:
+def test_the_events_of_a_fallback_are_not_shown(peers: Peers, loop: str) -> None:
     # Protocol auto: MQTT 5.0 and 3.1.1 refused with 1, then MQTT 3.1 accepted. The refusal is
     # the fallback's, not a lost connection: as in the blocking driver, no Closed, and
     # no error left behind.
@@ -78,6 +80,6 @@ def test_the_events_of_a_fallback_are_not_shown(peers: Peers) -> None:
         await asyncio.wait_for(client.disconnect(), LIMIT)
         return [event async for event in client.events()], error
 
-    events, error = asyncio.run(run())
+    events, error = run_on(loop, run())
     assert error is None
     assert [type(e) for e in events] == [Connected, Closed], events

@@ -1,9 +1,8 @@
 """A gateway program may hold more than 1,024 descriptors: the blocking driver must wait
-on descriptors above that (``select`` cannot) and the asyncio one too."""
+on descriptors above that (``select`` cannot) and the asyncio one too, on either event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import resource
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pco_wire
 import pco_wire.asyncio
 from pco_wire import Security, Settings
 from tests.broker import Broker
+from tests.drivers import run_on
 from tests.pki import Pki
 
 #: Descriptors held open so that the connection's come above 1,024.
@@ -60,7 +60,7 @@ def test_blocking_driver_above_1024_descriptors(
 
 
 def test_asyncio_driver_above_1024_descriptors(
-    broker: Broker, pki: Pki, many_descriptors: None
+    broker: Broker, pki: Pki, loop: str, many_descriptors: None
 ) -> None:
     async def run() -> None:
         for settings in _schemes(broker, pki):
@@ -70,4 +70,4 @@ def test_asyncio_driver_above_1024_descriptors(
                 assert client.connected
             assert client.server_closed is True
 
-    asyncio.run(run())
+    run_on(loop, run())

@@ -189,6 +189,9 @@ def test_server_assigns_the_client_id(driver: Driver, broker: Broker) -> None:
     assert settings.client_id == "", settings
 
 
+@pytest.mark.standard_loop(
+    "the supervisor's reconnection (on uvloop: test_reliability's broker killed)"
+)
 def test_assigned_id_is_sent_again_on_reconnection(
     driver: Driver, broker: Broker, peers: Peers, tmp_path: Path
 ) -> None:
@@ -311,6 +314,9 @@ def test_limits_are_negotiated(driver: Driver, limited: Limited) -> None:
     assert (old.ok, old.protocol, old.properties) == (True, "3.1.1", None), old
 
 
+@pytest.mark.standard_loop(
+    "the session's PINGREQ cadence, waited out (on uvloop: test_keep_alive_on_the_wire)"
+)
 def test_server_keep_alive_sets_the_pingreq_cadence(
     driver: Driver, limited: Limited, peers: Peers
 ) -> None:

@@ -180,6 +180,7 @@ def test_what_real_proxies_refuse(
     assert failed.name == ("proxy connect" if kind == "nothing" else "proxy tunnel")
 
 
+@pytest.mark.standard_loop("the proxy phase's timeout, waited out")
 def test_a_socks_greeting_to_squid_gets_no_answer_in_time(
     proxies: Proxies, broker: Broker, driver: Driver
 ) -> None:
@@ -214,6 +215,10 @@ def _answering(*chunks: bytes, stall: bool = False) -> object:
     return handle
 
 
+@pytest.mark.standard_loop(
+    "their seconds go to the proxy phase's timeout; the peers' answers on uvloop: "
+    "test_what_real_proxies_refuse"
+)
 @pytest.mark.parametrize(
     ("scheme", "chunks", "stall", "category", "words"),
     [

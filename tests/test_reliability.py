@@ -328,6 +328,10 @@ def test_broker_killed_mid_session_reconnects_when_it_is_back(
         assert client.disconnect(), "the client thread did not end"
 
 
+@pytest.mark.standard_loop(
+    "the session's PINGRESP timeout and the supervisor's delays, waited out "
+    "(on uvloop: test_faults' PINGRESP that never comes, the broker killed)"
+)
 def test_broker_frozen_is_lost_then_found_again(driver: Driver, own_broker: OwnBroker) -> None:
     own_broker.start()
     events = Events()
@@ -524,6 +528,7 @@ TAKEOVER_PEERS: dict[str, Handler] = {
 }
 
 
+@pytest.mark.standard_loop("the supervisor's delays, waited out")
 @pytest.mark.parametrize("closes", list(TAKEOVER_PEERS))
 def test_takeover_suspected_then_max_delay(driver: Driver, peers: Peers, closes: str) -> None:
     peer = peers.start(TAKEOVER_PEERS[closes], connections=50)
@@ -603,6 +608,7 @@ def _accepted_then(answer: bytes) -> Handler:
 REFUSALS = {2: "identifier-rejected", 4: "bad-username-or-password", 5: "not-authorized"}
 
 
+@pytest.mark.standard_loop("the supervisor's decision, after its delay")
 @pytest.mark.parametrize("code", list(REFUSALS))
 def test_refusal_that_retrying_cannot_fix_stops_after_one_attempt(
     driver: Driver, peers: Peers, code: int
@@ -648,6 +654,9 @@ def test_refusal_5_at_the_first_connect_stops_the_client(driver: Driver, peers: 
         assert client.disconnect()
 
 
+@pytest.mark.standard_loop(
+    "the supervisor's retries, after its delays (on uvloop: the broker killed)"
+)
 def test_server_unavailable_is_retried(driver: Driver, peers: Peers) -> None:
     peer = peers.start(_accepted_then(connack(3)), connections=10)
     events = Events()
@@ -701,6 +710,9 @@ def test_monitor_gives_up_when_not_authorized_on_reconnection(peers: Peers) -> N
     _timing("refusal 5 on reconnection (monitor)", "exit 1", run.seconds, "not-authorized")
 
 
+@pytest.mark.standard_loop(
+    "the client's state after the supervisor's delay (on uvloop: the broker killed)"
+)
 def test_error_is_cleared_by_a_reconnection(driver: Driver, peers: Peers) -> None:
     # Client.error: "why the (last) connection ended: None while it runs".
     peer = peers.start(sequence(for_at_most(mqtt_server(), 0.3), mqtt_server()), connections=3)

@@ -61,6 +61,12 @@ __all__ = ["Stream", "open_stream", "probe_tls", "resolve"]
 
 #: Bytes the wire holds for a reader in the opening phases before it stops reading.
 _BUFFER_LIMIT = 4 * CHUNK
+#: Bytes the wire hands its reader before it lets the loop have a turn (its timers, its
+#: other callbacks) and reads on. The standard loop reads a socket once a turn (up to
+#: 256 KiB); uvloop (libuv) reads it again and again while each read fills its buffer
+#: (up to 32 times 256 kB), and under a flood one such turn of ours, some 8 MB of
+#: WebSocket frames, held up the keep-alive timer for seconds.
+_TURN_LIMIT = 8 * CHUNK
 #: The most a close after DISCONNECT drops of what the server still sends.
 _DRAIN_LIMIT = 64 << 20
 #: Seconds a graceful close may take to send what is left before it is aborted.
@@ -87,6 +93,8 @@ class Wire(asyncio.Protocol):
         "_buffer",
         "_size",
         "_paused",
+        "_given",
+        "_yielding",
         "eof",
         "lost",
         "error",
@@ -106,6 +114,9 @@ class Wire(asyncio.Protocol):
         self._buffer: list[bytes] | None = None  # made when bytes wait for read()
         self._size = 0
         self._paused = False
+        #: Bytes handed to the reader since the loop last had a turn of its own.
+        self._given = 0
+        self._yielding = False
         self.eof = False
         self.lost = False
         self.error: BaseException | None = None
@@ -129,6 +140,9 @@ class Wire(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._reader is not None:
             self._reader.received(data)
+            self._given += len(data)
+            if self._given >= _TURN_LIMIT and not self._yielding:
+                self._yield_turn()
             return
         if self._draining:
             # After our last packet: what the server still sends is dropped, so that
@@ -198,6 +212,23 @@ class Wire(asyncio.Protocol):
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
+
+    def _yield_turn(self) -> None:
+        """Stop reading until the loop's next turn: what is due (a keep-alive timer, a
+        disconnect) runs first, however fast the server sends."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self._yielding = True
+        transport.pause_reading()
+        self.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._yielding = False
+        self._given = 0
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not self._paused:
+            transport.resume_reading()
 
     def _wake(self) -> None:
         waiter = self._waiter
