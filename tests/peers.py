@@ -192,6 +192,8 @@ class Recording:
     """"client" or "server" (relay only): whose end of the stream ended first."""
     errors: list[str] = field(default_factory=list)
     """Exceptions the handler met, by repr."""
+    ended: threading.Event = field(default_factory=threading.Event)
+    """Set when the handler has returned: everything the client sent until then is in."""
 
     def names(self) -> list[str]:
         """The client's packets by type name, in order."""
@@ -377,6 +379,8 @@ class Peer:
                         self.handler(PeerConnection(sock, recording, self))
                     except Exception as exc:
                         recording.errors.append(repr(exc))
+                    finally:
+                        recording.ended.set()
         finally:
             # Later clients are refused, not left waiting in the backlog.
             self._listener.close()

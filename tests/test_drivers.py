@@ -18,6 +18,7 @@ from pco_wire import Security, Settings
 from pco_wire.result import TestResult
 from tests.drivers import DRIVERS, Driver
 from tests.peers import (
+    STOP_TIMEOUT,
     Handler,
     Peer,
     Peers,
@@ -71,10 +72,12 @@ def peers() -> Iterator[Peers]:
 
 
 def _ending(result: TestResult, peer: Peer) -> dict[str, Any]:
-    # Not compared: whether the peer saw our close before it was stopped. The result
-    # comes as soon as our side closed, and the peer's thread reads that close when it
-    # gets to it: a race of the test's own, not a difference of the drivers (the close
-    # and its timing are checked where the peer waits for it, in test_faults).
+    # The result comes as soon as our side closed; the peer's thread reads what we sent
+    # last (a DISCONNECT, the close) when it gets to it. Each handler returns once it
+    # has seen our close, so waiting for that before stopping the peer makes the bytes
+    # compared all of them, not as many as the peer happened to have read.
+    for rec in peer.recordings:
+        assert rec.ended.wait(STOP_TIMEOUT), "the peer never saw the client close"
     peer.stop()
     return {
         "exit_code": result.exit_code,
