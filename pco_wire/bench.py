@@ -126,6 +126,14 @@ class ClientIds:
         self.count = count
         if count:
             last = f"{prefix}{start + count - 1}"
+            highest = 10**MAX_CLIENT_ID - count  # the last ID's number then fits alone
+            if start > highest:
+                raise ValueError(
+                    f"start number: the last of {count:,} IDs would be numbered "
+                    f"{start + count - 1}, more than the {MAX_CLIENT_ID} characters every "
+                    f"server accepts even without a prefix; use a --start-number of at most "
+                    f"{max(highest, 0):,}"
+                )
             if len(last) > MAX_CLIENT_ID:
                 room = MAX_CLIENT_ID - len(str(start + count - 1))
                 raise ValueError(

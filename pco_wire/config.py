@@ -116,12 +116,31 @@ def load_lenient(
     settings, problems = _build(document)
     problems[:0] = marked
     if check:
-        known = {field for field, _ in problems}
-        problems += [(f, r) for f, r in settings.problems(identity_kept=True) if f not in known]
+        problems = with_rules(problems, settings)
     warnings = []
     if _holds_secret(settings) and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(f"{path} holds a password and other users can read it: chmod 600 {path}")
     return settings, problems, warnings
+
+
+#: A field's name -> its key in a file, where they differ ("proxy_username" ->
+#: "proxy.username"): the rules of Settings.problems() name fields, a file has keys.
+_KEY_OF = {field.name: field.key for field in FIELDS if field.in_file and field.key != field.name}
+
+
+def file_key(name: str) -> str:
+    """The file's key for a problem named by the field (``name`` or ``name[i]``)."""
+    base, bracket, rest = name.partition("[")
+    return _KEY_OF.get(base, base) + bracket + rest
+
+
+def with_rules(problems: list[tuple[str, str]], settings: Settings) -> list[tuple[str, str]]:
+    """The file's ``problems`` and those of every rule of ``Settings.problems()`` on
+    ``settings`` (the identity kept), by the file's keys, each field's once: a field
+    whose value the file got wrong is not judged again on the default put in its place."""
+    known = {name.partition("[")[0] for name, _ in problems}
+    rules = [(file_key(f), r) for f, r in settings.problems(identity_kept=True)]
+    return problems + [(f, r) for f, r in rules if f.partition("[")[0] not in known]
 
 
 def loads(text: str, source: str = "the settings", *, check: bool = True) -> Settings:
@@ -151,10 +170,9 @@ def from_dict(document: dict[str, Any], *, check: bool = True) -> Settings:
     (the rules of ``Settings.problems()`` only with ``check``)."""
     settings, problems = _build(document)
     if check:
-        known = {field for field, _ in problems}
         # A blank client ID is generated and kept in the file (keep_client_id): the rules
         # of `test --config`, so that both agree.
-        problems += [(f, r) for f, r in settings.problems(identity_kept=True) if f not in known]
+        problems = with_rules(problems, settings)
     if problems:
         raise InvalidSettings(problems)
     return settings

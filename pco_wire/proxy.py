@@ -265,6 +265,44 @@ def bypassed(host: str, port: int, patterns: Iterable[str]) -> str | None:
     return None
 
 
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a no_proxy pattern that ``bypassed`` can match, or None:
+    ``*``, a name or ``.name``, an address (IPv6 in brackets when a port follows), any
+    of those but ``*`` with ``:port``, or ``addr/bits``."""
+    import ipaddress
+
+    text = pattern.strip()
+    if text == "*":
+        return None
+    if text.startswith("*."):
+        return f"'*' stands alone; '{text[1:]}' (a leading dot) matches every name under {text[2:]}"
+    if text.startswith("["):
+        inside, closed, after = text[1:].partition("]")
+        if not closed or not _valid_ipv6(inside):
+            return "expected an IPv6 address in brackets, e.g. [::1] or [::1]:1883"
+        if after and not (after.startswith(":") and _port_ok(after[1:])):
+            return f"expected [address]:port with a port 1..65535 after {text[: len(inside) + 2]}"
+        return None
+    if text.count(":") == 1:
+        text, _, port_text = text.partition(":")
+        if not _port_ok(port_text):
+            return "expected name:port with a port 1..65535"
+    if "/" in text:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return "expected a network as address/bits, e.g. 10.0.0.0/8 or fd00::/8"
+        return None
+    if ":" in text:
+        return None if _valid_ipv6(text) else "expected an IPv6 address, e.g. ::1"
+    problem = host_problem(text.removeprefix("."))
+    return None if problem is None else f"expected a host name or address: {problem}"
+
+
+def _port_ok(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535
+
+
 def _in_network(host: str, network: str) -> bool:
     import ipaddress
 

@@ -417,10 +417,19 @@ class Settings(Record):
                 )
             )
         size = self.max_packet_size
-        # At least a CONNACK (4 bytes): a smaller limit refuses every server's answer.
-        if not _number(size, whole=True) or not 4 <= size <= 268_435_460:
+        # At least a CONNACK (4 bytes; 5 in MQTT 5.0, with its property length): a smaller
+        # limit refuses every server's answer.
+        least, why = (
+            (5, " in MQTT 5.0 (its smallest CONNACK)")
+            if self.protocol in ("5", "auto")
+            else (4, "")
+        )
+        if not _number(size, whole=True) or not least <= size <= 268_435_460:
             out.append(
-                ("max_packet_size", f"expected bytes 4..268,435,460, got {_shown_value(size)}")
+                (
+                    "max_packet_size",
+                    f"expected bytes {least}..268,435,460{why}, got {_shown_value(size)}",
+                )
             )
         timeout = self.response_timeout
         if not _number(timeout) or not 0 < timeout < 1e6:
@@ -469,7 +478,7 @@ class Settings(Record):
     def _proxy_problems(self, bad: set[str], uri: ServerURI | None) -> list[tuple[str, str]]:
         """The proxy URL, its credentials (SOCKS carries at most 255 bytes of each, RFC
         1929; SOCKS4 no password) and the no_proxy patterns."""
-        from .proxy import ENV, parse_proxy
+        from .proxy import ENV, parse_proxy, pattern_problem
 
         out: list[tuple[str, str]] = []
         names = ("proxy_password", "proxy_password_env", "proxy_password_file")
@@ -485,13 +494,27 @@ class Settings(Record):
         if "no_proxy" not in bad:
             for pattern in self.no_proxy:
                 if not pattern.strip() or any(c.isspace() or c == "," for c in pattern.strip()):
-                    out.append(
-                        (
-                            "no_proxy",
-                            f"expected one host pattern per item, got {_shown_value(pattern)}",
-                        )
+                    why: str | None = "expected one host pattern per item"
+                else:
+                    why = pattern_problem(pattern)
+                if why is not None:
+                    out.append(("no_proxy", f"{why}, got {_shown_value(pattern)}"))
+        if "proxy" in bad:
+            return out
+        if self.proxy is None:
+            given = [
+                name
+                for name in ("proxy_username", *names)
+                if name not in bad and getattr(self, name) is not None
+            ] + (["no_proxy"] if self.no_proxy and "no_proxy" not in bad else [])
+            if given:
+                out.append(
+                    (
+                        "proxy",
+                        f"expected a proxy URL for {', '.join(given)} (without one they "
+                        "go nowhere; --proxy none says so on purpose)",
                     )
-        if "proxy" in bad or self.proxy is None:
+                )
             return out
         text = self.proxy.strip().lower()
         if text in ("", "none", ENV):
@@ -500,6 +523,10 @@ class Settings(Record):
             url = parse_proxy(self.proxy)
         except InvalidSettings as exc:
             return out + exc.problems
+        if not url.scheme.startswith("socks") and not out:
+            user = self.proxy_username if self.proxy_username is not None else url.username
+            if user is None and self._proxy_secret(url.password) is not None:
+                out.append(("proxy_username", "expected a user name with the proxy's password"))
         if url.scheme.startswith("socks") and not out:
             user = self.proxy_username if self.proxy_username is not None else url.username
             secret = self._proxy_secret(url.password)

@@ -337,6 +337,27 @@ def test_a_source_address_not_of_this_machine_is_refused_before_any_traffic() ->
     assert "cannot connect from 192.0.2.7" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("uri", "source", "words"),
+    [
+        ("mqtt://127.0.0.1:1", "::1", "an IPv6 source address for an IPv4 server"),
+        ("mqtt://[::1]:1", "127.0.0.1", "an IPv4 source address for an IPv6 server"),
+    ],
+)
+def test_a_source_address_of_the_other_family_is_refused_before_any_traffic(
+    uri: str, source: str, words: str
+) -> None:
+    run = bench(uri, "--source", source)
+    assert run.code == 2, run
+    assert f"source: cannot connect from {source} to " in run.stderr and words in run.stderr, run
+
+
+def test_a_start_number_that_cannot_fit_is_named() -> None:
+    run = bench("mqtt://127.0.0.1:1", "-n", "50", "--start-number", "9" * 23)
+    assert run.code == 2, run
+    assert "start_number: the last of 50 IDs" in run.stderr, run
+
+
 def test_workers_share_the_connections_and_one_summary_counts_them(
     mosquitto: Mosquitto,
 ) -> None:

@@ -100,6 +100,16 @@ def test_a_prefix_that_cannot_fit_every_id_is_refused_saying_what_fits() -> None
         ClientIds("bench", 10**18, 1)
 
 
+def test_a_start_number_too_long_even_without_a_prefix_names_the_start_number() -> None:
+    # No prefix can help: the advice is the highest start number that fits.
+    assert ClientIds("", 10**MAX_CLIENT_ID - 50, 50)[49] == "9" * MAX_CLIENT_ID
+    with pytest.raises(ValueError) as caught:
+        ClientIds("bench", 10**MAX_CLIENT_ID - 49, 50)
+    message = str(caught.value)
+    assert message.startswith("start number: the last of 50 IDs"), message
+    assert message.endswith(f"at most {10**MAX_CLIENT_ID - 50:,}"), message
+
+
 @pytest.mark.parametrize("prefix", ["bench-", "a b", "é", "x/y"])
 def test_a_prefix_with_other_characters_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="only 0-9, a-z and A-Z"):

@@ -13,6 +13,7 @@ command-line options override the file; ``config show|check|init``.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -284,7 +285,8 @@ def valid_settings(draw: st.DrawFn, files: Files) -> Settings:
         reconnect=draw(st.booleans()),
         reconnect_min_delay=delays[0],
         reconnect_max_delay=delays[1],
-        max_packet_size=draw(st.integers(4, 268_435_460)),
+        # The smallest CONNACK: 4 bytes, 5 in MQTT 5.0.
+        max_packet_size=draw(st.integers(5 if protocol in ("5", "auto") else 4, 268_435_460)),
         **mqtt5,
     )
 
@@ -1205,6 +1207,54 @@ def test_config_check_a_bad_file(tmp_path: Path) -> None:
     assert sorted(field for field, _ in problems) == sorted(
         ["client_id", "keep_alve", "protocol", "will.topic"]
     )
+
+
+BAD_FILE = """\
+server_uri = "mqtt://127.0.0.1:1"
+client_id = "gw17"
+keep_alive = "x"
+protocol = "5"
+session_expiry = -5
+receive_maximum = 0
+bogus = 1
+[proxy]
+url = "htp://127.0.0.1:3128"
+password = "a"
+password_env = "B"
+"""
+
+
+def test_config_check_names_the_files_keys(tmp_path: Path) -> None:
+    # The rules of Settings.problems() name fields ("proxy_password"); a file has keys.
+    path = tmp_path / "gateway.toml"
+    path.write_text(BAD_FILE)
+    with pytest.raises(InvalidSettings) as caught:
+        config.load(str(path))
+    assert [field for field, _ in caught.value.problems] == [
+        "bogus",
+        "keep_alive",
+        "session_expiry",
+        "receive_maximum",
+        "proxy.password",
+        "proxy.url",
+    ], caught.value.problems
+
+
+def test_test_config_says_every_problem_config_check_says(tmp_path: Path) -> None:
+    # A file with wrong types and broken rules: every problem at once, both ways alike.
+    path = tmp_path / "gateway.toml"
+    path.write_text(BAD_FILE)
+    check = run_cli("check", str(path), command="config")
+    test = run_cli("--config", str(path), "--json")
+    problems = [line.strip() for line in check.stdout.splitlines()[1:]]
+    assert (check.code, test.code, len(problems)) == (2, 2, 6), (check, test)
+    message = json.loads(test.stdout)["message"]
+    assert message == "invalid settings: " + "; ".join(problems), (message, problems)
+    # An option mends its key: that problem goes, the others stay.
+    mended = run_cli("--config", str(path), "--keep-alive", "30", "--proxy", "none")
+    said = mended.stdout + mended.stderr
+    assert mended.code == 2 and "keep_alive" not in said, mended
+    assert "proxy.url" not in said and "session_expiry: " in said, mended
 
 
 def test_config_check_a_file_that_is_not_toml(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pco_wire.proxy import (
     choose,
     from_environment,
     parse_proxy,
+    pattern_problem,
 )
 
 # ---------------------------------------------------------------------------- URLs
@@ -180,6 +181,67 @@ def test_settings_check_the_proxy() -> None:
         "got proxy_password, proxy_password_env",
     )
     assert problems(no_proxy=("a b",))[0][0] == "no_proxy"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*",
+        "plant.local",
+        ".plant.local",
+        "localhost:1883",
+        "127.0.0.1",
+        "10.0.0.0/8",
+        "fd00::/8",
+        "::1",
+        "[::1]",
+        "[::1]:1883",
+        "gw-1.plant",
+    ],
+)
+def test_no_proxy_patterns_that_match_something(pattern: str) -> None:
+    assert pattern_problem(pattern) is None
+    assert Settings("mqtt://b", proxy="env", no_proxy=(pattern,)).problems() == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("127.0.0.1/40", "expected a network as address/bits"),
+        ("bad/99", "expected a network as address/bits"),
+        ("127.0.0.1:99999", "expected name:port with a port 1..65535"),
+        ("plant:0", "expected name:port with a port 1..65535"),
+        ("[::1", "expected an IPv6 address in brackets"),
+        ("[::1]:x", "expected [address]:port"),
+        ("x..y", "no empty label"),
+        ("300.1.1.1", "an IPv4 address of four numbers"),
+        ("*.plant", "'.plant' (a leading dot) matches every name under plant"),
+        ("1::2::3", "expected an IPv6 address"),
+    ],
+)
+def test_no_proxy_patterns_that_can_never_match_are_problems(pattern: str, words: str) -> None:
+    # Each would be taken and never match: the connection goes through the proxy, unsaid.
+    assert pattern_problem(pattern) is not None and words in pattern_problem(pattern)  # type: ignore[operator]
+    problems = Settings("mqtt://b", proxy="env", no_proxy=("ok.plant", pattern)).problems()
+    assert problems == [("no_proxy", f"{pattern_problem(pattern)}, got {pattern!r}")]
+
+
+def test_proxy_credentials_without_a_proxy_are_problems() -> None:
+    # They would go nowhere, unsaid; --proxy none (the string) says so on purpose.
+    for changes in ({"proxy_username": "u"}, {"proxy_password": "x"}, {"no_proxy": ("a",)}):
+        problems = Settings("mqtt://b", **changes).problems()
+        assert [field for field, _ in problems] == ["proxy"], problems
+        assert f"expected a proxy URL for {next(iter(changes))}" in problems[0][1]
+        assert Settings("mqtt://b", proxy="none", **changes).problems() == []
+
+
+def test_an_http_proxy_password_needs_a_user_name() -> None:
+    settings = Settings("mqtt://b", proxy="http://p:3128", proxy_password="x")
+    assert settings.problems() == [
+        ("proxy_username", "expected a user name with the proxy's password")
+    ]
+    assert settings.replace(proxy_username="gw").problems() == []
+    assert settings.replace(proxy="http://gw@p:3128").problems() == []
 
 
 # ---------------------------------------------------------------------------- feeding

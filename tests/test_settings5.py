@@ -794,3 +794,19 @@ def test_a_bad_mqtt5_answer_is_refused(tmp_path: Path) -> None:
     assert run.code == 2, run
     assert "invalid answer to 'user property': expected NAME=VALUE" in run.output
     assert not path.exists()
+
+
+@pytest.mark.parametrize(("protocol", "least"), [("3.1.1", 4), ("3.1", 4), ("5", 5), ("auto", 5)])
+def test_the_maximum_packet_size_holds_at_least_a_connack(protocol: str, least: int) -> None:
+    # MQTT 5.0 §3.2: a CONNACK is 5 bytes at least there (its property length); a smaller
+    # limit would refuse every server's answer, and the server closes, said as a close.
+    settings = Settings("mqtt://b", protocol=protocol, max_packet_size=least)
+    assert settings.problems() == []
+    assert settings.replace(max_packet_size=least - 1).problems() == [
+        (
+            "max_packet_size",
+            f"expected bytes {least}..268,435,460"
+            + (" in MQTT 5.0 (its smallest CONNACK)" if least == 5 else "")
+            + f", got {least - 1}",
+        )
+    ]

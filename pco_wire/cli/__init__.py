@@ -231,12 +231,13 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
     and the file's path."""
     given = vars(args)
     path: str | None = given.get("config")
+    file_problems: list[tuple[str, str]] = []
     if path is not None:
-        from ..config import load
+        from ..config import load_lenient
 
         # The rules are checked on the settings as the options leave them (an option may
         # mend the file, e.g. --password-file for a variable not set here).
-        base, file_warnings = load(path, check=False)
+        base, file_problems, file_warnings = load_lenient(path, check=False)
         warnings += file_warnings
     elif given.get("uri"):
         base = Settings(_uris(given["uri"]))
@@ -271,7 +272,17 @@ def _settings(args: argparse.Namespace, warnings: list[str]) -> tuple[Settings, 
         changes[""]["will"] = (base.will or WillSettings("")).replace(**changes["will"])
     if changes["security"]:
         changes[""]["security"] = base.security.replace(**changes["security"])
-    return base.replace(**changes[""]), path
+    settings = base.replace(**changes[""])
+    if file_problems:
+        from ..config import with_rules
+
+        # Every problem at once, as `config check` gives them: the file's (but those of
+        # the keys an option replaced) and the rules' on what the options left.
+        mended = {field.key for field in FIELDS if field.name in given}
+        kept = [(f, r) for f, r in file_problems if f.partition("[")[0] not in mended]
+        if kept:
+            raise InvalidSettings(with_rules(kept, settings))
+    return settings, path
 
 
 def _uris(given: str | list[str]) -> str | list[str]:

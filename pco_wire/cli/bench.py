@@ -238,10 +238,15 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     try:
         ids = ClientIds(args.client_id_prefix, args.start_number, count)
     except ValueError as exc:
-        raise InvalidSettings([("client_id_prefix", str(exc))]) from None
+        text = str(exc)
+        if text.startswith("start number: "):
+            raise InvalidSettings([("start_number", text.removeprefix("start number: "))]) from None
+        raise InvalidSettings([("client_id_prefix", text)]) from None
     loop_name, new_loop = _event_loop(args.loop)
     if args.source is not None:
-        _check_sources(args.source)
+        from ..uri import parse_uri
+
+        _check_sources(args.source, [parse_uri(uri).host for uri in settings.servers])
     if args.report is not None:
         from ._report import check
 
@@ -324,11 +329,26 @@ def run(settings: Settings, args: argparse.Namespace, warnings: list[str]) -> in
     return status
 
 
-def _check_sources(sources: tuple[str, ...]) -> None:
-    """Raises InvalidSettings for a source address this machine cannot connect from."""
+def _check_sources(sources: tuple[str, ...], hosts: list[str]) -> None:
+    """Raises InvalidSettings for a source address this machine cannot connect from, or
+    that cannot reach a server given by address (an IPv6 source to an IPv4 server)."""
     import socket
 
+    from ..uri import _valid_ipv4, _valid_ipv6
+
     for address in sources:
+        six = ":" in address
+        for host in hosts:
+            if (_valid_ipv4(host) and six) or (_valid_ipv6(host) and not six):
+                raise InvalidSettings(
+                    [
+                        (
+                            "source",
+                            f"cannot connect from {address} to {host}: an IPv{6 if six else 4} "
+                            f"source address for an IPv{4 if six else 6} server",
+                        )
+                    ]
+                )
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
             with socket.socket(family, socket.SOCK_STREAM) as probe:
