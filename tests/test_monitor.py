@@ -127,7 +127,22 @@ def test_monitor_interrupted_while_connecting_exits_130(peers: Peers) -> None:
     proc.send_signal(signal.SIGINT)
     code, out, err = _finish(proc)
 
-    assert (code, out, err) == (130, "", ""), (code, out, err)
+    assert (code, out) == (130, ""), (code, out, err)
+    assert err == "interrupted (exit 130): monitor stopped before it finished\n", err
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_test_stopped_while_waiting_says_so(peers: Peers, signum: int, status: int) -> None:
+    # A server that never answers: the test is stopped before it has a report to give.
+    silent = _Silent()
+    peer = peers.start(silent)
+    proc = _start("test", peer.uri(), "--response-timeout", "20")
+    assert silent.connected.wait(10), "the client did not connect"
+    proc.send_signal(signum)
+    code, out, err = _finish(proc)
+
+    assert (code, out) == (status, ""), (code, out, err)
+    assert err == f"interrupted (exit {status}): test stopped before it finished\n", err
 
 
 class _Silent:

@@ -367,7 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, category, message = diagnose(exc)
         return fail(args, code, category, message, exc)
     except KeyboardInterrupt as exc:
-        return _console.stop_status(exc)
+        # Stopped before the command had anything to report (a test under way, a first
+        # connection): say so, rather than end without a word.
+        status = _console.stop_status(exc)
+        err.line(f"interrupted (exit {status}): {args.command} stopped before it finished")
+        return status
     except Exception as exc:
         return fail(args, 70, "internal-error", f"internal error: {type(exc).__name__}: {exc}", exc)
 
