@@ -635,7 +635,8 @@ class Summary:
             message = "every connection connected and was held to the end"
         elif f.get("stopped_by"):
             message = (
-                f"stopped by {f['stopped_by']} after {t.started:,} attempts: "
+                f"stopped by {f['stopped_by']} after {t.started:,} "
+                f"attempt{'' if t.started == 1 else 's'}: "
                 f"{t.connected:,} connected, {t.failed:,} failed, {t.lost:,} lost"
             )
         else:
@@ -697,7 +698,10 @@ class Summary:
         plan = d["plan"]
         rate = "as fast as allowed" if plan["rate"] is None else f"{plan['rate']:g}/s"
         sources = plan.get("source")
-        origin = f" from {len(sources):,} source addresses" if sources else ""
+        origin = ""
+        if sources:
+            many = "es" if len(sources) > 1 else ""
+            origin = f" from {len(sources):,} source address{many}"
         if (plan.get("workers") or 1) > 1:
             origin += f" in {plan['workers']} workers"
         lines = [

@@ -423,6 +423,15 @@ def test_a_stopped_run_exits_with_the_signal_status() -> None:
     )
 
 
+def test_one_attempt_and_one_source_address_are_said_in_the_singular() -> None:
+    tally = Tally()
+    tally.begin(0.0)
+    plan = {**_facts()["plan"], "source": ["127.0.0.2"]}  # type: ignore[dict-item]
+    lines = Summary(tally, _facts(stopped_by="SIGINT", stop_status=130, plan=plan)).lines()
+    assert " 4 connections from 1 source address, 500/s," in lines[0], lines[0]
+    assert "stopped by SIGINT after 1 attempt: " in lines[-1], lines[-1]
+
+
 # ---------------------------------------------------------------------------- TLS resumption
 
 #: (TLS handshake seconds, resumed, offered) of five connections: the first had no
