@@ -1286,6 +1286,16 @@ def test_config_init_writes_the_template_and_keeps_an_existing_file(tmp_path: Pa
     assert path.read_text() == config.TEMPLATE
 
 
+def test_config_init_of_a_directory_says_so_without_offering_force(tmp_path: Path) -> None:
+    for extra in ([], ["--force"]):
+        run = run_cli("init", str(tmp_path), *extra, command="config")
+        assert run.code == 2, run
+        assert run.stderr == (
+            f"FAILED (invalid-settings, exit 2): {tmp_path} is a directory; name a file\n"
+        ), run
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_template_loads_and_checks_ok(tmp_path: Path) -> None:
     assert config.loads(config.TEMPLATE) == Settings("mqtt://localhost:1883")
 

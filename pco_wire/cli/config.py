@@ -18,6 +18,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = args.file
     if args.action == "init":
+        if os.path.isdir(path):
+            # --force would not help: a settings file is never written over a directory.
+            cli.err.line(f"FAILED (invalid-settings, exit 2): {path} is a directory; name a file")
+            return 2
         if os.path.exists(path) and not args.force:
             cli.err.line(f"FAILED (invalid-settings, exit 2): {path} exists; --force replaces it")
             return 2
