@@ -523,30 +523,30 @@ class Settings(Record):
             url = parse_proxy(self.proxy)
         except InvalidSettings as exc:
             return out + exc.problems
-        if not url.scheme.startswith("socks") and not out:
-            user = self.proxy_username if self.proxy_username is not None else url.username
-            if user is None and self._proxy_secret(url.password) is not None:
-                out.append(("proxy_username", "expected a user name with the proxy's password"))
-        if url.scheme.startswith("socks") and not out:
-            user = self.proxy_username if self.proxy_username is not None else url.username
-            secret = self._proxy_secret(url.password)
-            if url.scheme.startswith("socks4") and secret is not None:
+        if out:
+            return out
+        user = self.proxy_username if self.proxy_username is not None else url.username
+        secret = self._proxy_secret(url.password)
+        if url.scheme.startswith("socks4"):
+            if secret is not None:
                 out.append(
                     ("proxy", f"expected no password with {url.scheme}:// (SOCKS4 has none)")
                 )
-            for what, value in (("user name", user), ("password", secret)):
-                if url.scheme.startswith("socks5") and value is not None:
-                    size = len(value.encode("utf-8", "surrogateescape"))
-                    if not 1 <= size <= 255:
-                        out.append(
-                            (
-                                "proxy_username" if what == "user name" else "proxy_password",
-                                f"expected a {what} of 1..255 bytes for SOCKS5 (RFC 1929), "
-                                f"got {size:,}",
-                            )
+            return out
+        for what, value in (("user name", user), ("password", secret)):
+            if url.scheme.startswith("socks5") and value is not None:
+                size = len(value.encode("utf-8", "surrogateescape"))
+                if not 1 <= size <= 255:
+                    out.append(
+                        (
+                            "proxy_username" if what == "user name" else "proxy_password",
+                            f"expected a {what} of 1..255 bytes for SOCKS5 (RFC 1929), "
+                            f"got {size:,}",
                         )
-            if url.scheme.startswith("socks5") and secret is not None and user is None:
-                out.append(("proxy_username", "expected a user name with the proxy's password"))
+                    )
+        # HTTP Basic and RFC 1929 both carry a password only with a user name.
+        if secret is not None and user is None:
+            out.append(("proxy_username", "expected a user name with the proxy's password"))
         return out
 
     def _proxy_secret(self, from_url: str | None) -> str | None:

@@ -349,7 +349,7 @@ def _check_sources(sources: tuple[str, ...], hosts: list[str]) -> None:
                         )
                     ]
                 )
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        family = socket.AF_INET6 if six else socket.AF_INET
         try:
             with socket.socket(family, socket.SOCK_STREAM) as probe:
                 probe.bind((address, 0))
